@@ -1,0 +1,127 @@
+"""Token-aware chunking with the embedding model's own tokenizer.
+
+Windows never cross a page or chapter, so every passage has one location.
+Inside a segment, text is cut at paragraph and sentence ends where it can be,
+and at token boundaries (which for CJK text are characters) where it cannot.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from desktop_search.extract.model import Segment
+
+logger = logging.getLogger(__name__)
+
+# A unit ends after a sentence end (Latin or CJK) followed by space, after a
+# CJK full stop even with no space, or at a paragraph break.
+_UNIT_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])\s*|\n\n+")
+
+
+class Tokenizer(Protocol):
+    def __call__(self, text: Any, **kwargs: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    """Recorded in the index manifest: changing any of them means a rebuild."""
+
+    max_tokens: int = 256  # including the special tokens
+    overlap_tokens: int = 32
+    title_prefix: bool = True  # embed "title\\n" + passage
+
+
+@dataclass
+class Chunk:
+    text: str
+    char_start: int
+    char_end: int
+    ordinal: int
+    page: int | None = None
+    page_label: str | None = None
+    section: str | None = None
+    href: str | None = None
+
+
+def split_units(text: str) -> list[tuple[int, int]]:
+    """Sentence/paragraph spans (start, end) covering the non-space text."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    for m in _UNIT_END.finditer(text):
+        if m.start() > pos:
+            spans.append((pos, m.start()))
+        pos = m.end()
+    if pos < len(text):
+        spans.append((pos, len(text)))
+    return [(s, e) for s, e in spans if text[s:e].strip()]
+
+
+class Chunker:
+    """Packs sentences into windows of at most ``max_tokens`` model tokens."""
+
+    def __init__(self, tokenizer: Tokenizer, settings: ChunkSettings, reserved_tokens: int = 2) -> None:
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.reserved = reserved_tokens  # [CLS] and [SEP]
+
+    def budget(self, title: str | None, prefix: str = "") -> int:
+        """Tokens left for the passage once specials, prefix and title are in."""
+        extra = (prefix + (title + "\n" if title and self.settings.title_prefix else "")).strip()
+        used = len(self.tokenizer(extra, add_special_tokens=False)["input_ids"]) if extra else 0
+        # A long title may take at most half of the window.
+        used = min(used, (self.settings.max_tokens - self.reserved) // 2)
+        return max(16, self.settings.max_tokens - self.reserved - used)
+
+    def chunk_segments(self, segments: list[Segment], budget: int) -> list[Chunk]:
+        chunks: list[Chunk] = []
+        for seg in segments:
+            for start, end in self._windows(seg.text, budget):
+                chunks.append(
+                    Chunk(
+                        text=seg.text[start:end], char_start=start, char_end=end, ordinal=len(chunks),
+                        page=seg.page, page_label=seg.page_label, section=seg.section, href=seg.href,
+                    )
+                )
+        return chunks
+
+    def _windows(self, text: str, budget: int) -> list[tuple[int, int]]:
+        units = split_units(text)
+        if not units:
+            return []
+        enc = self.tokenizer(
+            [text[s:e] for s, e in units], add_special_tokens=False, return_offsets_mapping=True
+        )
+        # Break over-long units at token boundaries into pieces that fit.
+        pieces: list[tuple[int, int, int]] = []  # (start, end, n_tokens)
+        for (s, e), offsets in zip(units, enc["offset_mapping"]):
+            n = len(offsets)
+            if n <= budget:
+                pieces.append((s, e, n))
+                continue
+            for i in range(0, n, budget):
+                part = offsets[i : i + budget]
+                ps = s + part[0][0]
+                pe = s + part[-1][1] if i + budget < n else e
+                pieces.append((ps, pe, len(part)))
+
+        windows: list[tuple[int, int]] = []
+        i = 0
+        overlap = self.settings.overlap_tokens
+        while i < len(pieces):
+            j, used = i, 0
+            while j < len(pieces) and used + pieces[j][2] <= budget:
+                used += pieces[j][2]
+                j += 1
+            j = max(j, i + 1)
+            windows.append((pieces[i][0], pieces[j - 1][1]))
+            if j >= len(pieces):
+                break
+            # Step back over whole units worth at most ``overlap`` tokens.
+            k, back = j, 0
+            while k - 1 > i and back + pieces[k - 1][2] <= overlap:
+                back += pieces[k - 1][2]
+                k -= 1
+            i = k
+        return windows

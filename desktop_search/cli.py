@@ -1,0 +1,330 @@
+"""The command-line front end: ``desktop-search`` / ``python -m desktop_search``.
+
+A thin layer over :mod:`desktop_search.indexing` and :mod:`desktop_search.search`.
+A bare ``desktop-search`` opens the GUI.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from desktop_search import __version__
+from desktop_search.chunking import ChunkSettings
+from desktop_search.errors import UserFacingError
+from desktop_search.paths import DataPaths, resolve_data_dir
+from desktop_search.progress import Progress, format_duration
+from desktop_search.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="desktop-search",
+        description="Offline semantic search over your PDFs and EPUBs. With no command, opens the window.",
+    )
+    parser.add_argument("--version", action="version", version=f"desktop-search {__version__}")
+    parser.add_argument("--data-dir", help="where the index and settings live (default: the platform's user data dir)")
+    parser.add_argument("--model", help="embedding model: a folder, or a name from the catalogue / Hugging Face cache")
+    parser.add_argument("--device", help="auto (default), cpu, cuda or mps")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("index", help="add folders and bring the index up to date")
+    p.add_argument("paths", nargs="*", help="folders to add (none: update the folders already in the library)")
+    p.add_argument("--include", action="append", default=[], metavar="GLOB", help="only files matching GLOB")
+    p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip files or folders matching GLOB")
+    p.add_argument("--rebuild", action="store_true", help="throw the index away and re-embed everything")
+    p.add_argument("--workers", type=int, help="extraction processes (default: one per core, up to 8)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds allowed to read one file (default 120)")
+    p.add_argument("--max-tokens", type=int, default=ChunkSettings.max_tokens, help="chunk size in model tokens")
+    p.add_argument("--overlap", type=int, default=ChunkSettings.overlap_tokens, help="chunk overlap in tokens")
+    p.add_argument("--no-title-prefix", action="store_true", help="do not embed the title with each passage")
+    p.add_argument("--quantize", action="store_true", help="int8 dynamic quantisation on CPU (faster, slightly less accurate)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--watch", action="store_true", help="keep running and index changes as they happen")
+    p.add_argument("--watch-interval", type=float, default=5.0, help=argparse.SUPPRESS)
+
+    p = sub.add_parser("search", help="search the index")
+    p.add_argument("text", nargs="*", help="the question or keywords; \"quoted phrases\" must match exactly")
+    p.add_argument("--queries", metavar="FILE.jsonl", help='answer many queries: one {"id": ..., "text": ...} per line')
+    p.add_argument("-k", "--top-k", type=int, default=None, help="number of results (default 10)")
+    p.add_argument("--mode", choices=["dense", "keyword", "hybrid"], default=None, help="default: hybrid")
+    p.add_argument("--json", action="store_true", help="one JSON object per result line")
+    p.add_argument("--folder", action="append", default=[], help="only results under this folder")
+    p.add_argument("--type", action="append", default=[], choices=["pdf", "epub"], dest="kinds", help="only this file type")
+    p.add_argument("--per-document", type=int, default=1, help="passages per document (0 = no limit)")
+
+    p = sub.add_parser("status", help="what is indexed, and what failed")
+    p.add_argument("--json", action="store_true")
+
+    p = sub.add_parser("remove", help="take a folder and its documents out of the index")
+    p.add_argument("path")
+
+    return parser
+
+
+def _setup_logging(verbosity: int, paths: DataPaths | None) -> None:
+    level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", handlers=handlers, force=True)
+    # Per-file warnings are recorded and summarised; on the console they would
+    # scroll the progress bar away.
+    logging.getLogger("desktop_search.indexing").setLevel(max(level, logging.ERROR) if verbosity == 0 else level)
+
+
+class ProgressBar:
+    """A one-line progress display on stderr, redrawn at most 10 times a second."""
+
+    def __init__(self, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
+        self.stream = stream
+        self.enabled = enabled
+        self.tty = stream.isatty()
+        self._last = 0.0
+        self._width = 0
+
+    def __call__(self, p: Progress) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        final = p.phase in ("done", "saving")
+        if not final and now - self._last < (0.1 if self.tty else 5.0) and p.phase == "indexing":
+            return
+        self._last = now
+        line = p.line()
+        if self.tty:
+            pad = max(0, self._width - len(line))
+            self.stream.write("\r" + line + " " * pad)
+            self._width = len(line)
+            if p.phase == "done":
+                self.stream.write("\n")
+        elif p.phase != "done":
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def cmd_index(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
+    from desktop_search.indexing import IndexOptions, Indexer
+
+    options = IndexOptions(
+        model=args.model or settings.model,
+        extra_models=settings.extra_models,
+        device=args.device or settings.device,
+        chunking=ChunkSettings(args.max_tokens, args.overlap, not args.no_title_prefix),
+        workers=args.workers,
+        quantize=args.quantize,
+    )
+    if args.timeout:
+        options.timeout_s = args.timeout
+    bar = ProgressBar(enabled=not args.no_progress)
+    cancel = threading.Event()
+    indexer = Indexer(paths, options, on_progress=bar, cancel=cancel)
+
+    def on_sigint(_sig: int, _frame: Any) -> None:
+        if cancel.is_set():
+            raise KeyboardInterrupt
+        print("\nStopping after the current batch (Ctrl-C again to quit now)…", file=sys.stderr)
+        cancel.set()
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        report = indexer.run(args.paths, include=args.include, exclude=args.exclude, rebuild=args.rebuild)
+        _print_report(report)
+        while args.watch and not cancel.is_set():
+            # Polling rescans cost well under a second for thousands of files
+            # when nothing changed, and need no platform-specific watcher.
+            cancel.wait(args.watch_interval)
+            if cancel.is_set():
+                break
+            report = indexer.run()
+            if report.added or report.updated or report.deleted or report.moved or report.failed:
+                _print_report(report)
+    finally:
+        signal.signal(signal.SIGINT, old)
+    return 0
+
+
+def _print_report(report: Any) -> None:
+    out = sys.stdout
+    rate = f", {report.chunks / report.seconds:.1f} chunks/s" if report.seconds and report.chunks else ""
+    print(
+        f"Indexed {report.added} new, {report.updated} changed, {report.moved} moved, {report.deleted} removed, "
+        f"{report.unchanged} unchanged; {len(report.failed)} failed; {report.chunks} passages "
+        f"in {format_duration(report.seconds)}{rate}.",
+        file=out,
+    )
+    if report.cancelled:
+        print("Stopped early: run `desktop-search index` again to finish.", file=out)
+    for folder in report.skipped_folders:
+        print(f"Not available (kept as it was): {folder}", file=out)
+    if report.failed:
+        print("Failed files:", file=out)
+        for path, error in report.failed:
+            print(f"  {path}: {error}", file=out)
+    if report.warnings:
+        print("Partly read:", file=out)
+        for path, error in report.warnings:
+            print(f"  {path}: {error}", file=out)
+
+
+def _read_queries(path: str) -> list[tuple[str, str]]:
+    queries = []
+    try:
+        with open(path, encoding="utf-8") as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                    queries.append((str(obj["id"]), str(obj["text"])))
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise UserFacingError(f"{path}, line {n}: expected {{\"id\": ..., \"text\": ...}} ({exc})") from exc
+    except OSError as exc:
+        raise UserFacingError(f"Cannot read {path}: {exc.strerror or exc}") from exc
+    return queries
+
+
+def cmd_search(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
+    from desktop_search.search import Searcher
+
+    if not paths.database.exists():
+        raise UserFacingError("Nothing is indexed yet. Run `desktop-search index FOLDER` first.")
+    if args.queries:
+        queries = _read_queries(args.queries)
+    elif args.text:
+        queries = [(None, " ".join(args.text))]
+    else:
+        raise UserFacingError("Give a query, or --queries FILE.jsonl.")
+    searcher = Searcher(paths, model=args.model, extra_models=settings.extra_models, device=args.device or settings.device)
+    top_k = args.top_k or settings.top_k
+    mode = args.mode or settings.search_mode
+    out = sys.stdout
+    try:
+        for qid, text in queries:
+            results = searcher.search(text, top_k=top_k, mode=mode, folders=args.folder, kinds=args.kinds,
+                                      per_document=args.per_document)
+            for r in results:
+                r.query_id = qid
+                if args.json:
+                    out.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
+                else:
+                    _print_result(r, out)
+            if not results and not args.json:
+                print("No results.", file=out)
+    finally:
+        searcher.close()
+    return 0
+
+
+def _print_result(r: Any, out: TextIO) -> None:
+    import textwrap
+
+    snippet = textwrap.shorten(r.text, width=300, placeholder=" …")
+    print(f"{r.rank:>2}. [{r.score:.3f}] {r.title}  —  {r.location}", file=out)
+    print(f"    {r.path}", file=out)
+    print(textwrap.indent(textwrap.fill(snippet, width=96), "    "), file=out)
+    print(file=out)
+
+
+def cmd_status(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
+    from desktop_search.storage import Store
+
+    if not paths.database.exists():
+        info: dict[str, Any] = {"documents": 0, "chunks": 0, "failed": [], "warnings": [], "folders": [],
+                                "model": None, "data_dir": str(paths.root)}
+    else:
+        store = Store(paths.database, readonly=True)
+        try:
+            info = store.stats()
+            info["folders"] = store.folders()
+            manifest = store.manifest()
+            info["model"] = manifest.model_id if manifest else None
+            info["manifest"] = manifest.__dict__ if manifest else None
+            info["data_dir"] = str(paths.root)
+        finally:
+            store.close()
+    info["device"] = _device_description(args.device or settings.device)
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+        return 0
+    print(f"Data dir:  {info['data_dir']}")
+    print(f"Model:     {info['model'] or '(none yet)'}")
+    print(f"Device:    {info['device']}")
+    print(f"Documents: {info['documents']}   Passages: {info['chunks']}   Failed: {len(info['failed'])}")
+    for f in info["folders"]:
+        print(f"  {f['path']}  ({f['indexed']} indexed, {f['failed']} failed)")
+    if info["failed"]:
+        print("Failed files:")
+        for f in info["failed"]:
+            print(f"  {f['path']}: {f['error']}")
+    return 0
+
+
+def _device_description(requested: str) -> str:
+    """Names the device without loading a model (torch is imported, though)."""
+    try:
+        from desktop_search.embedding import device_name, pick_device
+
+        return device_name(pick_device(requested))
+    except ImportError:
+        return "unknown (torch is not installed)"
+
+
+def cmd_remove(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
+    from desktop_search.storage import Store, VectorIndex
+    from desktop_search.storage.lock import WriterLock
+
+    target = os.path.abspath(os.path.expanduser(args.path))
+    with WriterLock(paths.lock):
+        store = Store(paths.database)
+        try:
+            known = [f["path"] for f in store.folders()]
+            if target not in known:
+                raise UserFacingError(f"{target} is not in the library. Library folders: {', '.join(known) or 'none'}.")
+            n, gone = store.remove_folder(target)
+            manifest = store.manifest()
+            if manifest is not None and gone:
+                vectors = VectorIndex.open(paths, store, manifest.dim)
+                vectors.mark_deleted(gone)
+                vectors.save(paths)
+                store.clear_tombstones(vectors.max_id)
+        finally:
+            store.close()
+    print(f"Removed {target}: {n} documents.")
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "remove": cmd_remove}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        from desktop_search.gui.app import main as gui_main
+
+        return gui_main(data_dir=args.data_dir)
+    try:
+        paths = resolve_data_dir(args.data_dir)
+        _setup_logging(args.verbose, paths)
+        settings = Settings.load(paths.settings)
+        return COMMANDS[args.command](args, paths, settings)
+    except UserFacingError as exc:
+        print(f"desktop-search: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\nInterrupted.", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception:  # noqa: BLE001 - a bug: log the traceback, exit non-zero
+        logger.exception("Unexpected error (this is a bug; please report it with the traceback above)")
+        return 1

@@ -1,0 +1,141 @@
+"""Sentence embeddings with a plain ``transformers`` AutoModel.
+
+torch is imported when an :class:`Embedder` is built, never at module import,
+so the GUI window and no-change rescans start without it.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from desktop_search.models import ModelSpec
+
+logger = logging.getLogger(__name__)
+
+# Never reach for the network: the model is on disk or we say how to get it.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+DEFAULT_TOKEN_BUDGET = {"cpu": 8192, "mps": 16384, "cuda": 65536}
+
+
+def pick_device(requested: str = "auto") -> str:
+    """cuda, then mps, then cpu; an explicit choice is honoured as given."""
+    import torch
+
+    if requested and requested != "auto":
+        return requested
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def device_name(device: str) -> str:
+    """A human name for the device: the GPU's name, or the CPU."""
+    import torch
+
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return torch.cuda.get_device_name(torch.device(device))
+    if device == "mps":
+        return "Apple GPU (MPS)"
+    return f"CPU ({os.cpu_count()} threads)"
+
+
+def load_tokenizer(spec: ModelSpec) -> Any:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(spec.path), local_files_only=True, use_fast=True)
+    tok.model_max_length = spec.max_tokens
+    return tok
+
+
+class Embedder:
+    """Encodes texts to L2-normalised vectors with the spec's pooling."""
+
+    def __init__(
+        self,
+        spec: ModelSpec,
+        device: str = "auto",
+        token_budget: int | None = None,
+        quantize: bool = False,
+        threads: int | None = None,
+    ) -> None:
+        import torch
+        from transformers import AutoModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+        self.spec = spec
+        self.device = pick_device(device)
+        if self.device == "cpu":
+            torch.set_num_threads(threads or os.cpu_count() or 1)
+        self.tokenizer = load_tokenizer(spec)
+        dtype = torch.float16 if self.device.startswith("cuda") else torch.float32
+        kwargs: dict[str, Any] = {"local_files_only": True, "dtype": dtype}
+        try:
+            model = AutoModel.from_pretrained(str(spec.path), attn_implementation="sdpa", **kwargs)
+        except (ValueError, ImportError):  # architectures without SDPA support
+            model = AutoModel.from_pretrained(str(spec.path), **kwargs)
+        model.eval()
+        if quantize and self.device == "cpu":
+            model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        self.model = model.to(self.device)
+        self.token_budget = token_budget or DEFAULT_TOKEN_BUDGET.get(self.device.split(":")[0], 8192)
+        self.name = device_name(self.device)
+        self._lock = threading.Lock()  # one forward at a time per model
+        logger.info("Loaded %s on %s (%s)", spec.id, self.device, self.name)
+
+    @property
+    def dim(self) -> int:
+        return self.spec.dim
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode([self.spec.query_prefix + t for t in texts])
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode([self.spec.passage_prefix + t for t in texts])
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` in length-sorted batches under the token budget."""
+        import torch
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        enc = self.tokenizer(list(texts), truncation=True, max_length=self.spec.max_tokens, padding=False)
+        ids: list[list[int]] = enc["input_ids"]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
+        with self._lock, torch.inference_mode():
+            start = 0
+            while start < len(order):
+                longest = len(ids[order[start]])
+                size = max(1, self.token_budget // max(longest, 1))
+                batch = order[start : start + size]
+                start += len(batch)
+                padded = self.tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
+                input_ids = padded["input_ids"].to(self.device, non_blocking=True)
+                mask = padded["attention_mask"].to(self.device, non_blocking=True)
+                hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+                vecs = pool(hidden, mask, self.spec.pooling)
+                vecs = torch.nn.functional.normalize(vecs.float(), p=2, dim=1)
+                out[batch] = vecs.cpu().numpy()
+        return out
+
+
+def pool(hidden: Any, mask: Any, mode: str) -> Any:
+    """Mean, CLS or max pooling over the tokens the attention mask keeps."""
+    if mode == "cls":
+        return hidden[:, 0]
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    if mode == "max":
+        return hidden.masked_fill(m == 0, float("-inf")).max(dim=1).values
+    return (hidden * m).sum(dim=1) / m.sum(dim=1).clamp(min=1e-9)

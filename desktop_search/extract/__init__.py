@@ -1,0 +1,41 @@
+"""Text extraction with locations: pages for PDFs, chapters for EPUBs.
+
+``extract_file`` runs inside worker processes (see :mod:`.pool`); it raises
+:class:`~desktop_search.errors.ExtractionError` with a reason a person
+understands for any file it cannot read.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from desktop_search.errors import ExtractionError
+from desktop_search.extract.model import ExtractedDocument, Segment
+
+logger = logging.getLogger(__name__)
+
+SUPPORTED_SUFFIXES = {".pdf": "pdf", ".epub": "epub"}
+
+
+def kind_of(path: str | Path) -> str | None:
+    """'pdf' or 'epub' by case-insensitive suffix; None for anything else."""
+    return SUPPORTED_SUFFIXES.get(Path(path).suffix.lower())
+
+
+def extract_file(path: str | Path, data: bytes) -> ExtractedDocument:
+    """Extract ``data`` (the bytes of ``path``) into located segments."""
+    kind = kind_of(path)
+    if not data:
+        raise ExtractionError("empty file")
+    if kind == "pdf":
+        from desktop_search.extract.pdf import extract_pdf
+
+        return extract_pdf(Path(path), data)
+    if kind == "epub":
+        from desktop_search.extract.epub import extract_epub
+
+        return extract_epub(Path(path), data)
+    raise ExtractionError(f"unsupported file type {Path(path).suffix!r}")
+
+
+__all__ = ["ExtractedDocument", "ExtractionError", "Segment", "extract_file", "kind_of", "SUPPORTED_SUFFIXES"]

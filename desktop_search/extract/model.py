@@ -1,0 +1,49 @@
+"""What extraction produces: text segments that know where they sit."""
+from __future__ import annotations
+
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+logger = logging.getLogger(__name__)
+
+_SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
+_HYPHEN_BREAK = re.compile(r"(\w)-\n(?=[a-z])")
+_SINGLE_NEWLINE = re.compile(r"(?<!\n)\n(?!\n)")
+_MANY_NEWLINES = re.compile(r"\n{3,}")
+
+
+def normalize_text(text: str) -> str:
+    """NFKC (so ligatures like "ﬀ" become "ff"), joined lines, kept paragraphs."""
+    text = unicodedata.normalize("NFKC", text)
+    text = text.replace("\x00", "")
+    text = _HYPHEN_BREAK.sub(r"\1", text)
+    text = "\n".join(_SPACES.sub(" ", line).strip() for line in text.split("\n"))
+    text = _SINGLE_NEWLINE.sub(" ", text)
+    return _MANY_NEWLINES.sub("\n\n", text).strip()
+
+
+@dataclass
+class Segment:
+    """A page of a PDF or a spine item of an EPUB, with its location."""
+
+    text: str
+    page: int | None = None  # 1-based PDF page number
+    page_label: str | None = None  # the PDF's printed label, e.g. "iv"
+    section: str | None = None  # EPUB chapter title
+    href: str | None = None  # EPUB item href
+
+
+@dataclass
+class ExtractedDocument:
+    path: str
+    kind: str
+    title: str
+    author: str | None
+    segments: list[Segment] = field(default_factory=list)
+    pages: int = 0
+    warning: str | None = None  # set when only part of the file could be read
+    size: int = 0
+    mtime_ns: int = 0
+    hash: str = ""

@@ -1,0 +1,353 @@
+"""Bringing the index up to date with the library folders.
+
+The run: take the writer lock, crawl, compare with the store (size and mtime
+first, a content hash to confirm), apply moves and deletions, then stream the
+new and changed files through extraction workers, the chunker and the
+embedder, committing each batch of files in one transaction. Work committed
+before a crash or a cancel is kept; the next run picks up the rest.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from desktop_search.chunking import ChunkSettings, Chunker
+from desktop_search.crawl import crawl
+from desktop_search.errors import UserFacingError
+from desktop_search.extract import kind_of
+from desktop_search.extract.pool import DEFAULT_TIMEOUT_S, ExtractionResult, ExtractorPool, hash_file
+from desktop_search.models import ModelSpec, resolve_model
+from desktop_search.paths import DataPaths
+from desktop_search.progress import Progress, RateMeter
+from desktop_search.storage import Manifest, Store, VectorIndex
+from desktop_search.storage.database import ChunkRecord, DocumentRecord, KnownDocument
+from desktop_search.storage.lock import WriterLock
+from desktop_search.storage.vectors import remove_files
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[Progress], None]
+
+
+@dataclass
+class IndexOptions:
+    model: str | None = None  # path or name; None = default
+    extra_models: Sequence[str] = ()
+    device: str = "auto"
+    chunking: ChunkSettings = field(default_factory=ChunkSettings)
+    workers: int | None = None  # extraction processes
+    timeout_s: float = DEFAULT_TIMEOUT_S  # per file
+    batch_chunks: int = 512  # chunks embedded and committed together
+    flush_interval_s: float = 2.0  # commit at least this often, so searches see progress
+    save_interval_s: float = 60.0  # how often the hnsw file is saved mid-run
+    quantize: bool = False
+
+
+@dataclass
+class IndexReport:
+    added: int = 0
+    updated: int = 0
+    moved: int = 0
+    deleted: int = 0
+    unchanged: int = 0
+    chunks: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    skipped_folders: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    cancelled: bool = False
+
+
+@dataclass
+class _Plan:
+    todo: list[tuple[str, int]] = field(default_factory=list)  # (path, folder id)
+    replacing: set[str] = field(default_factory=set)
+    moves: list[tuple[KnownDocument, str, int, int, int]] = field(default_factory=list)
+    touches: list[tuple[KnownDocument, int, int]] = field(default_factory=list)
+    deletes: list[KnownDocument] = field(default_factory=list)
+    unchanged: int = 0
+    skipped_folders: list[str] = field(default_factory=list)
+
+
+def build_manifest(spec: ModelSpec, chunking: ChunkSettings) -> Manifest:
+    return Manifest(
+        model_id=spec.id, dim=spec.dim, pooling=spec.pooling,
+        max_tokens=min(chunking.max_tokens, spec.max_tokens), overlap_tokens=chunking.overlap_tokens,
+        title_prefix=chunking.title_prefix, passage_prefix=spec.passage_prefix, query_prefix=spec.query_prefix,
+    )
+
+
+def remove_index_files(paths: DataPaths) -> None:
+    """Delete the database and vectors (for --rebuild or a damaged store)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(paths.database) + suffix).unlink(missing_ok=True)
+    remove_files(paths)
+
+
+class Indexer:
+    """One indexing run over the library; reusable by the CLI and the GUI worker."""
+
+    def __init__(
+        self,
+        paths: DataPaths,
+        options: IndexOptions | None = None,
+        embedder: object | None = None,
+        on_progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+        pause: threading.Event | None = None,
+    ) -> None:
+        self.paths = paths
+        self.options = options or IndexOptions()
+        self._embedder = embedder
+        self._on_progress = on_progress or (lambda p: None)
+        self.cancel = cancel or threading.Event()
+        self.pause = pause or threading.Event()
+
+    # -- public ----------------------------------------------------------------
+
+    def run(
+        self,
+        add: Sequence[str | os.PathLike[str]] = (),
+        include: Sequence[str] = (),
+        exclude: Sequence[str] = (),
+        rebuild: bool = False,
+    ) -> IndexReport:
+        """Add folders (if any) and bring every library folder up to date."""
+        start = time.monotonic()
+        with WriterLock(self.paths.lock):
+            if rebuild:
+                folders_before = self._existing_folders()
+                remove_index_files(self.paths)
+            store = Store(self.paths.database)
+            try:
+                if rebuild:
+                    for f in folders_before:
+                        store.add_folder(f["path"], f["include"], f["exclude"])
+                for folder in add:
+                    p = Path(folder).expanduser().absolute()
+                    if not p.is_dir():
+                        raise UserFacingError(f"{p} is not a folder.")
+                    store.add_folder(str(p), include, exclude)
+                spec = resolve_model(self.options.model, self.options.extra_models)
+                store.check_manifest(build_manifest(spec, self.options.chunking))
+                report = self._update(store, spec)
+            finally:
+                store.close()
+        report.seconds = time.monotonic() - start
+        return report
+
+    # -- steps ---------------------------------------------------------------------
+
+    def _existing_folders(self) -> list[dict]:
+        if not self.paths.database.exists():
+            return []
+        try:
+            store = Store(self.paths.database)
+        except UserFacingError:
+            return []  # a damaged store is exactly what a rebuild replaces
+        try:
+            return store.folders()
+        finally:
+            store.close()
+
+    def _emit(self, p: Progress) -> None:
+        try:
+            self._on_progress(p)
+        except Exception:  # noqa: BLE001 - a broken progress display must not stop indexing
+            logger.exception("Progress callback failed")
+
+    def _plan(self, store: Store) -> _Plan:
+        plan = _Plan()
+        known = store.known_documents()
+        seen: set[str] = set()
+        scanned_folders: set[int] = set()
+        changed: list[tuple[str, int, KnownDocument, int, int]] = []
+        new: list[tuple[str, int, int, int]] = []
+        for folder in store.folders():
+            if not os.path.isdir(folder["path"]):
+                # An unplugged drive is not a deleted library: keep its documents.
+                logger.warning("Folder %s is not available; keeping its documents", folder["path"])
+                plan.skipped_folders.append(folder["path"])
+                continue
+            scanned_folders.add(folder["id"])
+            for f in crawl(folder["path"], folder["include"], folder["exclude"]):
+                if f.path in seen:
+                    continue  # nested library folders
+                seen.add(f.path)
+                k = known.get(f.path)
+                if k is None:
+                    new.append((f.path, folder["id"], f.size, f.mtime_ns))
+                elif k.size == f.size and k.mtime_ns == f.mtime_ns:
+                    plan.unchanged += 1
+                else:
+                    changed.append((f.path, folder["id"], k, f.size, f.mtime_ns))
+        missing = [k for p, k in known.items() if p not in seen and k.folder_id in scanned_folders]
+
+        for path, fid, k, size, mtime in changed:
+            if k.status == "indexed" and _safe_hash(path) == k.hash:
+                plan.touches.append((k, size, mtime))
+            else:
+                plan.todo.append((path, fid))
+                plan.replacing.add(path)
+        # A new path whose content matches a vanished document is a move.
+        by_size: dict[int, list[KnownDocument]] = defaultdict(list)
+        for k in missing:
+            if k.status == "indexed":
+                by_size[k.size].append(k)
+        for path, fid, size, mtime in new:
+            candidates = by_size.get(size)
+            if candidates:
+                digest = _safe_hash(path)
+                match = next((c for c in candidates if c.hash == digest), None)
+                if match is not None:
+                    candidates.remove(match)
+                    plan.moves.append((match, path, fid, size, mtime))
+                    continue
+            plan.todo.append((path, fid))
+        moved = {m[0].id for m in plan.moves}
+        plan.deletes = [k for k in missing if k.id not in moved]
+        return plan
+
+    def _update(self, store: Store, spec: ModelSpec) -> IndexReport:
+        self._emit(Progress("scanning"))
+        plan = self._plan(store)
+        report = IndexReport(unchanged=plan.unchanged, skipped_folders=plan.skipped_folders)
+        for k, size, mtime in plan.touches:
+            store.touch_document(k.id, size, mtime)
+        for k, path, fid, size, mtime in plan.moves:
+            store.move_document(k.id, path, fid, size, mtime)
+            logger.info("Moved %s -> %s (embeddings kept)", k.path, path)
+        report.unchanged += len(plan.touches)
+        report.moved = len(plan.moves)
+
+        vectors: VectorIndex | None = None
+        if plan.deletes or plan.todo or not self.paths.vectors.exists():
+            vectors = VectorIndex.open(self.paths, store, spec.dim)
+        if plan.deletes:
+            vectors.mark_deleted(store.delete_documents([k.id for k in plan.deletes]))
+            report.deleted = len(plan.deletes)
+        if plan.todo:
+            self._index_files(store, spec, vectors, plan, report)
+        if vectors is not None:
+            self._emit(Progress("saving"))
+            vectors.save(self.paths)
+            store.clear_tombstones(vectors.max_id)
+        done = Progress("done", files_done=len(plan.todo), files_total=len(plan.todo), chunks_done=report.chunks,
+                        failed=len(report.failed))
+        self._emit(done)
+        return report
+
+    def embedder(self, spec: ModelSpec) -> object:
+        if self._embedder is None:
+            from desktop_search.embedding import Embedder
+
+            self._emit(Progress("loading model"))
+            self._embedder = Embedder(spec, device=self.options.device, quantize=self.options.quantize)
+        return self._embedder
+
+    def _index_files(self, store: Store, spec: ModelSpec, vectors: VectorIndex, plan: _Plan, report: IndexReport) -> None:
+        embedder = self.embedder(spec)
+        manifest = build_manifest(spec, self.options.chunking)
+        chunker = Chunker(embedder.tokenizer, ChunkSettings(manifest.max_tokens, manifest.overlap_tokens, manifest.title_prefix))
+        folder_of = dict(plan.todo)
+        progress = Progress("indexing", files_total=len(plan.todo))
+        meter = RateMeter()
+        pending: list[tuple[DocumentRecord, list[str]]] = []
+        pending_chunks = 0
+        last_flush = last_save = time.monotonic()
+
+        def flush() -> None:
+            nonlocal pending, pending_chunks, last_flush
+            if not pending:
+                return
+            texts = [t for _, ts in pending for t in ts]
+            vecs = embedder.encode_passages(texts) if texts else None
+            i = 0
+            for rec, ts in pending:
+                for c in rec.chunks:
+                    c.embedding = vecs[i]
+                    i += 1
+            added, gone = store.commit_documents([rec for rec, _ in pending])
+            vectors.mark_deleted(gone)
+            for ids, v in added:
+                vectors.add(ids, v)
+            for rec, _ in pending:
+                if rec.status == "failed":
+                    report.failed.append((rec.path, rec.error or "unknown error"))
+                else:
+                    if rec.error:
+                        report.warnings.append((rec.path, rec.error))
+                    if rec.path in plan.replacing:
+                        report.updated += 1
+                    else:
+                        report.added += 1
+            progress.files_done += len(pending)
+            progress.chunks_done += len(texts)
+            progress.failed = len(report.failed)
+            report.chunks += len(texts)
+            self._emit(meter.update(progress))
+            pending, pending_chunks, last_flush = [], 0, time.monotonic()
+
+        pool = ExtractorPool(workers=self.options.workers, timeout_s=self.options.timeout_s)
+        try:
+            for result in pool.imap_unordered([p for p, _ in plan.todo]):
+                rec, texts = self._record(result, folder_of[result.path], chunker, manifest)
+                pending.append((rec, texts))
+                pending_chunks += len(texts)
+                progress.current = result.path
+                now = time.monotonic()
+                if pending_chunks >= self.options.batch_chunks or now - last_flush >= self.options.flush_interval_s:
+                    flush()
+                if now - last_save >= self.options.save_interval_s:
+                    vectors.save(self.paths)
+                    last_save = now
+                while self.pause.is_set() and not self.cancel.is_set():
+                    self.cancel.wait(0.2)
+                if self.cancel.is_set():
+                    report.cancelled = True
+                    break
+            flush()
+        finally:
+            pool.close()
+
+    def _record(self, result: ExtractionResult, folder_id: int, chunker: Chunker, manifest: Manifest) -> tuple[DocumentRecord, list[str]]:
+        path = result.path
+        doc = result.document
+        if doc is None:
+            logger.warning("Could not index %s: %s", path, result.error)
+            try:
+                st = os.stat(path)
+                size, mtime = st.st_size, st.st_mtime_ns
+            except OSError:
+                size, mtime = 0, 0
+            rec = DocumentRecord(path=path, folder_id=folder_id, kind=kind_of(path) or "?", size=size, mtime_ns=mtime,
+                                 hash="", title=Path(path).stem, author=None, status="failed", error=result.error)
+            return rec, []
+        budget = chunker.budget(doc.title, manifest.passage_prefix)
+        chunks = chunker.chunk_segments(doc.segments, budget)
+        prefix = doc.title + "\n" if manifest.title_prefix and doc.title else ""
+        rec = DocumentRecord(
+            path=path, folder_id=folder_id, kind=doc.kind, size=doc.size, mtime_ns=doc.mtime_ns, hash=doc.hash,
+            title=doc.title, author=doc.author, status="indexed", error=doc.warning, pages=doc.pages,
+            chunks=[
+                ChunkRecord(ordinal=c.ordinal, text=c.text, char_start=c.char_start, char_end=c.char_end, page=c.page,
+                            page_label=c.page_label, section=c.section, href=c.href)
+                for c in chunks
+            ],
+        )
+        if not chunks:
+            rec.status, rec.error = "failed", "no text found"
+        return rec, [prefix + c.text for c in chunks]
+
+
+def _safe_hash(path: str) -> str | None:
+    try:
+        return hash_file(path)
+    except OSError:
+        return None

