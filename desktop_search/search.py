@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 MODES = ("dense", "keyword", "hybrid")
 RRF_K = 60
+FETCH_FIRST = 4  # rows fetched first per result wanted; more only if filters drop them
 _PHRASE = re.compile(r'"([^"]+)"')
 _WORD = re.compile(r"\w+", re.UNICODE)
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
@@ -195,11 +196,18 @@ class Searcher:
         self, scored: list[tuple[int, float]], q: ParsedQuery, top_k: int,
         folders: Sequence[str], kinds: Sequence[str], per_document: int,
     ) -> list[SearchResult]:
-        rows = self.store.fetch_chunks(cid for cid, _ in scored)
+        # Fetch rows in rank order, a slice at a time: most queries need only the
+        # first few dozen of the hundreds of candidates (their text is the cost).
+        rows: dict[int, dict[str, Any]] = {}
+        fetched = 0
         folder_prefixes = [str(Path(f).expanduser().absolute()).rstrip("/") + "/" for f in folders]
         per_doc: dict[int, int] = {}
         out: list[SearchResult] = []
-        for cid, score in scored:
+        for i, (cid, score) in enumerate(scored):
+            if i >= fetched:
+                step = max(FETCH_FIRST * top_k, fetched, 16)
+                rows.update(self.store.fetch_chunks(c for c, _ in scored[fetched : fetched + step]))
+                fetched += step
             row = rows.get(cid)
             if row is None:
                 continue  # deleted since the vectors were loaded
