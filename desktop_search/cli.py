@@ -43,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include", action="append", default=[], metavar="GLOB", help="only files matching GLOB")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip files or folders matching GLOB")
     p.add_argument("--rebuild", action="store_true", help="throw the index away and re-embed everything")
-    p.add_argument("--workers", type=int, help="extraction processes (default: one per core, up to 8)")
+    p.add_argument("--workers", type=int, help="extraction processes (default: one per core up to 8; with a GPU, all cores but two)")
     p.add_argument("--timeout", type=float, default=None, help="seconds allowed to read one file (default 120)")
     p.add_argument("--max-tokens", type=int, default=ChunkSettings.max_tokens, help="chunk size in model tokens")
     p.add_argument("--overlap", type=int, default=ChunkSettings.overlap_tokens, help="chunk overlap in tokens")

@@ -18,6 +18,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from desktop_search.chunking import ChunkSettings, Chunker
 from desktop_search.crawl import crawl
 from desktop_search.errors import UserFacingError
@@ -302,8 +304,9 @@ class Indexer:
                     i += 1
             added, gone = store.commit_documents([rec for rec, _ in batch])
             vectors.mark_deleted(gone)
-            for ids, v in added:
-                vectors.add(ids, v)
+            added = [(ids, v) for ids, v in added if len(ids)]
+            if added:  # one call for the batch: hnswlib spreads it over the cores
+                vectors.add(np.concatenate([ids for ids, _ in added]), np.concatenate([v for _, v in added]))
             if time.monotonic() - last_save >= self.options.save_interval_s:
                 vectors.save(self.paths)
                 last_save = time.monotonic()

@@ -35,13 +35,12 @@ def indexed(tiny_model, tmp_path_factory):
     searcher.close()
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"top_k": 5, "per_document": 1},
-    {"top_k": 3, "per_document": 2},
-    {"top_k": 4, "per_document": 1, "kinds": ["epub"]},
-    {"top_k": 50, "per_document": 0},
+@pytest.mark.parametrize("mode,kwargs", [
+    ("dense", {"top_k": 5, "per_document": 1}),
+    ("dense", {"top_k": 3, "per_document": 2}),
+    ("hybrid", {"top_k": 4, "per_document": 1, "kinds": ["epub"]}),
+    ("keyword", {"top_k": 50, "per_document": 0}),
 ])
-@pytest.mark.parametrize("mode", ["dense", "keyword", "hybrid"])
 def test_sliced_fetch_returns_what_a_full_fetch_returns(indexed, monkeypatch, mode, kwargs):
     query = "gamma delta epsilon"
     sliced = indexed.search(query, mode=mode, **kwargs)
