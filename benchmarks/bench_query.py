@@ -173,6 +173,25 @@ def measure(paths: DataPaths, n: int, queries: list[str], top_k: int) -> dict[st
     return out
 
 
+MS = 1000.0
+HEADER = (f"{'chunks':>9} | {'search p50':>10} {'p95':>7} | {'embed p50':>9} | {'knn p50':>7} {'p95':>6} | "
+          f"{'fetch p50':>9} | {'exact knn p50':>13} | {'search/embed':>12} | {'exact/hnsw':>10}")
+
+
+def row_line(n: int, r: dict[str, float]) -> str:
+    return (f"{n:>9} | {r['total_p50'] * MS:8.1f}ms {r['total_p95'] * MS:5.1f}ms | {r['embed_p50'] * MS:7.1f}ms | "
+            f"{r['knn_p50'] * MS:5.1f}ms {r['knn_p95'] * MS:4.1f}ms | {r['fetch_p50'] * MS:7.1f}ms | "
+            f"{r['exact_p50'] * MS:11.1f}ms | {r['total_p50'] / r['embed_p50']:11.2f}x | "
+            f"{r['exact_p50'] / r['knn_p50']:9.1f}x")
+
+
+def memory_line(n: int, r: dict[str, float]) -> str:
+    per = 1e6 / n
+    return (f"{n:>9} chunks: hnsw in RAM {r['vec_mem'] * per / 2**30:.2f} GiB/M (file {r['hnsw_bytes'] * per / 2**30:.2f} GiB/M, "
+            f"loaded in {r['load_s']:.1f} s); SQLite {r['db_bytes'] * per / 2**30:.2f} GiB/M on disk "
+            "(synthetic ~500-char chunks, no FTS)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
@@ -197,25 +216,18 @@ def main(argv: list[str] | None = None) -> int:
             paths = build(base / f"n{n}-efc{args.ef_construction}", n, args.ef_construction)
             print(f"size {n}: ready in {time.perf_counter() - t0:.0f} s; querying", flush=True)
             rows.append((n, measure(paths, n, queries, args.top_k)))
+            print(HEADER + "\n" + row_line(*rows[-1]) + "\n" + memory_line(*rows[-1]), flush=True)
     finally:
         if tmp is not None:
             tmp.cleanup()
 
-    ms = 1000.0
     print(f"\n{len(queries)} SciFact test queries, dense mode, top {args.top_k}, the model on CPU")
-    print(f"{'chunks':>9} | {'search p50':>10} {'p95':>7} | {'embed p50':>9} | {'knn p50':>7} {'p95':>6} | "
-          f"{'fetch p50':>9} | {'exact knn p50':>13} | {'search/embed':>12} | {'exact/hnsw':>10}")
+    print(HEADER)
     for n, r in rows:
-        print(f"{n:>9} | {r['total_p50'] * ms:8.1f}ms {r['total_p95'] * ms:5.1f}ms | {r['embed_p50'] * ms:7.1f}ms | "
-              f"{r['knn_p50'] * ms:5.1f}ms {r['knn_p95'] * ms:4.1f}ms | {r['fetch_p50'] * ms:7.1f}ms | "
-              f"{r['exact_p50'] * ms:11.1f}ms | {r['total_p50'] / r['embed_p50']:11.2f}x | "
-              f"{r['exact_p50'] / r['knn_p50']:9.1f}x")
+        print(row_line(n, r))
     print("\nmemory and disk (per million chunks):")
     for n, r in rows:
-        per = 1e6 / n
-        print(f"{n:>9} chunks: hnsw in RAM {r['vec_mem'] * per / 2**30:.2f} GiB/M (file {r['hnsw_bytes'] * per / 2**30:.2f} GiB/M, "
-              f"loaded in {r['load_s']:.1f} s); SQLite {r['db_bytes'] * per / 2**30:.2f} GiB/M on disk "
-              f"(synthetic ~500-char chunks, no FTS)")
+        print(memory_line(n, r))
     print("targets: search p50 <= 30 ms at 100k, p95 <= 50 ms at 1M")
     return 0
 
