@@ -54,3 +54,31 @@ def test_quantized_vectors_stay_close(tiny_model):
     int8 = Embedder(spec, device="cpu", quantize=True).encode(TEXTS)
     cosine = (fp32 * int8).sum(axis=1)
     assert cosine.min() > 0.9, cosine
+
+
+def test_a_short_query_runs_on_one_thread_and_gives_the_same_vector(tiny_model):
+    import torch
+
+    from desktop_search import embedding
+
+    emb = Embedder(resolve_model(str(tiny_model)), device="cpu", threads=2)
+    seen = []
+    forward = emb.model.forward
+
+    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        seen.append(torch.get_num_threads())
+        return forward(*args, **kwargs)
+
+    emb.model.forward = spy
+    query = emb.encode(["what causes cancer"])
+    passage = emb.encode(["word " * 200] * 2)  # 2 x 128 tokens: over SMALL_TOKENS
+    assert seen == [1, 2]
+    assert torch.get_num_threads() == 2  # restored after the query
+    emb.model.forward = forward
+    original = embedding.SMALL_TOKENS
+    embedding.SMALL_TOKENS = 0  # the query on two threads, for comparison
+    try:
+        np.testing.assert_allclose(emb.encode(["what causes cancer"]), query, atol=1e-5)
+    finally:
+        embedding.SMALL_TOKENS = original
+    assert passage.shape == (2, emb.dim)
