@@ -427,6 +427,21 @@ class Store:
                 return []
         return [(int(r[0]), -float(r[1])) for r in rows]
 
+    def substring_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, int]]:
+        """(chunk id, how many of ``terms`` it contains), most first.
+
+        A full scan, for the one- and two-character CJK words that the
+        trigram index cannot match.
+        """
+        if not terms:
+            return []
+        found = " + ".join(f"(instr(text, :t{i}) > 0)" for i in range(len(terms)))
+        sql = text(f"SELECT id, {found} AS n FROM chunks WHERE n > 0 ORDER BY n DESC, id LIMIT :limit")
+        params: dict[str, Any] = {f"t{i}": t for i, t in enumerate(terms)}
+        params["limit"] = limit
+        with self.engine.connect() as conn:
+            return [(int(r[0]), int(r[1])) for r in conn.execute(sql, params)]
+
     # -- reporting -----------------------------------------------------------------
 
     def stats(self) -> dict[str, Any]:
