@@ -123,8 +123,11 @@ class Store:
             if not readonly:
                 with self.engine.begin() as conn:
                     schema.metadata.create_all(conn)
+                    rebuild = schema.drop_outdated_fts(conn)
                     for ddl in schema.FTS_DDL:
                         conn.exec_driver_sql(ddl)
+                    if rebuild:
+                        schema.rebuild_fts(conn)
             with self.engine.connect() as conn:
                 conn.execute(select(func.count()).select_from(meta)).scalar_one()
         except DatabaseError as exc:
