@@ -169,6 +169,17 @@ def ensure_index(paths: DataPaths, library: Path, chunking: ChunkSettings) -> No
           f"in {time.monotonic() - start:.0f} s", file=sys.stderr)
 
 
+def indexed_ids(paths: DataPaths) -> set[str]:
+    from desktop_search.storage import Store
+
+    store = Store(paths.database, readonly=True)
+    try:
+        with store.engine.connect() as conn:
+            return {corpus_id(r[0]) for r in conn.exec_driver_sql("SELECT path FROM documents WHERE status = 'indexed'")}
+    finally:
+        store.close()
+
+
 def run_searcher(searcher: Searcher, queries: Sequence[tuple[str, str]], mode: str) -> dict[str, list[str]]:
     return {
         qid: dedupe(corpus_id(r.path) for r in searcher.search(text, top_k=DEPTH, mode=mode))
@@ -214,6 +225,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="index only the judged documents of the first N train queries (plus --distractors) "
                              "and evaluate those queries")
     parser.add_argument("--distractors", type=int, default=1000)
+    parser.add_argument("--only-indexed", action="store_true",
+                        help="evaluate only queries whose judged documents are all in the index "
+                             "(for a partial index, e.g. a snapshot taken while indexing)")
     parser.add_argument("--max-tokens", type=int, default=ChunkSettings.max_tokens)
     parser.add_argument("--overlap", type=int, default=ChunkSettings.overlap_tokens)
     parser.add_argument("--no-title-prefix", action="store_true")
@@ -248,10 +262,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             keep = set(subset_qids)
             queries = [q for q in queries if q[0] in keep]
             qrels = {qid: qrels[qid] for qid in subset_qids}
+        if args.only_indexed:
+            have = indexed_ids(paths)
+            qrels = {qid: rel for qid, rel in qrels.items() if set(rel) <= have}
+            queries = [q for q in queries if q[0] in qrels]
         for mode in args.modes:
-            # Fusion settings only change hybrid; the other modes run once, with the first.
-            for name, fusion in variants if mode == "hybrid" else variants[:1]:
-                searcher = Searcher(paths, embedder=embedder, fusion=fusion)
+            # Dense ignores the settings (but the pool): it runs once, with the first.
+            for name, fusion in variants if mode != "dense" else variants[:1]:
+                searcher = Searcher(paths, embedder=embedder, fusion=fusion, threads=1)  # as the CLI does
                 if embedder is None and mode != "keyword":
                     embedder = CachingEmbedder(searcher.embedder)
                     searcher._embedder = embedder
@@ -262,7 +280,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 finally:
                     searcher.close()
                 m = mean_metrics(runs, qrels)
-                label = name if mode == "hybrid" else "-"
+                label = name if mode != "dense" else "-"
                 print(fmt_row([split, mode, label, len(queries), *(f"{m[k]:.4f}" for k in cols[4:8]), f"{rate:.0f}"],
                               widths), flush=True)
                 results.append({"split": split, "mode": mode, "fusion": name, "settings": fusion.__dict__,

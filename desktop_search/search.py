@@ -151,12 +151,12 @@ class FusionSettings:
     ``benchmarks/retrieval_eval.py``; the test split only reports.
     """
 
-    method: str = "rrf"  # "rrf" (reciprocal rank) or "convex" (min-max normalised scores)
+    method: str = "convex"  # "convex" (min-max normalised scores) or "rrf" (reciprocal rank)
     level: str = "document"  # fuse each document's best passage, or raw passages ("chunk")
     rrf_k: float = RRF_K
     dense_weight: float = 0.5  # the dense ranking's share; keyword gets the rest
-    pool: int = 400  # passages asked of each ranking (at least 4 x top_k)
-    stopwords: bool = True  # drop function words from keyword queries
+    pool: int = 1000  # passages asked of each ranking (at least 4 x top_k)
+    stopwords: bool = False  # drop function words from keyword queries (no gain on SciFact)
     exact_first: bool = True  # passages holding the whole query as a phrase rank first
 
     @classmethod
@@ -189,8 +189,10 @@ class Searcher:
         device: str = "auto",
         embedder: Any | None = None,
         fusion: FusionSettings | None = None,
+        threads: int | None = None,
     ) -> None:
         self.paths = paths
+        self.threads = threads
         self.fusion = fusion or FusionSettings()
         self.device = device
         self.store = Store(paths.database, readonly=True)
@@ -218,7 +220,7 @@ class Searcher:
                 from desktop_search.embedding import Embedder
 
                 assert self.spec is not None
-                self._embedder = Embedder(self.spec, device=self.device)
+                self._embedder = Embedder(self.spec, device=self.device, threads=self.threads)
             return self._embedder
 
     def refresh(self) -> None:
@@ -256,15 +258,16 @@ class Searcher:
         pool = max(self.fusion.pool, top_k * 4)
         dense = self._dense(q, pool) if mode in ("dense", "hybrid") else []
         keyword, exact = self._keyword(q, pool) if mode in ("keyword", "hybrid") else ([], set())
-        rows = self.store.fetch_chunks({cid for cid, _ in dense} | {cid for cid, _ in keyword})
+        doc_of = self.store.chunk_documents({cid for cid, _ in dense} | {cid for cid, _ in keyword})
         if mode == "hybrid":
-            scored = fuse([dense, keyword], [self.fusion.dense_weight, 1.0 - self.fusion.dense_weight], rows, self.fusion)
+            weights = [self.fusion.dense_weight, 1.0 - self.fusion.dense_weight]
+            scored = fuse([dense, keyword], weights, doc_of, self.fusion)
         else:
             scored = dense or keyword
         if exact:
             # A stable sort keeps each group in its fused order.
             scored = sorted(scored, key=lambda cs: cs[0] not in exact)
-        return self._materialise(scored, rows, q, top_k, folders, kinds, per_document)
+        return self._materialise(scored, doc_of, q, top_k, folders, kinds, per_document)
 
     def _dense(self, q: ParsedQuery, k: int) -> list[tuple[int, float]]:
         if self.vectors is None:
@@ -296,11 +299,33 @@ class Searcher:
         return hits, set()
 
     def _materialise(
-        self, scored: list[tuple[int, float]], rows: dict[int, dict[str, Any]], q: ParsedQuery, top_k: int,
+        self, scored: list[tuple[int, float]], doc_of: dict[int, int], q: ParsedQuery, top_k: int,
         folders: Sequence[str], kinds: Sequence[str], per_document: int,
     ) -> list[SearchResult]:
         folder_prefixes = [str(Path(f).expanduser().absolute()).rstrip("/") + "/" for f in folders]
         per_doc: dict[int, int] = {}
+        out: list[SearchResult] = []
+        # Rows (with their text) are read a batch at a time, and never for
+        # passages of a document that already has its share of results.
+        step = max(2 * top_k, 50)
+        for start in range(0, len(scored), step):
+            part = [
+                cs for cs in scored[start : start + step]
+                if cs[0] in doc_of and not (per_document and per_doc.get(doc_of[cs[0]], 0) >= per_document)
+            ]
+            rows = self.store.fetch_chunks(cid for cid, _ in part)
+            out.extend(self._results(part, rows, q, top_k - len(out), folder_prefixes, kinds, per_document, per_doc))
+            if len(out) >= top_k:
+                break
+        for i, r in enumerate(out, 1):
+            r.rank = i
+        return out
+
+    @staticmethod
+    def _results(
+        scored: list[tuple[int, float]], rows: dict[int, dict[str, Any]], q: ParsedQuery, want: int,
+        folder_prefixes: list[str], kinds: Sequence[str], per_document: int, per_doc: dict[int, int],
+    ) -> list[SearchResult]:
         out: list[SearchResult] = []
         for cid, score in scored:
             row = rows.get(cid)
@@ -323,7 +348,7 @@ class Searcher:
                     ordinal=row["ordinal"], char_start=row["char_start"], char_end=row["char_end"],
                 )
             )
-            if len(out) >= top_k:
+            if len(out) >= want:
                 break
         return out
 
@@ -346,20 +371,20 @@ def _contributions(ranking: Sequence[tuple[Any, float]], fusion: FusionSettings)
     return {key: (s - lo) / span if span > 0 else 1.0 for key, s in ranking}
 
 
-def _best_per_document(ranking: Sequence[tuple[int, float]], rows: dict[int, dict[str, Any]]) -> list[tuple[int, float]]:
+def _best_per_document(ranking: Sequence[tuple[int, float]], doc_of: dict[int, int]) -> list[tuple[int, float]]:
     """(document id, score of its best passage), in the ranking's order."""
     out: dict[int, float] = {}
     for cid, score in ranking:
-        row = rows.get(cid)
-        if row is not None and row["document_id"] not in out:
-            out[row["document_id"]] = score
+        doc = doc_of.get(cid)
+        if doc is not None and doc not in out:
+            out[doc] = score
     return list(out.items())
 
 
 def fuse(
     rankings: Sequence[Sequence[tuple[int, float]]],
     weights: Sequence[float],
-    rows: dict[int, dict[str, Any]],
+    doc_of: dict[int, int],
     fusion: FusionSettings,
 ) -> list[tuple[int, float]]:
     """Weighted fusion of rankings of chunk ids, best first.
@@ -379,8 +404,8 @@ def fuse(
     by_chunk = combine(rankings)
     if fusion.level == "chunk":
         return sorted(by_chunk.items(), key=lambda kv: kv[1], reverse=True)
-    by_doc = combine([_best_per_document(r, rows) for r in rankings])
-    keyed = [(cid, by_doc[rows[cid]["document_id"]], s) for cid, s in by_chunk.items() if cid in rows]
+    by_doc = combine([_best_per_document(r, doc_of) for r in rankings])
+    keyed = [(cid, by_doc[doc_of[cid]], s) for cid, s in by_chunk.items() if cid in doc_of]
     keyed.sort(key=lambda t: (t[1], t[2]), reverse=True)
     return [(cid, doc_score) for cid, doc_score, _s in keyed]
 

@@ -76,9 +76,11 @@ def test_keyword_ranks_matching_document_first(library: Searcher) -> None:
     assert names(library.search("how do glaciers carve valleys", mode="keyword"))[0] == "glaciers.pdf"
 
 
-def test_stopwords_do_not_match_on_their_own(library: Searcher) -> None:
-    # "the" and "of" are in every English text; with them dropped only the
-    # document with "moraines" matches.
+def test_stopwords_option(library: Searcher, monkeypatch: pytest.MonkeyPatch) -> None:
+    # By default every word counts ("the" and "of" are in every English text)...
+    assert len(library.search("the moraines of", mode="keyword")) > 1
+    # ...with stopwords dropped only the document with "moraines" matches.
+    monkeypatch.setattr(library, "fusion", FusionSettings(stopwords=True))
     assert names(library.search("the moraines of", mode="keyword")) == ["glaciers.pdf"]
     # A query of nothing but stopwords still searches with them.
     assert library.search("the", mode="keyword")
@@ -118,35 +120,31 @@ def test_fts_match_construction() -> None:
     assert long == ("東京大", "京大学", "abc") and short == ("猫",)
 
 
-def _rows(doc_of: dict[int, int]) -> dict[int, dict]:
-    return {cid: {"document_id": doc} for cid, doc in doc_of.items()}
-
-
 def test_fuse_document_level_groups_passages() -> None:
     # Chunks 1-3 are one document (10), chunk 4 another (20), chunk 5 a third (30).
-    rows = _rows({1: 10, 2: 10, 3: 10, 4: 20, 5: 30})
+    doc_of = {1: 10, 2: 10, 3: 10, 4: 20, 5: 30}
     dense = [(1, 0.9), (2, 0.8), (3, 0.7), (4, 0.6)]
     keyword = [(4, 9.0), (5, 8.0), (1, 1.0)]
-    doc_level = fuse([dense, keyword], [0.5, 0.5], rows, FusionSettings(level="document"))
-    order = [rows[c]["document_id"] for c, _ in doc_level]
+    doc_level = fuse([dense, keyword], [0.5, 0.5], doc_of, FusionSettings(method="rrf", level="document"))
+    order = [doc_of[c] for c, _ in doc_level]
     # Document 20 is first in keyword and second in dense: it wins at document level.
     assert order[0] == 20
     # Passages of one document stay together, best first.
-    assert [c for c, _ in doc_level if rows[c]["document_id"] == 10] == [1, 2, 3]
-    chunk_level = fuse([dense, keyword], [0.5, 0.5], rows, FusionSettings(level="chunk"))
+    assert [c for c, _ in doc_level if doc_of[c] == 10] == [1, 2, 3]
+    chunk_level = fuse([dense, keyword], [0.5, 0.5], doc_of, FusionSettings(method="rrf", level="chunk"))
     assert chunk_level[0][0] == 1  # rank 1 + rank 3 beats rank 4 + rank 1 passage by passage
     assert rrf([dense, keyword])[0][0] == 1
 
 
 def test_fuse_convex_uses_normalised_scores() -> None:
-    rows = _rows({1: 1, 2: 2, 3: 3})
+    doc_of = {1: 1, 2: 2, 3: 3}
     dense = [(1, 0.50), (2, 0.49), (3, 0.10)]
     keyword = [(2, 20.0), (1, 2.0), (3, 1.0)]
-    fused = fuse([dense, keyword], [0.5, 0.5], rows, FusionSettings(method="convex"))
+    fused = fuse([dense, keyword], [0.5, 0.5], doc_of, FusionSettings(method="convex"))
     assert [c for c, _ in fused] == [2, 1, 3]
     assert fused[0][1] == pytest.approx(0.5 * (0.39 / 0.40) + 0.5 * 1.0)
     # All weight on dense reproduces the dense order.
-    dense_only = fuse([dense, keyword], [1.0, 0.0], rows, FusionSettings(method="convex"))
+    dense_only = fuse([dense, keyword], [1.0, 0.0], doc_of, FusionSettings(method="convex"))
     assert [c for c, _ in dense_only] == [1, 2, 3]
 
 

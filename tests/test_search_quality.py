@@ -38,7 +38,7 @@ def scifact_slice(tmp_path_factory: pytest.TempPathFactory):
     paths = resolve_data_dir(root / "data")
     report = Indexer(paths, IndexOptions()).run([library])
     assert not report.failed, report.failed
-    searcher = Searcher(paths)
+    searcher = Searcher(paths, threads=1)
     qrels = retrieval_eval.load_qrels("train")
     queries = [(qid, text) for qid, text in retrieval_eval.load_queries("train") if qid in set(qids)]
     yield searcher, queries, {qid: qrels[qid] for qid in qids}

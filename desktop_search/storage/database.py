@@ -407,6 +407,16 @@ class Store:
                     out[r.id] = dict(r._mapping)
         return out
 
+    def chunk_documents(self, ids: Iterable[int]) -> dict[int, int]:
+        """Chunk id -> document id: what ranking needs, without the text."""
+        ids = [int(i) for i in ids]
+        out: dict[int, int] = {}
+        with self.engine.connect() as conn:
+            for part in _batched(ids):
+                q = select(chunks.c.id, chunks.c.document_id).where(chunks.c.id.in_(part))
+                out.update((int(cid), int(doc)) for cid, doc in conn.execute(q))
+        return out
+
     def neighbours(self, document_id: int, ordinal: int, span: int = 1) -> list[dict[str, Any]]:
         """Chunks around one hit, for showing a passage in its context."""
         q = (
