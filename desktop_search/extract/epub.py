@@ -92,7 +92,8 @@ def extract_epub(path: Path, data: bytes) -> ExtractedDocument:
     spine_ids = [idref for idref, *_ in book.spine]
     for idref in spine_ids:
         item = book.get_item_with_id(idref)
-        if item is None or item.get_type() != ITEM_DOCUMENT:
+        # The EPUB 3 nav is a table of contents: as a passage it only echoes the chapter titles.
+        if item is None or item.get_type() != ITEM_DOCUMENT or isinstance(item, epub.EpubNav):
             continue
         href = item.get_name()
         try:
