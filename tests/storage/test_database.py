@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import MANIFEST, record
+from storage_fixtures import MANIFEST, folder_id, record, rng, store  # noqa: F401 - fixtures
 
 from desktop_search.errors import IndexCorruptError, IndexMismatchError, StorageError
 from desktop_search.storage import Store

@@ -1,4 +1,8 @@
-"""Helpers for storage tests: documents with random unit embeddings."""
+"""Helpers for storage tests: documents with random unit embeddings.
+
+Not a conftest.py: a second module named ``conftest`` would shadow tests/conftest.py
+for the `from conftest import ...` lines elsewhere.
+"""
 from __future__ import annotations
 
 import logging
