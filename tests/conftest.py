@@ -81,6 +81,16 @@ def _no_real_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
 
 
+@pytest.fixture(autouse=True)
+def _keep_logging():
+    """cli.main() reconfigures the root logger; put it back for the tests after."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 def scifact_files(n: int, kinds: tuple[str, ...] = (".pdf", ".epub")) -> list[Path]:
     """The first ``n`` SciFact library files in a stable order."""
     files = sorted(p for p in (SCIFACT / "library").rglob("*") if p.suffix in kinds)

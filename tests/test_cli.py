@@ -15,16 +15,6 @@ logger = logging.getLogger(__name__)
 PAGE_TWO = "Muscle pain is a side effect of statins."
 
 
-@pytest.fixture(autouse=True)
-def _keep_logging():
-    """main() reconfigures the root logger; put it back for the other tests."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
 @pytest.fixture
 def library(tmp_path: Path) -> Path:
     lib = tmp_path / "library"

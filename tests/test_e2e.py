@@ -16,15 +16,6 @@ logger = logging.getLogger(__name__)
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(autouse=True)
-def _keep_logging():
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
-
-
 @pytest.mark.timeout(600)
 def test_train_queries_find_their_judged_documents(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     queries, qrels, files = scifact_slice(n_queries=5, n_files=45)
