@@ -120,6 +120,7 @@ class MainWindow(QMainWindow):
         self.banner.setFrameShape(QFrame.Shape.StyledPanel)
         self.banner_label = QLabel()
         self.banner_label.setWordWrap(True)
+        self.banner_label.setTextFormat(Qt.TextFormat.PlainText)
         self.banner_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         close = QToolButton()
         close.setText("✕")
@@ -592,7 +593,10 @@ class MainWindow(QMainWindow):
             self._reopen_request.emit()
 
     def show_message(self, text: str) -> None:
-        self.banner_label.setText(text)
+        """Show ``text`` in the message line, under the last few messages still shown."""
+        lines = self.banner_label.text().split("\n") if self.banner.isVisible() else []
+        lines = [line for line in lines if line != text][-2:] + [text]
+        self.banner_label.setText("\n".join(lines))
         self.banner.show()
 
     def banner_text(self) -> str:

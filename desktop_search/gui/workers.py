@@ -175,6 +175,12 @@ class SearchWorker(_Worker):
         if self._embedder is not None and searcher.spec is not None and self._embedder.spec != searcher.spec:
             searcher.close()  # the preloaded model is not the index's: load the right one
             searcher = Searcher(self.paths, model=s.model, extra_models=s.extra_models, device=s.device)
+        if searcher.spec is None:
+            # The first run has created the database but not yet recorded its
+            # model: try again on the next request rather than keep a searcher
+            # that knows no model.
+            searcher.close()
+            return None
         self._searcher = searcher
         return searcher
 
