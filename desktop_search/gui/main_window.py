@@ -284,8 +284,8 @@ class MainWindow(QMainWindow):
         if self._background_started or self._closed:
             return
         self._background_started = True
+        self._info_request.emit(True)  # the library's counts first: they need no model
         self._load_request.emit()
-        self._info_request.emit(True)
         self.rescan_timer.start()
 
     # -- searching ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ and shows the text alone.
 from __future__ import annotations
 
 import html
+import importlib.util
 import logging
 import os
 import sys
@@ -25,12 +26,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-try:  # Qt PDF is a separate wheel; everything else works without it.
-    from PySide6.QtPdf import QPdfDocument, QPdfDocumentRenderOptions, QPdfPageRenderer
-
-    HAVE_QTPDF = True
-except ImportError:  # pragma: no cover - depends on the installation
-    HAVE_QTPDF = False
+# Qt PDF is a separate wheel, and is imported at the first PDF preview, not at start-up.
+HAVE_QTPDF = importlib.util.find_spec("PySide6.QtPdf") is not None
 
 NO_QTPDF_MESSAGE = "The page image needs Qt PDF: install the PySide6-Pdf package. The text is on the other tab."
 HIT_STYLE = "background-color:rgba(255,213,79,0.22)"
@@ -132,6 +129,8 @@ class PdfPage(QObject):
     rendered = Signal(QImage)
 
     def __init__(self, parent: QObject | None = None) -> None:
+        from PySide6.QtPdf import QPdfDocument, QPdfPageRenderer
+
         super().__init__(parent)
         self.document = QPdfDocument(self)
         self.renderer = QPdfPageRenderer(self)
@@ -145,6 +144,8 @@ class PdfPage(QObject):
 
     def show(self, path: str, page: int, passage: str, width_px: int) -> bool:
         """Ask for ``page`` (1-based) of ``path``; False if the file cannot be opened."""
+        from PySide6.QtPdf import QPdfDocument, QPdfDocumentRenderOptions
+
         if path != self._path:
             self.document.close()
             self._path = path
@@ -223,9 +224,7 @@ class PreviewPane(QWidget):
         self.tabs.addTab(self.page_scroll, "Page")
         self.tabs.currentChanged.connect(lambda _i: self._request_page())
 
-        self.pdf = PdfPage(self) if HAVE_QTPDF else None
-        if self.pdf is not None:
-            self.pdf.rendered.connect(self._on_page_rendered)
+        self.pdf: PdfPage | None = None  # made at the first PDF preview
 
         actions = QHBoxLayout()
         for b in (self.open_button, self.folder_button, self.copy_button):
@@ -263,9 +262,12 @@ class PreviewPane(QWidget):
         self.page_label.clear()
         if result.page is None:
             self.page_label.setText("EPUB chapters have no page image; the text is on the other tab.")
-        elif self.pdf is None:
+        elif not HAVE_QTPDF:
             self.page_label.setText(NO_QTPDF_MESSAGE)
         else:
+            if self.pdf is None:
+                self.pdf = PdfPage(self)
+                self.pdf.rendered.connect(self._on_page_rendered)
             self.page_label.setText("Rendering the page…")
             self._request_page()
 

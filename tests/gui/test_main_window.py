@@ -359,3 +359,32 @@ def test_periodic_rescan_catches_in_place_edits(qtbot, make_window, library):
         pass
     report = blocker.args[0]
     assert report.added + report.moved == 1
+
+
+def test_pdf_page_is_rendered_with_the_passage_marked(qtbot, make_window, library):
+    preview_mod = pytest.importorskip("desktop_search.gui.preview")
+    if not preview_mod.HAVE_QTPDF:
+        # Without Qt PDF the page tab must say what is missing, not break.
+        w = make_window()
+        index_folder(qtbot, w, library)
+        search(qtbot, w, "mitochondria")
+        qtbot.waitUntil(lambda: w.preview.result is not None, timeout=10_000)
+        assert "PySide6-Pdf" in w.preview.page_label.text()
+        return
+    w = make_window()
+    index_folder(qtbot, w, library)
+    search(qtbot, w, "mitochondria powerhouse")
+    qtbot.waitUntil(lambda: w.preview.result is not None, timeout=10_000)
+    assert w.preview.result.page == 2
+    with qtbot.waitSignal(w.preview.pdf.rendered, timeout=30_000) as blocker:
+        w.preview.tabs.setCurrentWidget(w.preview.page_scroll)
+    image = blocker.args[0]
+    assert not image.isNull() and image.width() > 200
+    assert w.preview.pdf.page_index == 1
+    page_text = w.preview.pdf.document.getAllText(1).text()
+    assert preview_mod.find_passage(page_text, w.preview.result.text) is not None
+    # The mark is there: some pixels are tinted yellow (more red+green than blue).
+    yellow = sum(1 for x in range(0, image.width(), 4) for y in range(0, image.height(), 4)
+                 if (c := image.pixelColor(x, y)).blue() < c.red() - 40 and c.blue() < c.green() - 40)
+    assert yellow > 50
+    assert not w.preview.page_label.pixmap().isNull()
