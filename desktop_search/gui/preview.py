@@ -169,16 +169,20 @@ class PdfPage(QObject):
         self.rendered.emit(self.highlight(image))
 
     def highlight(self, image: QImage) -> QImage:
-        """Paint translucent marks over the passage's lines, where Qt PDF finds them."""
+        """The page on white paper (PDF pages are transparent; dark palettes show
+        through), with translucent marks over the passage's lines where Qt PDF finds them."""
+        out = QImage(image.size(), QImage.Format.Format_ARGB32_Premultiplied)
+        out.fill(Qt.GlobalColor.white)
+        painter = QPainter(out)
+        painter.drawImage(0, 0, image)
         selection = self.document.getAllText(self.page_index)
         span = find_passage(selection.text(), self._passage) if selection.isValid() else None
         if span is None:
-            return image
+            painter.end()
+            return out
         bounds = self.document.getSelectionAtIndex(self.page_index, span[0], span[1] - span[0]).bounds()
         points = self.document.pagePointSize(self.page_index)
         scale = image.width() / max(points.width(), 1.0)
-        out = image.convertToFormat(QImage.Format.Format_ARGB32_Premultiplied)
-        painter = QPainter(out)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(PAGE_HIGHLIGHT)
         painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Multiply)

@@ -120,11 +120,16 @@ def test_open_and_show_in_folder_actions(qtbot, make_window, library, monkeypatc
     assert opened and opened[0].toLocalFile() == w.preview.result.path
 
 
-def test_cancel_mid_index_keeps_what_was_done(qtbot, make_window, tmp_path):
-    folder = tmp_path / "many"
+def pdf_folder(folder: Path, n: int) -> Path:
+    """``n`` one-page PDFs, each about its own topic."""
     folder.mkdir()
-    for i in range(12):
+    for i in range(n):
         make_pdf(folder / f"doc{i:02d}.pdf", [f"Document number {i} talks about topic {i}."])
+    return folder
+
+
+def test_cancel_mid_index_keeps_what_was_done(qtbot, make_window, tmp_path):
+    folder = pdf_folder(tmp_path / "many", 12)
     w = make_window()
 
     def cancel_when_scanning(p):
@@ -218,10 +223,7 @@ def test_every_thread_ends_after_close(qtbot, make_window, library):
 
 
 def test_close_while_indexing_stops_the_worker(qtbot, make_window, tmp_path):
-    folder = tmp_path / "many"
-    folder.mkdir()
-    for i in range(8):
-        make_pdf(folder / f"doc{i}.pdf", [f"Text {i}"])
+    folder = pdf_folder(tmp_path / "many", 8)
     w = make_window()
     started = []
     w.index_worker.progress.connect(lambda p: started.append(p.phase))
@@ -380,6 +382,7 @@ def test_pdf_page_is_rendered_with_the_passage_marked(qtbot, make_window, librar
         w.preview.tabs.setCurrentWidget(w.preview.page_scroll)
     image = blocker.args[0]
     assert not image.isNull() and image.width() > 200
+    assert image.pixelColor(3, 3).lightness() > 240  # white paper, whatever the palette
     assert w.preview.pdf.page_index == 1
     page_text = w.preview.pdf.document.getAllText(1).text()
     assert preview_mod.find_passage(page_text, w.preview.result.text) is not None
