@@ -273,6 +273,7 @@ class MainWindow(QMainWindow):
         if event.type() == QEvent.Type.Expose and obj is self.windowHandle() and not self._exposed:
             if obj.isExposed():
                 self._exposed = True
+                logger.info("Window first exposed")
                 self.first_exposed.emit()
                 # Let this first frame reach the screen before anything heavy starts.
                 QTimer.singleShot(0, self._start_background)
@@ -331,6 +332,7 @@ class MainWindow(QMainWindow):
         else:
             self._show_placeholder(f"No passages found for “{query}”.")
         self.statusBar().showMessage(f"{len(results)} results for “{query}” in {elapsed:.2f} s", 10000)
+        logger.info("%d results in %.2f s", len(results), elapsed)
         self.results_shown.emit(len(results))
 
     def _show_placeholder(self, text: str) -> None:
