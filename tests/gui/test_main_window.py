@@ -178,15 +178,26 @@ def test_search_while_indexing_sees_committed_work(qtbot, make_window, library, 
     more.mkdir()
     for i in range(10):
         make_pdf(more / f"extra{i}.pdf", [f"Quasar number {i} emits radio waves."])
-    done = []
-    w.index_finished.connect(done.append)
+    w.index_worker._get_indexer().options.batch_chunks = 1  # commit after every file
+
+    def pause_after_first_commit(p):  # on the worker thread, so the run holds right here
+        if p.phase == "indexing" and p.files_done < p.files_total:
+            w.index_worker.pause.set()
+
+    w.index_worker.progress.connect(pause_after_first_commit, Qt.ConnectionType.DirectConnection)
     w.add_folders([str(more)])
-    # The earlier documents stay searchable during the run.
-    n = search(qtbot, w, "mitochondria")
-    assert n > 0
-    qtbot.waitUntil(lambda: bool(done), timeout=INDEX_TIMEOUT_MS)
+    qtbot.waitUntil(w.index_worker.pause.is_set, timeout=INDEX_TIMEOUT_MS)
+    w.index_worker.progress.disconnect(pause_after_first_commit)
+    # Mid-run: the earlier documents and the ones committed so far are searchable.
+    assert search(qtbot, w, "mitochondria") > 0
     n = search(qtbot, w, "quasar radio")
-    assert any("extra" in w.results.item(i).data(RESULT_ROLE).path for i in range(n))
+    found = {w.results.item(i).data(RESULT_ROLE).path for i in range(n)}
+    assert w.indexing and 0 < len([p for p in found if "extra" in p]) < 10
+    with qtbot.waitSignal(w.index_finished, timeout=INDEX_TIMEOUT_MS) as blocker:
+        w.set_paused(False)
+    assert blocker.args[0].added == 10
+    n = search(qtbot, w, "quasar radio")
+    assert len({w.results.item(i).data(RESULT_ROLE).path for i in range(n)} & {str(p) for p in more.iterdir()}) == 10
 
 
 def test_search_before_model_ready_is_busy_then_shows_results(qtbot, data_dir, settings, library):
