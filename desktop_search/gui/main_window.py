@@ -57,6 +57,7 @@ class MainWindow(QMainWindow):
     _info_request = Signal(bool)
     _load_request = Signal()
     _reopen_request = Signal()
+    _release_request = Signal()
     _search_settings = Signal(object)
 
     def __init__(self, paths: DataPaths, settings: Settings | None = None) -> None:
@@ -252,6 +253,7 @@ class MainWindow(QMainWindow):
         self._info_request.connect(sw.refresh_info)
         self._load_request.connect(sw.load)
         self._reopen_request.connect(sw.reopen)
+        self._release_request.connect(sw.release)
         self._search_settings.connect(sw.set_settings)
         sw.ready.connect(self._on_model_ready)
         sw.results.connect(self._on_results)
@@ -440,6 +442,8 @@ class MainWindow(QMainWindow):
         self.library.set_indexing(True)
         if not auto:
             self._show_progress("Starting…")
+        if job.kind == "rebuild":
+            self._release_request.emit()  # reopened when the run ends
         self._index_request.emit(job)
 
     def _show_progress(self, text: str) -> None:

@@ -207,6 +207,11 @@ class SearchWorker(_Worker):
         self.ready.emit({"model": self._embedder.spec.id, "device": self._embedder.name})
 
     @Slot()
+    def release(self) -> None:
+        """Close the index files before a rebuild replaces them (Windows cannot delete open files)."""
+        self._close()
+
+    @Slot()
     @report_errors("reopening the index")
     def reopen(self) -> None:
         """Forget the open index (after a rebuild replaced its files, or new settings)."""
