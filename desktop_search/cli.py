@@ -303,25 +303,10 @@ def _device_description(requested: str) -> str:
 
 
 def cmd_remove(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
-    from desktop_search.storage import Store, VectorIndex
-    from desktop_search.storage.lock import WriterLock
+    from desktop_search.indexing import remove_folder
 
     target = os.path.abspath(os.path.expanduser(args.path))
-    with WriterLock(paths.lock):
-        store = Store(paths.database)
-        try:
-            known = [f["path"] for f in store.folders()]
-            if target not in known:
-                raise UserFacingError(f"{target} is not in the library. Library folders: {', '.join(known) or 'none'}.")
-            n, gone = store.remove_folder(target)
-            manifest = store.manifest()
-            if manifest is not None and gone:
-                vectors = VectorIndex.open(paths, store, manifest.dim)
-                vectors.mark_deleted(gone)
-                vectors.save(paths)
-                store.clear_tombstones(vectors.max_id)
-        finally:
-            store.close()
+    n = remove_folder(paths, target)
     print(f"Removed {target}: {n} documents.")
     return 0
 
