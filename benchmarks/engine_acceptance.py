@@ -28,9 +28,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO))
 
-from conftest import SCIFACT, scifact_doc_id, scifact_slice  # noqa: E402
+from tests.conftest import SCIFACT, scifact_doc_id, scifact_slice  # noqa: E402
 
 from desktop_search.indexing import IndexOptions, Indexer  # noqa: E402
 from desktop_search.paths import resolve_data_dir  # noqa: E402

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import make_epub, make_pdf
+from tests.conftest import make_epub, make_pdf
 
 from desktop_search.cli import main
 
@@ -152,7 +152,7 @@ def test_index_of_a_missing_folder_is_a_clear_error(cli, tmp_path: Path) -> None
 
 
 def test_other_model_is_refused(cli, indexed: Path, tmp_path: Path) -> None:
-    from conftest import build_tiny_model
+    from tests.conftest import build_tiny_model
 
     other = build_tiny_model(tmp_path / "other-model")
     code, _, err = cli("--model", str(other), "index")

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, make_pdf
+from tests.conftest import REPO, make_pdf
 
 from desktop_search.paths import resolve_data_dir
 from desktop_search.storage import Store, VectorIndex

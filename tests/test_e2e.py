@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import SCIFACT, scifact_doc_id, scifact_slice
+from tests.conftest import SCIFACT, scifact_doc_id, scifact_slice
 
 from desktop_search.cli import main
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import build_tiny_model
+from tests.conftest import build_tiny_model
 
 from desktop_search.embedding import Embedder, pick_device, pool
 from desktop_search.models import spec_from_folder

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import make_epub, make_pdf
+from tests.conftest import make_epub, make_pdf
 
 from desktop_search.chunking import ChunkSettings
 from desktop_search.embedding import Embedder

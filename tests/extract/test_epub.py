@@ -7,7 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import EPUB_ZOO, make_epub
+from tests.conftest import EPUB_ZOO, make_epub
 
 from desktop_search.errors import ExtractionError
 from desktop_search.extract import extract_file

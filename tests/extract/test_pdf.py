@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 
 import pytest
-from conftest import PDF_ZOO, make_pdf
+from tests.conftest import PDF_ZOO, make_pdf
 
 from desktop_search.errors import ExtractionError
 from desktop_search.extract import extract_file

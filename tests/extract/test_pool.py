@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from conftest import make_pdf
+from tests.conftest import make_pdf
 
 from desktop_search.extract.pool import ExtractorPool, hash_file
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from storage_fixtures import MANIFEST, folder_id, record, rng, store  # noqa: F401 - fixtures
+from tests.storage.conftest import MANIFEST, record
 
 from desktop_search.errors import IndexCorruptError, IndexMismatchError, StorageError
 from desktop_search.storage import Store

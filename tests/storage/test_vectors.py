@@ -5,7 +5,7 @@ import json
 import logging
 
 import numpy as np
-from storage_fixtures import DIM, folder_id, record, rng, store, unit  # noqa: F401 - fixtures
+from tests.storage.conftest import DIM, record, unit
 
 from desktop_search.storage import Store, VectorIndex
 

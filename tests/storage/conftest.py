@@ -1,8 +1,4 @@
-"""Helpers for storage tests: documents with random unit embeddings.
-
-Not a conftest.py: a second module named ``conftest`` would shadow tests/conftest.py
-for the `from conftest import ...` lines elsewhere.
-"""
+"""Storage fixtures and helpers: documents with random unit embeddings."""
 from __future__ import annotations
 
 import logging
