@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import build_tiny_model, make_epub
+from tests.conftest import build_tiny_model, make_epub
 from desktop_search.embedding import Embedder
 from desktop_search.indexing import IndexOptions, Indexer
 from desktop_search.models import resolve_model, spec_from_folder
