@@ -90,13 +90,13 @@ deleted_chunks = Table(
     Column("chunk_id", Integer, primary_key=True),
 )
 
-# Raw DDL SQLAlchemy cannot express: full-text indexes kept in step with
-# ``chunks`` by triggers, so they change in the same transaction as the rows.
 # Word index: unicode61 folds case and removes diacritics; porter stems English
 # words (ranking, rankings -> rank), which lifts bm25 on SciFact (see
 # benchmarks/retrieval_eval.py). Other languages' words pass through unharmed.
 FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 
+# Raw DDL SQLAlchemy cannot express: full-text indexes kept in step with
+# ``chunks`` by triggers, so they change in the same transaction as the rows.
 FTS_DDL = [
     f"""CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
         text, content='chunks', content_rowid='id',
