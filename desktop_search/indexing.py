@@ -346,17 +346,24 @@ class Indexer:
             progress.chunks_done += i
             progress.failed = len(report.failed)
             report.chunks += i
-            self._emit(meter.update(progress))
+
+        def reap(keep: int) -> None:
+            """Collect stored batches (waiting while more than ``keep`` are in
+            flight) and report progress, from this thread so that progress
+            reaches the front end in order, before "saving" and "done"."""
+            done = 0
+            while in_flight and (len(in_flight) > keep or in_flight[0].done()):
+                in_flight.popleft().result()  # re-raises a failed batch here
+                done += 1
+            if done:
+                self._emit(meter.update(progress))
 
         def flush() -> None:
             nonlocal pending, pending_chunks, last_flush
-            while in_flight and in_flight[0].done():
-                in_flight.popleft().result()  # re-raises a failed batch here
             if not pending:
                 return
             t0 = time.perf_counter()
-            while len(in_flight) >= MAX_IN_FLIGHT:
-                in_flight.popleft().result()
+            reap(MAX_IN_FLIGHT - 1)
             timings["stall"] += time.perf_counter() - t0
             embedded = embed_ex.submit(embed, pending)
             in_flight.append(store_ex.submit(store_batch, pending, embedded))
@@ -379,6 +386,7 @@ class Indexer:
                 pending.append((rec, texts))
                 pending_chunks += len(texts)
                 progress.current = result.path
+                reap(MAX_IN_FLIGHT)
                 idle = not in_flight or in_flight[-1].done()
                 if (
                     pending_chunks >= self.options.batch_chunks
@@ -392,8 +400,7 @@ class Indexer:
                     report.cancelled = True
                     break
             flush()
-            while in_flight:
-                in_flight.popleft().result()
+            reap(0)
             ok = True
         finally:
             pool.close()

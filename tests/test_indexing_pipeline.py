@@ -6,7 +6,7 @@ import logging
 import numpy as np
 import pytest
 
-from conftest import make_pdf
+from tests.conftest import make_pdf
 from desktop_search.embedding import Embedder
 from desktop_search.indexing import IndexOptions, Indexer
 from desktop_search.models import resolve_model
@@ -102,3 +102,19 @@ def test_an_embedding_failure_stops_the_run_and_keeps_committed_batches(tiny_mod
     assert report.added == 12 - len(known) and report.unchanged == len(known)
     rows, known = _stored(data_dir)
     assert len(known) == 12
+
+
+def test_progress_arrives_in_order_from_the_calling_thread(tiny_model, data_dir, tmp_path):
+    """Front ends queue progress per sending thread: every event must come from one thread."""
+    import threading
+
+    lib = _library(tmp_path / "lib")
+    events = []
+    options = IndexOptions(model=str(tiny_model), device="cpu", batch_chunks=3)
+    Indexer(data_dir, options, on_progress=lambda p: events.append((p.phase, p.files_done, threading.get_ident()))).run(add=[lib])
+    phases = [e[0] for e in events]
+    assert phases[-2:] == ["saving", "done"]
+    indexing = [e for e in events if e[0] == "indexing"]
+    assert indexing and indexing[-1][1] == 12
+    assert [e[1] for e in indexing] == sorted(e[1] for e in indexing)
+    assert {e[2] for e in events} == {threading.get_ident()}
