@@ -161,6 +161,8 @@ def _print_report(report: Any) -> None:
         f"in {format_duration(report.seconds)}{rate}.",
         file=out,
     )
+    if report.slowest is not None:
+        print(f"Slowest file: {report.slowest[0]} ({report.slowest[1]:.1f} s to read)", file=out)
     if report.cancelled:
         print("Stopped early: run `desktop-search index` again to finish.", file=out)
     for folder in report.skipped_folders:
@@ -280,6 +282,7 @@ def _device_description(requested: str) -> str:
 
 def cmd_remove(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
     from desktop_search.storage import Store, VectorIndex
+    from desktop_search.indexing import save_folders_backup
     from desktop_search.storage.lock import WriterLock
 
     target = os.path.abspath(os.path.expanduser(args.path))
@@ -290,6 +293,7 @@ def cmd_remove(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
             if target not in known:
                 raise UserFacingError(f"{target} is not in the library. Library folders: {', '.join(known) or 'none'}.")
             n, gone = store.remove_folder(target)
+            save_folders_backup(paths, store.folders())
             manifest = store.manifest()
             if manifest is not None and gone:
                 vectors = VectorIndex.open(paths, store, manifest.dim)
@@ -312,6 +316,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop_search.gui.app import main as gui_main
 
         return gui_main(data_dir=args.data_dir)
+    for stream in (sys.stdout, sys.stderr):
+        # File names that are not UTF-8 carry lone surrogates: show them escaped, never crash on them.
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         paths = resolve_data_dir(args.data_dir)
         _setup_logging(args.verbose, paths)

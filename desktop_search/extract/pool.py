@@ -12,6 +12,7 @@ import logging
 import multiprocessing as mp
 import os
 import queue
+import stat
 import sys
 import threading
 import time
@@ -57,8 +58,11 @@ def read_and_extract(path: str) -> ExtractedDocument:
     from desktop_search.extract import extract_file
 
     try:
-        with open(path, "rb") as fh:
+        # O_NONBLOCK: a file replaced by a FIFO since the crawl must not block the read forever.
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)), "rb") as fh:
             st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise ExtractionError("not a regular file (a pipe, device or folder)")
             if st.st_size > MAX_FILE_BYTES:
                 raise ExtractionError(f"too large ({st.st_size // 2**20} MiB)")
             data = fh.read()
@@ -216,7 +220,8 @@ class ExtractorPool:
                         code = w.process.exitcode
                         w.kill()
                         workers.remove(w)
-                        result = ExtractionResult(w.path or "", error=_death_reason(code))
+                        result = ExtractionResult(w.path or "", error=_death_reason(code),
+                                                  seconds=time.monotonic() - w.started)
                         fresh = _Worker(self._ctx, self.memory_limit)
                         workers.append(fresh)
                         idle.append(fresh)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -21,6 +23,7 @@ import numpy as np
 from sqlalchemy import Connection, Engine, case, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.exc import DatabaseError, OperationalError
 
+from desktop_search.checkpoints import checkpoint
 from desktop_search.errors import IndexCorruptError, IndexMismatchError, StorageError
 from desktop_search.storage import schema
 from desktop_search.storage.schema import chunks, documents, folders, meta
@@ -28,6 +31,7 @@ from desktop_search.storage.schema import chunks, documents, folders, meta
 logger = logging.getLogger(__name__)
 
 _IN_CHUNK = 500  # bound on SQL parameters per IN (...) clause
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,13 @@ class KnownDocument:
     status: str
 
 
+def _displayable(value: str | None) -> str | None:
+    """Text SQLite can store: lone surrogates (from non-UTF-8 file names) become U+FFFD."""
+    if value is None:
+        return None
+    return _SURROGATES.sub("\ufffd", value)
+
+
 def _to_blob(vec: np.ndarray) -> bytes:
     return np.asarray(vec, dtype=np.float16).tobytes()
 
@@ -117,6 +128,11 @@ class Store:
             )
             self.engine: Engine = create_engine("sqlite://", creator=creator)
         else:
+            try:
+                # Owner-only from the start; SQLite gives the -wal and -shm files the same mode.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            except OSError:
+                pass  # SQLite's own open reports the problem in its words
             self.engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(self.engine, "connect", self._on_connect)
         try:
@@ -294,7 +310,8 @@ class Store:
                 doc_id = conn.execute(
                     insert(documents).values(
                         folder_id=rec.folder_id, path=rec.path, kind=rec.kind, size=rec.size, mtime_ns=rec.mtime_ns,
-                        hash=rec.hash, title=rec.title, author=rec.author, status=rec.status, error=rec.error,
+                        hash=rec.hash, title=_displayable(rec.title), author=_displayable(rec.author),
+                        status=rec.status, error=_displayable(rec.error),
                         pages=rec.pages, indexed_at=now,
                     )
                 ).inserted_primary_key[0]
@@ -317,6 +334,7 @@ class Store:
                 else:
                     vecs = np.zeros((0, 0), dtype=np.float32)
                 out.append((ids, vecs))
+            checkpoint("committing")
         return out, gone
 
     @staticmethod

@@ -18,6 +18,7 @@ from pathlib import Path
 import hnswlib
 import numpy as np
 
+from desktop_search.checkpoints import checkpoint
 from desktop_search.paths import DataPaths
 from desktop_search.storage.database import Store
 from desktop_search.storage.files import atomic_replace, atomic_write_bytes
@@ -149,7 +150,9 @@ class VectorIndex:
             tmp = paths.vectors.with_name(f".{paths.vectors.name}.{uuid.uuid4().hex}.tmp")
             try:
                 self._index.save_index(str(tmp))
+                os.chmod(tmp, 0o600)  # what the documents say is private
                 atomic_replace(tmp, paths.vectors)
+                checkpoint("saving")
             finally:
                 if tmp.exists():
                     os.unlink(tmp)
