@@ -160,6 +160,7 @@ class ExtractorPool:
         self._results: queue.Queue[ExtractionResult | None] = queue.Queue(maxsize=lookahead or 4 * self.n_workers)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
         self._ctx = _context()
 
     def imap_unordered(self, paths: Iterable[str]) -> Iterator[ExtractionResult]:
@@ -171,6 +172,9 @@ class ExtractorPool:
             while True:
                 item = self._results.get()
                 if item is None:
+                    if self._failure is not None:
+                        # Never end quietly with files unread: that would be a silent skip.
+                        raise RuntimeError("text extraction stopped unexpectedly") from self._failure
                     return
                 yield item
         finally:
@@ -242,8 +246,9 @@ class ExtractorPool:
                                              seconds=now - w.started)
                         ):
                             return
-        except Exception:  # noqa: BLE001 - a dispatcher bug must end the run, not hang it
+        except Exception as exc:  # noqa: BLE001 - a dispatcher bug must end the run, not hang it
             logger.exception("Extraction dispatcher failed")
+            self._failure = exc
         finally:
             for w in workers:
                 try:

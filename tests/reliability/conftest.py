@@ -105,7 +105,7 @@ def store_state(data: Path, dim: int = 32) -> dict:
         con.execute("INSERT INTO chunks_tri(chunks_tri) VALUES ('integrity-check')")
         n_chunks = texts[0]
         ids = {r[0] for r in con.execute("SELECT id FROM chunks")}
-        docs = {r[0]: (r[1], r[2]) for r in con.execute("SELECT path, status, error FROM documents")}
+        docs = {os.fsdecode(r[0]): (r[1], r[2]) for r in con.execute("SELECT path, status, error FROM documents")}
         per_doc_empty = con.execute(
             "SELECT count(*) FROM documents d WHERE status = 'indexed' AND NOT EXISTS "
             "(SELECT 1 FROM chunks c WHERE c.document_id = d.id)").fetchone()[0]
