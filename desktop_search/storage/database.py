@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 from sqlalchemy import Connection, Engine, case, create_engine, delete, event, func, insert, select, text, update
@@ -97,6 +99,13 @@ class KnownDocument:
     status: str
 
 
+def _disk_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < 1024**2
+    except OSError:
+        return False
+
+
 def _displayable(value: str | None) -> str | None:
     """Text SQLite can store: lone surrogates (from non-UTF-8 file names) become U+FFFD."""
     if value is None:
@@ -123,9 +132,12 @@ class Store:
             raise StorageError(f"No index at {path.parent}. Run `desktop-search index FOLDER` first.")
         if readonly:
             # A reader must never create files or take write locks in the data dir.
-            creator = lambda: sqlite3.connect(  # noqa: E731
-                f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=30
-            )
+            uri = f"file:{quote(str(path))}?mode=ro"
+            if not os.access(path.parent, os.W_OK) and not Path(f"{path}-shm").exists():
+                # WAL needs a -shm file that a read-only folder cannot get; with none there,
+                # no writer is active, so reading the file as immutable is safe.
+                uri += "&immutable=1"
+            creator = lambda: sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)  # noqa: E731
             self.engine: Engine = create_engine("sqlite://", creator=creator)
         else:
             try:
@@ -160,8 +172,11 @@ class Store:
             )
         if "readonly" in msg or "read-only" in msg or "unable to open" in msg:
             return StorageError(f"Cannot write the index at {self.path.parent}: {msg}")
-        if "disk is full" in msg or "database or disk is full" in msg:
+        if "disk is full" in msg or "database or disk is full" in msg or ("disk I/O error" in msg and _disk_full(self.path)):
+            # A full disk can surface as an I/O error, e.g. when the -shm file cannot be mapped.
             return StorageError(f"The disk holding {self.path.parent} is full. Free some space and run again.")
+        if "disk I/O error" in msg:
+            return StorageError(f"Cannot write the index at {self.path.parent}: the disk reported an I/O error.")
         return None
 
     def _on_connect(self, dbapi_conn: sqlite3.Connection, _record: Any) -> None:
