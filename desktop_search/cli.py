@@ -281,8 +281,8 @@ def _device_description(requested: str) -> str:
 
 
 def cmd_remove(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
-    from desktop_search.storage import Store, VectorIndex
     from desktop_search.indexing import save_folders_backup
+    from desktop_search.storage import Store, VectorIndex
     from desktop_search.storage.lock import WriterLock
 
     target = os.path.abspath(os.path.expanduser(args.path))

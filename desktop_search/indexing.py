@@ -252,7 +252,7 @@ class Indexer:
         report.moved = len(plan.moves)
 
         vectors: VectorIndex | None = None
-        if plan.deletes or plan.todo or not self.paths.vectors.exists():
+        if plan.deletes or plan.todo or not VectorIndex.file_looks_sound(self.paths):
             vectors = VectorIndex.open(self.paths, store, spec.dim)
         if plan.deletes:
             vectors.mark_deleted(store.delete_documents([k.id for k in plan.deletes]))

@@ -190,3 +190,37 @@ def test_unreadable_file_is_reported_as_permission_denied() -> None:
         assert os.access(locked, os.R_OK)
         reason = _unprivileged_read_reason(locked)
     assert reason == "permission denied"
+
+
+def test_files_deleted_rewritten_or_swapped_while_indexing(tmp_path: Path, tiny_model: Path) -> None:
+    """Between the crawl and the read, files vanish, change, or turn into a FIFO."""
+    from tests.reliability.conftest import make_small_library, start_paused
+
+    lib, data = tmp_path / "lib", tmp_path / "data"
+    make_small_library(lib, 4)
+    paused = start_paused(data, tiny_model, "planned", str(lib), pause_dir=tmp_path / "pause")
+    try:
+        (lib / "doc00.pdf").unlink()
+        make_pdf(lib / "doc02.pdf", ["Rewritten while queued: a new text about zeppelins, longer than before."],
+                 title="Rewritten")
+        (lib / "doc03.epub").unlink()
+        os.mkfifo(lib / "doc03.epub")
+        paused.resume()
+        out, err = paused.proc.communicate(timeout=240)
+    finally:
+        paused.cleanup()
+    assert paused.proc.returncode == 0, err
+    out = out.decode()
+    assert f"{lib / 'doc00.pdf'}: file disappeared before it could be read" in out
+    assert f"{lib / 'doc03.epub'}: not a regular file (a pipe, device or folder)" in out
+    state = store_state(data)
+    assert state["documents"][str(lib / "doc02.pdf")] == ("indexed", None)
+    again = run_cli(data, tiny_model, "index", "--no-progress")
+    assert "0 new, 0 changed, 0 moved, 2 removed, 2 unchanged; 0 failed" in again.stdout, again.stdout
+    assert set(store_state(data)["documents"]) == {str(lib / "doc01.epub"), str(lib / "doc02.pdf")}
+    import sqlite3
+
+    con = sqlite3.connect(data / "index.sqlite3")
+    size, title = con.execute("SELECT size, title FROM documents WHERE path = ?", (str(lib / "doc02.pdf"),)).fetchone()
+    con.close()
+    assert (size, title) == ((lib / "doc02.pdf").stat().st_size, "Rewritten")
