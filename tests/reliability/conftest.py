@@ -139,6 +139,14 @@ def make_small_library(folder: Path, n: int = 6, start: int = 0) -> list[Path]:
     return out
 
 
+def indexed_library(root: Path, model: Path, n: int) -> Path:
+    """``root``/lib with ``n`` small files, indexed by the CLI into ``root``/data."""
+    make_small_library(root / "lib", n)
+    out = run_cli(root / "data", model, "index", "--no-progress", "--workers", "1", str(root / "lib"))
+    assert out.returncode == 0, out.stderr
+    return root
+
+
 @pytest.fixture(scope="session")
 def zip_bomb(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.reliability.hostile import write_zip_bomb

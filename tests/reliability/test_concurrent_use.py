@@ -13,18 +13,16 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import make_pdf
-from tests.reliability.conftest import cli_args, cli_env, make_small_library, run_cli, start_paused, store_state
+from tests.reliability.conftest import (
+    cli_args, cli_env, indexed_library, make_small_library, run_cli, start_paused, store_state,
+)
 
 logger = logging.getLogger(__name__)
 
 
 @pytest.fixture(scope="module")
 def indexed(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
-    root = tmp_path_factory.mktemp("conc")
-    make_small_library(root / "lib", 4)
-    out = run_cli(root / "data", tiny_model, "index", "--no-progress", "--workers", "1", str(root / "lib"))
-    assert out.returncode == 0, out.stderr
-    return root
+    return indexed_library(tmp_path_factory.mktemp("conc"), tiny_model, 4)
 
 
 def test_second_writer_is_told_the_index_is_busy_and_readers_still_search(indexed: Path, tiny_model: Path,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.conftest import make_small_library, run_cli, start_paused, store_state
+from tests.reliability.conftest import indexed_library, make_small_library, run_cli, start_paused, store_state
 
 logger = logging.getLogger(__name__)
 
@@ -20,11 +20,7 @@ KILL_POINTS = ["planned", "extracting", "embedding", "committing", "saving"]
 @pytest.fixture(scope="module")
 def baseline(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
     """A finished index of six files, copied by each test."""
-    root = tmp_path_factory.mktemp("crash-base")
-    make_small_library(root / "lib", 6)
-    out = run_cli(root / "data", tiny_model, "index", "--no-progress", "--workers", "1", str(root / "lib"))
-    assert out.returncode == 0, out.stderr
-    return root
+    return indexed_library(tmp_path_factory.mktemp("crash-base"), tiny_model, 6)
 
 
 def copy_baseline(baseline: Path, dest: Path) -> tuple[Path, Path]:
