@@ -151,8 +151,11 @@ class Store:
             if not readonly:
                 with self.engine.begin() as conn:
                     schema.metadata.create_all(conn)
+                    rebuild = schema.drop_outdated_fts(conn)
                     for ddl in schema.FTS_DDL:
                         conn.exec_driver_sql(ddl)
+                    if rebuild:
+                        schema.rebuild_fts(conn)
             with self.engine.connect() as conn:
                 conn.execute(select(func.count()).select_from(meta)).scalar_one()
         except DatabaseError as exc:
@@ -437,6 +440,16 @@ class Store:
                     out[r.id] = dict(r._mapping)
         return out
 
+    def chunk_documents(self, ids: Iterable[int]) -> dict[int, int]:
+        """Chunk id -> document id: what ranking needs, without the text."""
+        ids = [int(i) for i in ids]
+        out: dict[int, int] = {}
+        with self.engine.connect() as conn:
+            for part in _batched(ids):
+                q = select(chunks.c.id, chunks.c.document_id).where(chunks.c.id.in_(part))
+                out.update((int(cid), int(doc)) for cid, doc in conn.execute(q))
+        return out
+
     def neighbours(self, document_id: int, ordinal: int, span: int = 1) -> list[dict[str, Any]]:
         """Chunks around one hit, for showing a passage in its context."""
         q = (
@@ -459,6 +472,21 @@ class Store:
                 logger.debug("FTS query %r failed: %s", match, exc)
                 return []
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def substring_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, int]]:
+        """(chunk id, how many of ``terms`` it contains), most first.
+
+        A full scan, for the one- and two-character CJK words that the
+        trigram index cannot match.
+        """
+        if not terms:
+            return []
+        found = " + ".join(f"(instr(text, :t{i}) > 0)" for i in range(len(terms)))
+        sql = text(f"SELECT id, {found} AS n FROM chunks WHERE n > 0 ORDER BY n DESC, id LIMIT :limit")
+        params: dict[str, Any] = {f"t{i}": t for i, t in enumerate(terms)}
+        params["limit"] = limit
+        with self.engine.connect() as conn:
+            return [(int(r[0]), int(r[1])) for r in conn.execute(sql, params)]
 
     # -- reporting -----------------------------------------------------------------
 
