@@ -18,7 +18,7 @@ from typing import Any
 from desktop_search.errors import IndexMismatchError, UserFacingError
 from desktop_search.models import ModelSpec, resolve_model
 from desktop_search.paths import DataPaths
-from desktop_search.storage import Store, VectorIndex
+from desktop_search.storage import Manifest, Store, VectorIndex
 
 logger = logging.getLogger(__name__)
 
@@ -196,18 +196,30 @@ class Searcher:
         self.fusion = fusion or FusionSettings()
         self.device = device
         self.store = Store(paths.database, readonly=True)
-        self.manifest = self.store.manifest()
+        self._model = model
+        self._extra_models = extra_models
         self._embedder = embedder
         self._lock = threading.RLock()
         self.vectors: VectorIndex | None = None
+        self.manifest: Manifest | None = None
         self.spec: ModelSpec | None = None
+        self._bind_manifest()
+
+    def _bind_manifest(self) -> bool:
+        """Adopt the index's model once the index records one (it may not yet)."""
         if self.manifest is not None:
-            self.spec = resolve_model(model or self.manifest.model_id, extra_models)
-            if self.spec.id != self.manifest.model_id or self.spec.dim != self.manifest.dim:
-                raise IndexMismatchError(
-                    f"This index was built with {self.manifest.model_id} (dimension {self.manifest.dim}), "
-                    f"not {self.spec.id}. Search with that model, or rebuild the index with `index --rebuild`."
-                )
+            return True
+        manifest = self.store.manifest()
+        if manifest is None:
+            return False
+        spec = resolve_model(self._model or manifest.model_id, self._extra_models)
+        if spec.id != manifest.model_id or spec.dim != manifest.dim:
+            raise IndexMismatchError(
+                f"This index was built with {manifest.model_id} (dimension {manifest.dim}), "
+                f"not {spec.id}. Search with that model, or rebuild the index with `index --rebuild`."
+            )
+        self.manifest, self.spec = manifest, spec
+        return True
 
     def close(self) -> None:
         self.store.close()
@@ -225,10 +237,9 @@ class Searcher:
 
     def refresh(self) -> None:
         """Load the vectors, or add chunks committed since they were loaded."""
-        if self.manifest is None:
-            self.manifest = self.store.manifest()
-            if self.manifest is None:
-                return
+        if not self._bind_manifest():
+            return
+        assert self.manifest is not None
         with self._lock:
             if self.vectors is None:
                 self.vectors = VectorIndex.open(self.paths, self.store, self.manifest.dim, writable=False)
@@ -250,9 +261,11 @@ class Searcher:
         if mode not in MODES:
             raise UserFacingError(f"Unknown search mode {mode!r}; use one of {', '.join(MODES)}.")
         q = parse_query(query)
-        if not q.text or self.manifest is None:
+        if not q.text:
             return []
         self.refresh()
+        if self.manifest is None:
+            return []  # nothing indexed yet
         # The pool does not shrink with top_k, so the first ten results of a
         # top-100 search are the results of a top-10 search.
         pool = max(self.fusion.pool, top_k * 4)
