@@ -23,7 +23,14 @@ from desktop_search.chunking import ChunkSettings, Chunker
 from desktop_search.crawl import crawl
 from desktop_search.errors import UserFacingError
 from desktop_search.extract import kind_of
-from desktop_search.extract.pool import DEFAULT_TIMEOUT_S, ExtractionResult, ExtractorPool, hash_file
+from desktop_search.extract.pool import (
+    DEFAULT_TIMEOUT_S,
+    MAX_ATTEMPTS,
+    ExtractionResult,
+    ExtractorPool,
+    hash_file,
+    is_transient,
+)
 from desktop_search.models import ModelSpec, resolve_model
 from desktop_search.paths import DataPaths
 from desktop_search.progress import Progress, RateMeter
@@ -74,6 +81,7 @@ class _Plan:
     replacing: set[str] = field(default_factory=set)
     moves: list[tuple[KnownDocument, str, int, int, int]] = field(default_factory=list)
     touches: list[tuple[KnownDocument, int, int]] = field(default_factory=list)
+    retries: dict[str, int] = field(default_factory=dict)  # path -> attempt number
     deletes: list[KnownDocument] = field(default_factory=list)
     unchanged: int = 0
     skipped_folders: list[str] = field(default_factory=list)
@@ -230,7 +238,12 @@ class Indexer:
                 if k is None:
                     new.append((f.path, folder["id"], f.size, f.mtime_ns))
                 elif k.size == f.size and k.mtime_ns == f.mtime_ns:
-                    plan.unchanged += 1
+                    if k.status == "failed" and is_transient(k.error) and k.attempts < MAX_ATTEMPTS:
+                        plan.todo.append((f.path, folder["id"]))
+                        plan.replacing.add(f.path)
+                        plan.retries[f.path] = k.attempts + 1
+                    else:
+                        plan.unchanged += 1
                 else:
                     changed.append((f.path, folder["id"], k, f.size, f.mtime_ns))
         missing = [k for p, k in known.items() if p not in seen and k.folder_id in scanned_folders]
@@ -349,6 +362,8 @@ class Indexer:
                 if report.slowest is None or result.seconds > report.slowest[1]:
                     report.slowest = (result.path, result.seconds)
                 rec, texts = self._record(result, folder_of[result.path], chunker, manifest)
+                if rec.status == "failed":
+                    rec.attempts = plan.retries.get(rec.path, 1)
                 pending.append((rec, texts))
                 pending_chunks += len(texts)
                 progress.current = result.path

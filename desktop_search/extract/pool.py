@@ -31,6 +31,16 @@ DEFAULT_MEMORY_LIMIT = 4 * 1024**3  # address space per worker
 MAX_FILE_BYTES = 1024**3  # files larger than this are refused, not read
 
 
+# Failures that may not recur (a machine too busy to read a file in time, a
+# reader killed by the OS, a file mid-copy): retried on later runs, a few times.
+TRANSIENT_FAILURES = ("timed out", "the reader ", "file disappeared")
+MAX_ATTEMPTS = 3
+
+
+def is_transient(error: str | None) -> bool:
+    return bool(error) and error.startswith(TRANSIENT_FAILURES)
+
+
 @dataclass
 class ExtractionResult:
     """The outcome for one path: a document, or the reason it failed."""

@@ -86,6 +86,7 @@ class DocumentRecord:
     error: str | None = None
     pages: int | None = None
     chunks: list[ChunkRecord] = field(default_factory=list)
+    attempts: int = 1  # consecutive failed reads, to stop retrying a file that always fails
 
 
 @dataclass(frozen=True)
@@ -97,6 +98,8 @@ class KnownDocument:
     mtime_ns: int
     hash: str
     status: str
+    error: str | None = None
+    attempts: int = 1
 
 
 def _disk_full(path: Path) -> bool:
@@ -303,7 +306,7 @@ class Store:
     def known_documents(self, folder_id: int | None = None) -> dict[str, KnownDocument]:
         q = select(
             documents.c.id, documents.c.path, documents.c.folder_id, documents.c.size,
-            documents.c.mtime_ns, documents.c.hash, documents.c.status,
+            documents.c.mtime_ns, documents.c.hash, documents.c.status, documents.c.error, documents.c.attempts,
         )
         if folder_id is not None:
             q = q.where(documents.c.folder_id == folder_id)
@@ -329,7 +332,7 @@ class Store:
                     insert(documents).values(
                         folder_id=rec.folder_id, path=rec.path, kind=rec.kind, size=rec.size, mtime_ns=rec.mtime_ns,
                         hash=rec.hash, title=_displayable(rec.title), author=_displayable(rec.author),
-                        status=rec.status, error=_displayable(rec.error),
+                        status=rec.status, error=_displayable(rec.error), attempts=rec.attempts,
                         pages=rec.pages, indexed_at=now,
                     )
                 ).inserted_primary_key[0]

@@ -85,6 +85,7 @@ documents = Table(
     Column("author", Text),
     Column("status", String, nullable=False),  # indexed | failed
     Column("error", Text),  # failure reason, or a warning for partly read files
+    Column("attempts", Integer, nullable=False, default=1),  # reads that failed in a row
     Column("pages", Integer),  # pages (PDF) or spine items (EPUB)
     Column("indexed_at", Float, nullable=False),
     Index("ix_documents_hash", "hash"),
