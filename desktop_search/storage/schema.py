@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 from sqlalchemy import (
@@ -16,11 +17,39 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
 )
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+
+
+class FsPath(TypeDecorator):
+    """A file system path, stored exactly.
+
+    A path that is valid Unicode is stored as TEXT. A POSIX name whose bytes
+    are not UTF-8 reaches Python with lone surrogates (``os.fsdecode``), which
+    SQLite's TEXT cannot hold; it is stored as a BLOB of its raw bytes
+    (``os.fsencode``) and decoded back on the way out. A TEXT never equals a
+    BLOB in SQLite, so the two forms cannot collide, and lookups by path work
+    for both because every bound value goes through the same conversion.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return os.fsencode(value)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return os.fsdecode(value) if isinstance(value, bytes) else value
+
 
 metadata = MetaData()
 
@@ -36,7 +65,7 @@ folders = Table(
     "folders",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("path", Text, nullable=False, unique=True),
+    Column("path", FsPath, nullable=False, unique=True),
     Column("include", Text, nullable=False, default="[]"),  # JSON list of globs
     Column("exclude", Text, nullable=False, default="[]"),
     Column("added_at", Float, nullable=False),
@@ -47,7 +76,7 @@ documents = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("folder_id", Integer, ForeignKey("folders.id", ondelete="CASCADE"), nullable=False),
-    Column("path", Text, nullable=False, unique=True),
+    Column("path", FsPath, nullable=False, unique=True),
     Column("kind", String, nullable=False),  # pdf | epub
     Column("size", BigInteger, nullable=False),
     Column("mtime_ns", BigInteger, nullable=False),
@@ -56,6 +85,7 @@ documents = Table(
     Column("author", Text),
     Column("status", String, nullable=False),  # indexed | failed
     Column("error", Text),  # failure reason, or a warning for partly read files
+    Column("attempts", Integer, nullable=False, default=1),  # reads that failed in a row
     Column("pages", Integer),  # pages (PDF) or spine items (EPUB)
     Column("indexed_at", Float, nullable=False),
     Index("ix_documents_hash", "hash"),
