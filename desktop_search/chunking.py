@@ -100,11 +100,21 @@ class Chunker:
             if n <= budget:
                 pieces.append((s, e, n))
                 continue
-            for i in range(0, n, budget):
-                part = offsets[i : i + budget]
+            i = 0
+            while i < n:
+                j = min(i + budget, n)
+                # Cut before a token that starts a word, so "word61" is not split
+                # into "word6" + "1"; text with no spaces (CJK) cuts anywhere.
+                k = j
+                while j < n and k > i + budget // 2 and offsets[k][0] <= offsets[k - 1][1]:
+                    k -= 1
+                if j < n and k > i + budget // 2:
+                    j = k
+                part = offsets[i:j]
                 ps = s + part[0][0]
-                pe = s + part[-1][1] if i + budget < n else e
+                pe = s + part[-1][1] if j < n else e
                 pieces.append((ps, pe, len(part)))
+                i = j
 
         windows: list[tuple[int, int]] = []
         i = 0

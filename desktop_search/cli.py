@@ -45,9 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="throw the index away and re-embed everything")
     p.add_argument("--workers", type=int, help="extraction processes (default: one per core, up to 8)")
     p.add_argument("--timeout", type=float, default=None, help="seconds allowed to read one file (default 120)")
-    p.add_argument("--max-tokens", type=int, default=ChunkSettings.max_tokens, help="chunk size in model tokens")
-    p.add_argument("--overlap", type=int, default=ChunkSettings.overlap_tokens, help="chunk overlap in tokens")
-    p.add_argument("--no-title-prefix", action="store_true", help="do not embed the title with each passage")
+    p.add_argument("--max-tokens", type=int, help=f"chunk size in model tokens (default {ChunkSettings.max_tokens})")
+    p.add_argument("--overlap", type=int, help=f"chunk overlap in tokens (default {ChunkSettings.overlap_tokens})")
+    p.add_argument("--no-title-prefix", action="store_true", default=None, help="do not embed the title with each passage")
     p.add_argument("--quantize", action="store_true", help="int8 dynamic quantisation on CPU (faster, slightly less accurate)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--watch", action="store_true", help="keep running and index changes as they happen")
@@ -84,10 +84,10 @@ def _setup_logging(verbosity: int, paths: DataPaths | None) -> None:
 class ProgressBar:
     """A one-line progress display on stderr, redrawn at most 10 times a second."""
 
-    def __init__(self, stream: TextIO = sys.stderr, enabled: bool = True) -> None:
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None, enabled: bool = True) -> None:
+        self.stream = stream or sys.stderr  # looked up now, so a redirected stderr is honoured
         self.enabled = enabled
-        self.tty = stream.isatty()
+        self.tty = self.stream.isatty()
         self._last = 0.0
         self._width = 0
 
@@ -114,11 +114,20 @@ class ProgressBar:
 def cmd_index(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
     from desktop_search.indexing import IndexOptions, Indexer
 
+    # An update keeps the index's own model and chunking unless told otherwise,
+    # so `index --max-tokens 128 DIR` followed by a plain `index` just works.
+    manifest = _existing_manifest(paths)
+    base = ChunkSettings() if manifest is None else ChunkSettings(
+        manifest.max_tokens, manifest.overlap_tokens, manifest.title_prefix)
     options = IndexOptions(
-        model=args.model or settings.model,
+        model=args.model or settings.model or (manifest.model_id if manifest else None),
         extra_models=settings.extra_models,
         device=args.device or settings.device,
-        chunking=ChunkSettings(args.max_tokens, args.overlap, not args.no_title_prefix),
+        chunking=ChunkSettings(
+            args.max_tokens if args.max_tokens is not None else base.max_tokens,
+            args.overlap if args.overlap is not None else base.overlap_tokens,
+            base.title_prefix if args.no_title_prefix is None else False,
+        ),
         workers=args.workers,
         quantize=args.quantize,
     )
@@ -150,6 +159,21 @@ def cmd_index(args: argparse.Namespace, paths: DataPaths, settings: Settings) ->
     finally:
         signal.signal(signal.SIGINT, old)
     return 0
+
+
+def _existing_manifest(paths: DataPaths) -> Any:
+    from desktop_search.storage import Store
+
+    if not paths.database.exists():
+        return None
+    try:
+        store = Store(paths.database, readonly=True)
+    except UserFacingError:
+        return None  # damaged: --rebuild replaces it, and a plain index reports it
+    try:
+        return store.manifest()
+    finally:
+        store.close()
 
 
 def _print_report(report: Any) -> None:
@@ -279,25 +303,10 @@ def _device_description(requested: str) -> str:
 
 
 def cmd_remove(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
-    from desktop_search.storage import Store, VectorIndex
-    from desktop_search.storage.lock import WriterLock
+    from desktop_search.indexing import remove_folder
 
     target = os.path.abspath(os.path.expanduser(args.path))
-    with WriterLock(paths.lock):
-        store = Store(paths.database)
-        try:
-            known = [f["path"] for f in store.folders()]
-            if target not in known:
-                raise UserFacingError(f"{target} is not in the library. Library folders: {', '.join(known) or 'none'}.")
-            n, gone = store.remove_folder(target)
-            manifest = store.manifest()
-            if manifest is not None and gone:
-                vectors = VectorIndex.open(paths, store, manifest.dim)
-                vectors.mark_deleted(gone)
-                vectors.save(paths)
-                store.clear_tombstones(vectors.max_id)
-        finally:
-            store.close()
+    n = remove_folder(paths, target)
     print(f"Removed {target}: {n} documents.")
     return 0
 

@@ -90,6 +90,27 @@ def remove_index_files(paths: DataPaths) -> None:
     remove_files(paths)
 
 
+def remove_folder(paths: DataPaths, folder: str) -> int:
+    """Take a library folder and its documents out of the index; returns the documents removed."""
+    target = os.path.abspath(os.path.expanduser(folder))
+    with WriterLock(paths.lock):
+        store = Store(paths.database)
+        try:
+            known = [f["path"] for f in store.folders()]
+            if target not in known:
+                raise UserFacingError(f"{target} is not in the library. Library folders: {', '.join(known) or 'none'}.")
+            n, gone = store.remove_folder(target)
+            manifest = store.manifest()
+            if manifest is not None and gone:
+                vectors = VectorIndex.open(paths, store, manifest.dim)
+                vectors.mark_deleted(gone)
+                vectors.save(paths)
+                store.clear_tombstones(vectors.max_id)
+        finally:
+            store.close()
+    return n
+
+
 class Indexer:
     """One indexing run over the library; reusable by the CLI and the GUI worker."""
 

@@ -11,8 +11,6 @@ import os
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
-from desktop_search.storage.files import atomic_write_bytes
-
 logger = logging.getLogger(__name__)
 
 
@@ -38,6 +36,10 @@ class Settings:
         return cls(**{k: v for k, v in raw.items() if k in known})
 
     def save(self, path: Path) -> None:
+        # Imported here: the storage package pulls in SQLAlchemy, which the
+        # GUI must not pay for before its window appears.
+        from desktop_search.storage.files import atomic_write_bytes
+
         atomic_write_bytes(path, json.dumps(asdict(self), indent=2).encode("utf-8"))
         try:
             os.chmod(path, 0o600)

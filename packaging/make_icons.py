@@ -2,8 +2,8 @@
 
     QT_QPA_PLATFORM=offscreen python packaging/make_icons.py
 
-Writes desktop-search.png (256 px: Linux), .ico (Windows) and .icns (macOS)
-next to the SVG; run it again after changing the SVG. Uses only PySide6.
+Writes desktop-search.ico (Windows installer and .exe) and .icns (macOS
+.app) next to the SVG; run it again after changing the SVG. Uses only PySide6.
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def main() -> int:
 
     app = QGuiApplication(sys.argv[:1])  # noqa: F841 - image plugins need an application
     svg = RESOURCES / "desktop-search.svg"
-    for suffix, size in ((".png", 256), (".ico", 256), (".icns", 512)):
+    for suffix, size in ((".ico", 256), (".icns", 512)):
         out = svg.with_suffix(suffix)
         if not render(svg, size).save(str(out)):
             print(f"could not write {out} (missing Qt image plugin?)", file=sys.stderr)

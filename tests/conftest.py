@@ -81,6 +81,16 @@ def _no_real_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
 
 
+@pytest.fixture(autouse=True)
+def _keep_logging():
+    """cli.main() reconfigures the root logger; put it back for the tests after."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
 def scifact_files(n: int, kinds: tuple[str, ...] = (".pdf", ".epub")) -> list[Path]:
     """The first ``n`` SciFact library files in a stable order."""
     files = sorted(p for p in (SCIFACT / "library").rglob("*") if p.suffix in kinds)
@@ -141,3 +151,37 @@ def make_epub(path: Path, chapters: list[tuple[str, str]], title: str = "Test Bo
     book.spine = ["nav", *items]
     epub.write_epub(str(path), book)
     return path
+
+
+def scifact_slice(n_queries: int, n_files: int, split: str = "train", seed: int = 0) -> tuple[list[dict], dict[str, set[str]], list[Path]]:
+    """The first ``n_queries`` queries of a split, their judged documents and filler.
+
+    Returns (queries, qrels: query id -> judged doc ids, files). Every judged
+    document of the chosen queries is among the files; the rest, up to
+    ``n_files``, is a seeded sample of the other documents.
+    """
+    import random
+
+    docmap: dict[str, str] = json.loads((SCIFACT / "docmap.json").read_text(encoding="utf-8"))
+    qrels: dict[str, set[str]] = {}
+    for line in (SCIFACT / f"qrels-{split}.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        qid, doc_id, score = line.split("\t")
+        if int(score) > 0 and doc_id in docmap:
+            qrels.setdefault(qid, set()).add(doc_id)
+    queries: list[dict] = []
+    for line in (SCIFACT / f"queries-{split}.jsonl").read_text(encoding="utf-8").splitlines():
+        q = json.loads(line)
+        if str(q["id"]) in qrels:
+            queries.append({"id": str(q["id"]), "text": q["text"]})
+        if len(queries) == n_queries:
+            break
+    chosen = sorted({d for q in queries for d in qrels[q["id"]]})
+    rest = sorted(set(docmap) - set(chosen))
+    filler = random.Random(seed).sample(rest, max(0, n_files - len(chosen)))
+    files = [SCIFACT / docmap[d] for d in chosen + sorted(filler)]
+    return queries, {q["id"]: qrels[q["id"]] for q in queries}, files
+
+
+def scifact_doc_id(path: str | Path) -> str:
+    """A SciFact file's corpus id: the number before the first space of its name."""
+    return Path(path).name.split(" ", 1)[0]

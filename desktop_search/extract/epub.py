@@ -92,11 +92,12 @@ def extract_epub(path: Path, data: bytes) -> ExtractedDocument:
     spine_ids = [idref for idref, *_ in book.spine]
     for idref in spine_ids:
         item = book.get_item_with_id(idref)
-        if item is None or item.get_type() != ITEM_DOCUMENT:
+        # The EPUB 3 nav is a table of contents: as a passage it only echoes the chapter titles.
+        if item is None or item.get_type() != ITEM_DOCUMENT or isinstance(item, epub.EpubNav):
             continue
         href = item.get_name()
         try:
-            text, heading = html_to_text(item.get_content())
+            text, heading, doc_title = html_to_text(item.get_content())
         except MemoryError:
             raise
         except Exception:  # noqa: BLE001 - one broken chapter must not lose the rest
@@ -105,8 +106,10 @@ def extract_epub(path: Path, data: bytes) -> ExtractedDocument:
             continue
         # A chapter split over several files keeps its TOC title until the next one.
         section = titles.get(href) or titles.get(posixpath.basename(href)) or heading or section
+        # Every passage needs a location: with no TOC entry or heading, the item's own name.
+        location = section or doc_title or posixpath.splitext(posixpath.basename(href))[0]
         if text:
-            segments.append(Segment(text=text, section=section, href=href))
+            segments.append(Segment(text=text, section=location, href=href))
 
     if not segments:
         raise ExtractionError("no readable text (image-only or empty EPUB?)")

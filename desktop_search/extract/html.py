@@ -23,24 +23,27 @@ def _local(tag: object) -> str:
     return tag.rsplit("}", 1)[-1].lower()
 
 
-def html_to_text(markup: bytes | str) -> tuple[str, str | None]:
-    """Return (text, first heading or <title>) of an XHTML document."""
+def html_to_text(markup: bytes | str) -> tuple[str, str | None, str | None]:
+    """Return (text, first h1-h3 heading, <title>) of an XHTML document."""
     from lxml import etree
 
     if isinstance(markup, str):
         markup = markup.encode("utf-8")
     parts: list[str] = []
     heading: str | None = None
+    title: str | None = None
     try:
         parser = etree.HTMLParser(recover=True, no_network=True, remove_comments=True, huge_tree=False)
         root = etree.fromstring(markup, parser)
         if root is None:
-            return "", None
+            return "", None, None
         skipping = 0
         # iterwalk is iterative, so deeply nested markup cannot blow the stack.
         for action, el in etree.iterwalk(root, events=("start", "end")):
             tag = _local(el.tag)
             if action == "start":
+                if tag == "title" and title is None:
+                    title = normalize_text("".join(el.itertext())) or None
                 if tag in _SKIP:
                     skipping += 1
                 elif not skipping:
@@ -56,7 +59,10 @@ def html_to_text(markup: bytes | str) -> tuple[str, str | None]:
                 if el.tail and not skipping:
                     parts.append(el.tail)
         text = "".join(parts)
+        if any(e.type_name == "ERR_RESOURCE_LIMIT" for e in parser.error_log):
+            # libxml2 silently drops everything below its depth limit; keep the words.
+            raise ValueError("markup nested too deeply")
     except (etree.LxmlError, ValueError) as exc:
         logger.debug("falling back to tag stripping: %s", exc)
         text = _TAG.sub(" ", markup.decode("utf-8", errors="replace"))
-    return normalize_text(text), heading
+    return normalize_text(text), heading, title

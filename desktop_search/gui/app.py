@@ -1,12 +1,107 @@
-"""GUI entry point (placeholder until the window lands)."""
+"""GUI entry point: ``desktop-search`` with no command, or ``desktop-search-gui``.
+
+Start-up is kept light on purpose: only Qt and a few small modules load
+before the window shows; the index, the model and torch load afterwards in
+worker threads.
+
+``DESKTOP_SEARCH_STARTUP_PROBE=1`` makes the app print one JSON line when its
+window is first exposed (wall-clock time, and whether torch was loaded by
+then) and quit; ``benchmarks/bench_startup.py`` and a test use it.
+"""
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
+import time
+from pathlib import Path
+
+from desktop_search.errors import UserFacingError
+from desktop_search.paths import DataPaths, resolve_data_dir
+from desktop_search.settings import Settings
 
 logger = logging.getLogger(__name__)
 
+APP_ID = "desktop-search"
+PROBE_ENV = "DESKTOP_SEARCH_STARTUP_PROBE"
+_HERE = Path(__file__).resolve().parent
+# Shipped inside the package, so an installed app finds its icon; the source
+# tree's resources/ folder holds the same files for the .desktop entry.
+ICON_CANDIDATES = (_HERE / "icons" / "desktop-search.svg", _HERE / "icons" / "desktop-search.png",
+                   _HERE.parents[1] / "resources" / "desktop-search.png")
 
-def main(data_dir: str | None = None) -> int:
-    print("desktop-search: the window is not available yet; use `desktop-search --help`.", file=sys.stderr)
-    return 2
+
+def app_icon():  # noqa: ANN201 - QIcon, imported lazily with Qt
+    from PySide6.QtGui import QIcon
+
+    for path in ICON_CANDIDATES:
+        if path.is_file():
+            icon = QIcon(str(path))
+            if not icon.isNull():
+                return icon
+    return QIcon.fromTheme(APP_ID)
+
+
+def _setup_logging(paths: DataPaths) -> None:
+    """Warnings to stderr; everything from INFO, tracebacks included, to the log file."""
+    root = logging.getLogger()
+    root.setLevel(logging.INFO)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.WARNING)
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root.addHandler(console)
+    try:
+        handler = logging.FileHandler(paths.log, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    except OSError as exc:
+        logger.warning("Cannot write the log file %s: %s", paths.log, exc)
+    # Per-file warnings are recorded in the index and shown in "Failed files".
+    logging.getLogger("desktop_search.indexing").setLevel(logging.ERROR)
+
+
+def _log_uncaught(exc_type, exc, tb) -> None:  # noqa: ANN001 - sys.excepthook signature
+    """A bug in a slot must not take the window down: log it and carry on."""
+    logger.critical("Unexpected error (this is a bug; please report it)", exc_info=(exc_type, exc, tb))
+
+
+def main(data_dir: str | None = None, argv: list[str] | None = None) -> int:
+    try:
+        paths = resolve_data_dir(data_dir)
+    except UserFacingError as exc:
+        print(f"desktop-search: {exc}", file=sys.stderr)
+        return 2
+    _setup_logging(paths)
+    settings = Settings.load(paths.settings)
+
+    from PySide6.QtCore import Qt, QTimer
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName(APP_ID)
+    app.setApplicationDisplayName("Desktop Search")
+    app.setOrganizationName(APP_ID)
+    app.setDesktopFileName(APP_ID)
+    app.setWindowIcon(app_icon())
+    sys.excepthook = _log_uncaught
+
+    from desktop_search.gui.main_window import MainWindow
+
+    window = MainWindow(paths, settings)
+    if os.environ.get(PROBE_ENV):
+        def report() -> None:
+            print(json.dumps({"shown_at": time.time(), "torch_loaded": "torch" in sys.modules}), flush=True)
+            QTimer.singleShot(0, window.close)
+
+        window.first_exposed.connect(report)
+    window.show()
+    code = app.exec()
+    window.shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Settings and About dialogs."""
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+    QPushButton, QSpinBox, QVBoxLayout, QWidget,
+)
+
+from desktop_search import __version__
+from desktop_search.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class SettingsDialog(QDialog):
+    """Edits a copy of the settings; :meth:`settings` returns the edited copy."""
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self._original = settings
+        self.model = QLineEdit(settings.model or "")
+        self.model.setPlaceholderText("default model (from the catalogue)")
+        self.model.setToolTip("A model folder, or a model name from the catalogue or the Hugging Face cache")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model, 1)
+        model_row.addWidget(browse)
+        self.device = QComboBox()
+        self.device.addItems(DEVICES)
+        if settings.device not in DEVICES:
+            self.device.addItem(settings.device)
+        self.device.setCurrentText(settings.device)
+        self.top_k = QSpinBox()
+        self.top_k.setRange(1, 200)
+        self.top_k.setValue(settings.top_k)
+        self.as_you_type = QCheckBox("Search as I type (after a short pause)")
+        self.as_you_type.setChecked(settings.search_as_you_type)
+        note = QLabel("A different model only works with an index built with it: rebuild the library after changing it.")
+        note.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("&Model:", model_row)
+        form.addRow("&Device:", self.device)
+        form.addRow("&Results:", self.top_k)
+        form.addRow("", self.as_you_type)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(note)
+        layout.addWidget(buttons)
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a model folder", self.model.text())
+        if folder:
+            self.model.setText(folder)
+
+    def settings(self) -> Settings:
+        return dataclasses.replace(
+            self._original,
+            model=self.model.text().strip() or None,
+            device=self.device.currentText(),
+            top_k=self.top_k.value(),
+            search_as_you_type=self.as_you_type.isChecked(),
+        )
+
+
+def about_text() -> str:
+    return (
+        f"<h3>Desktop Search {__version__}</h3>"
+        "<p>Ask questions of your PDFs and EPUBs and get the passages that answer them, "
+        "with the page or chapter they are on.</p>"
+        "<p>Everything runs on this computer: your documents and your questions never leave it.</p>"
+    )
+
+
+class AboutDialog(QDialog):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("About Desktop Search")
+        label = QLabel(about_text())
+        label.setWordWrap(True)
+        label.setTextFormat(Qt.TextFormat.RichText)
+        icon = QLabel()
+        if parent is not None and not parent.windowIcon().isNull():
+            icon.setPixmap(parent.windowIcon().pixmap(64, 64))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        row = QHBoxLayout()
+        row.addWidget(icon, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(label, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(buttons)

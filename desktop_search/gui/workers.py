@@ -1,0 +1,287 @@
+"""Background work for the window: indexing and searching, each on its own QThread.
+
+One pattern throughout: a worker QObject is moved to a QThread and driven by
+queued signals; it reports back with signals only, so nothing but GUI-thread
+slots ever touches a widget. Every slot catches its exceptions: a
+``UserFacingError`` is shown as it is, anything else is logged with its
+traceback and shown as a generic message. The heavy core modules (SQLAlchemy,
+hnswlib, torch) are imported here lazily, in the worker threads, so the window
+appears before any of them load.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from desktop_search.errors import UserFacingError
+from desktop_search.paths import DataPaths
+from desktop_search.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+GENERIC_ERROR = "Something went wrong ({what}). The details are in the log file {log}."
+MAX_WATCHED_DIRS = 4000  # inotify watches are a shared, limited resource
+
+
+def report_errors(what: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Wrap a worker slot so that an exception becomes a ``failed`` signal, never a crash."""
+
+    def wrap(fn: Callable[..., None]) -> Callable[..., None]:
+        def slot(self: "_Worker", *args: Any) -> None:
+            try:
+                fn(self, *args)
+            except UserFacingError as exc:
+                logger.warning("%s: %s", what, exc)
+                self.failed.emit(str(exc))
+            except Exception:  # noqa: BLE001 - a bug: keep the traceback, keep the app alive
+                logger.exception("Unexpected error while %s", what)
+                self.failed.emit(GENERIC_ERROR.format(what=what, log=self.paths.log))
+
+        slot.__name__ = fn.__name__
+        slot.__doc__ = fn.__doc__
+        return slot
+
+    return wrap
+
+
+class _Worker(QObject):
+    failed = Signal(str)
+
+    def __init__(self, paths: DataPaths, settings: Settings) -> None:
+        super().__init__()
+        self.paths = paths
+        self.settings = settings
+
+    @Slot(object)
+    def set_settings(self, settings: Settings) -> None:
+        """New settings from the window; they apply from the next request on."""
+        self.settings = settings
+
+
+def start_thread(worker: QObject, name: str) -> QThread:
+    """Move ``worker`` to a new, started QThread that deletes nothing on its own."""
+    thread = QThread()
+    thread.setObjectName(name)
+    worker.moveToThread(thread)
+    thread.start()
+    return thread
+
+
+def stop_thread(thread: QThread, timeout_ms: int = 120_000) -> bool:
+    """Ask the thread's event loop to quit once its current slot returns, and wait."""
+    thread.quit()
+    ok = thread.wait(timeout_ms)
+    if not ok:
+        logger.error("Thread %s did not stop within %d ms", thread.objectName(), timeout_ms)
+    return ok
+
+
+@dataclass
+class IndexJob:
+    """One request to the index worker."""
+
+    kind: str = "update"  # update | rebuild | remove
+    add: list[str] = field(default_factory=list)
+    remove: str | None = None
+
+
+class IndexWorker(_Worker):
+    """Runs :class:`~desktop_search.indexing.Indexer` jobs one after another.
+
+    ``cancel`` and ``pause`` are plain ``threading.Event`` objects shared with
+    the indexer: the GUI sets them directly, and the indexer checks them
+    between files, so neither has to wait for the worker's event loop.
+    """
+
+    progress = Signal(object)  # desktop_search.progress.Progress (a copy)
+    finished = Signal(object)  # desktop_search.indexing.IndexReport, or None after a removal
+
+    def __init__(self, paths: DataPaths, settings: Settings) -> None:
+        super().__init__(paths, settings)
+        self.cancel = threading.Event()
+        self.pause = threading.Event()
+        self._indexer: Any = None
+        self._indexer_key: tuple[Any, ...] | None = None
+
+    def _get_indexer(self) -> Any:
+        """One Indexer per model setting, so its loaded model serves every run."""
+        from desktop_search.indexing import IndexOptions, Indexer
+
+        key = (self.settings.model, self.settings.device, tuple(self.settings.extra_models))
+        if self._indexer is None or key != self._indexer_key:
+            options = IndexOptions(model=self.settings.model, extra_models=self.settings.extra_models,
+                                   device=self.settings.device)
+            self._indexer = Indexer(self.paths, options, on_progress=self._on_progress, cancel=self.cancel,
+                                    pause=self.pause)
+            self._indexer_key = key
+        return self._indexer
+
+    def _on_progress(self, p: Any) -> None:
+        # The indexer keeps mutating its Progress; the GUI gets a snapshot.
+        self.progress.emit(dataclasses.replace(p))
+
+    @Slot(object)
+    @report_errors("indexing")
+    def run(self, job: IndexJob) -> None:
+        if job.kind == "remove" and job.remove:
+            from desktop_search.indexing import remove_folder
+
+            remove_folder(self.paths, job.remove)
+            self.finished.emit(None)
+            return
+        report = self._get_indexer().run(job.add, rebuild=job.kind == "rebuild")
+        self.finished.emit(report)
+
+
+class SearchWorker(_Worker):
+    """Owns the :class:`~desktop_search.search.Searcher` and its query model.
+
+    Requests are queued slots, so a search asked for while the model is still
+    loading simply runs once it has loaded. ``latest`` lets stale requests
+    (search-as-you-type) be skipped without a round trip.
+    """
+
+    ready = Signal(dict)  # {"model": id, "device": name}
+    results = Signal(int, str, list)  # request id, query, [SearchResult]
+    context = Signal(int, object, list)  # request id, SearchResult, neighbour chunk dicts
+    info = Signal(dict)  # store stats plus "folders" and (sometimes) "watch_dirs"
+
+    def __init__(self, paths: DataPaths, settings: Settings) -> None:
+        super().__init__(paths, settings)
+        self.latest = 0
+        self._searcher: Any = None
+        self._embedder: Any = None
+
+    # -- the searcher and its model -----------------------------------------------
+
+    def _open(self) -> Any:
+        """The searcher, opened once the index exists; None before that."""
+        if self._searcher is not None:
+            return self._searcher
+        if not self.paths.database.exists():
+            return None
+        from desktop_search.search import Searcher
+
+        s = self.settings
+        searcher = Searcher(self.paths, model=s.model, extra_models=s.extra_models, device=s.device,
+                            embedder=self._embedder)
+        if self._embedder is not None and searcher.spec is not None and self._embedder.spec != searcher.spec:
+            searcher.close()  # the preloaded model is not the index's: load the right one
+            searcher = Searcher(self.paths, model=s.model, extra_models=s.extra_models, device=s.device)
+        if searcher.spec is None:
+            # The first run has created the database but not yet recorded its
+            # model: try again on the next request rather than keep a searcher
+            # that knows no model.
+            searcher.close()
+            return None
+        self._searcher = searcher
+        return searcher
+
+    def _close(self) -> None:
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+
+    @Slot()
+    @report_errors("loading the model")
+    def load(self) -> None:
+        """Open the index and load its query model, so the first search is quick."""
+        searcher = self._open()
+        if searcher is not None and searcher.spec is not None:
+            searcher.refresh()  # load the vectors too
+            self._embedder = searcher.embedder
+        elif self._embedder is None:
+            # Nothing indexed yet: preload the model the first run will use.
+            from desktop_search.embedding import Embedder
+            from desktop_search.models import resolve_model
+
+            spec = resolve_model(self.settings.model, self.settings.extra_models)
+            self._embedder = Embedder(spec, device=self.settings.device)
+        self.ready.emit({"model": self._embedder.spec.id, "device": self._embedder.name})
+
+    @Slot()
+    def release(self) -> None:
+        """Close the index files before a rebuild replaces them (Windows cannot delete open files)."""
+        self._close()
+
+    @Slot()
+    @report_errors("reopening the index")
+    def reopen(self) -> None:
+        """Forget the open index (after a rebuild replaced its files, or new settings)."""
+        self._close()
+        if self._embedder is not None and (
+            self.settings.model not in (None, "", self._embedder.spec.id, str(self._embedder.spec.path))
+            or self.settings.device not in ("auto", self._embedder.device)
+        ):
+            self._embedder = None
+        self.load()
+
+    # -- requests -------------------------------------------------------------------
+
+    @Slot(int, str, int, str)
+    @report_errors("searching")
+    def search(self, request: int, query: str, top_k: int, mode: str) -> None:
+        if request != self.latest:
+            return  # a newer query is already waiting
+        searcher = self._open()
+        results = [] if searcher is None else searcher.search(query, top_k=top_k, mode=mode)
+        if searcher is not None and searcher.spec is not None and self._embedder is None:
+            self._embedder = searcher.embedder
+            self.ready.emit({"model": self._embedder.spec.id, "device": self._embedder.name})
+        self.results.emit(request, query, results)
+
+    @Slot(int, object)
+    @report_errors("reading the passage's context")
+    def fetch_context(self, request: int, result: Any) -> None:
+        searcher = self._open()
+        rows = searcher.context(result, span=1) if searcher is not None else []
+        self.context.emit(request, result, rows)
+
+    @Slot(bool)
+    @report_errors("reading the library")
+    def refresh_info(self, with_dirs: bool) -> None:
+        """Counts for the status bar and the library panel."""
+        if not self.paths.database.exists():
+            info: dict[str, Any] = {"documents": 0, "chunks": 0, "failed": [], "warnings": [], "folders": []}
+        else:
+            from desktop_search.storage import Store
+
+            store = Store(self.paths.database, readonly=True)
+            try:
+                info = store.stats()
+                info["folders"] = store.folders()
+            finally:
+                store.close()
+        if with_dirs:
+            info["watch_dirs"] = watch_dirs([f["path"] for f in info["folders"]])
+        self.info.emit(info)
+
+    def shutdown(self) -> None:
+        """Called from the GUI thread after this worker's thread has stopped."""
+        self._close()
+
+
+def watch_dirs(folders: list[str], limit: int = MAX_WATCHED_DIRS) -> list[str]:
+    """Library folders and their visible subfolders, for a QFileSystemWatcher.
+
+    Directory watches see files appear, vanish and be renamed; edits in place
+    are caught by the periodic rescan.
+    """
+    out: list[str] = []
+    for root in folders:
+        if not os.path.isdir(root):
+            continue
+        for dirpath, dirnames, _files in os.walk(root):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            out.append(dirpath)
+            if len(out) >= limit:
+                logger.info("Watching only the first %d folders; the periodic rescan covers the rest", limit)
+                return out
+    return out

@@ -1,0 +1,24 @@
+"""Text normalisation shared by every extractor."""
+from __future__ import annotations
+
+import logging
+
+from desktop_search.extract.model import normalize_text
+
+logger = logging.getLogger(__name__)
+
+
+def test_nfkc_turns_ligatures_into_letters() -> None:
+    assert normalize_text("e\ufb00ect of \ufb01sh in the o\ufb03ce") == "effect of fish in the office"
+
+
+def test_fullwidth_and_nbsp_are_normalised() -> None:
+    assert normalize_text("\uff21\uff22\uff23\u00a0\u00a0x") == "ABC x"
+
+
+def test_hyphenated_line_breaks_are_rejoined_but_paragraphs_kept() -> None:
+    assert normalize_text("treat-\nment works\nwell\n\n\n\nNext para") == "treatment works well\n\nNext para"
+
+
+def test_nul_bytes_are_removed() -> None:
+    assert normalize_text("a\x00b") == "ab"

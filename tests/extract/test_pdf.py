@@ -1,0 +1,120 @@
+"""PDF extraction: pages, labels, metadata and the reasons files are refused."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from tests.conftest import PDF_ZOO, make_pdf
+
+from desktop_search.errors import ExtractionError
+from desktop_search.extract import extract_file
+from desktop_search.extract.pdf import NEEDS_PASSWORD, NO_TEXT, NOT_A_PDF
+
+logger = logging.getLogger(__name__)
+
+RESOURCES = PDF_ZOO / "pypdf-resources"
+SAMPLES = PDF_ZOO / "py-pdf-sample-files"
+
+
+def extract(path: Path):
+    return extract_file(path, path.read_bytes())
+
+
+def refusal(path: Path) -> str:
+    with pytest.raises(ExtractionError) as info:
+        extract(path)
+    return str(info.value)
+
+
+def test_pages_are_one_based_and_keep_their_text(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "three.pdf", ["alpha page", "", "gamma page"])
+    doc = extract(pdf)
+    assert doc.kind == "pdf"
+    assert doc.pages == 3
+    # The empty page yields no segment, but numbering still counts it.
+    assert [(s.page, s.text) for s in doc.segments] == [(1, "alpha page"), (3, "gamma page")]
+
+
+def test_page_labels_are_kept_where_they_differ_from_the_number(tmp_path: Path) -> None:
+    from pypdf import PdfWriter
+
+    plain = make_pdf(tmp_path / "plain.pdf", ["preface text", "more preface", "chapter one text"])
+    writer = PdfWriter(clone_from=str(plain))
+    writer.set_page_label(0, 1, style="/r")  # i, ii
+    writer.set_page_label(2, 2, style="/D", start=1)  # 1
+    labelled = tmp_path / "labelled.pdf"
+    with open(labelled, "wb") as fh:
+        writer.write(fh)
+    doc = extract(labelled)
+    assert [(s.page, s.page_label) for s in doc.segments] == [(1, "i"), (2, "ii"), (3, "1")]
+
+
+def test_title_and_author_come_from_metadata(tmp_path: Path) -> None:
+    from pypdf import PdfWriter
+
+    pdf = make_pdf(tmp_path / "meta.pdf", ["some text"], title="The Real Title")
+    writer = PdfWriter(clone_from=str(pdf))
+    writer.add_metadata({"/Author": "Jane Doe"})
+    with open(pdf, "wb") as fh:
+        writer.write(fh)
+    doc = extract(pdf)
+    assert (doc.title, doc.author) == ("The Real Title", "Jane Doe")
+
+
+def test_title_falls_back_to_the_file_name(tmp_path: Path) -> None:
+    doc = extract(make_pdf(tmp_path / "My Paper (2021).pdf", ["body"]))
+    assert doc.title == "My Paper (2021)"
+    assert doc.author is None
+
+
+@pytest.mark.parametrize("name", ["encryption_r2-empty-password.pdf", "encryption_r4-owner-password.pdf",
+                                  "encryption_r6-empty-password.pdf"])
+def test_encrypted_with_empty_user_password_opens(name: str) -> None:
+    doc = extract(RESOURCES / name)
+    assert doc.segments and doc.segments[0].text
+
+
+@pytest.mark.parametrize("name", ["encryption_r2-user-password.pdf", "encryption_r4-aes-user-password.pdf",
+                                  "libreoffice-writer-password.pdf"])
+def test_encrypted_needing_a_password_says_so(name: str) -> None:
+    assert refusal(RESOURCES / name) == NEEDS_PASSWORD == "encrypted: needs a password"
+
+
+def test_image_only_pdf_has_no_text_layer() -> None:
+    assert refusal(SAMPLES / "019-grayscale-image__grayscale-image.pdf") == NO_TEXT == "no text layer (scanned image?)"
+
+
+def test_garbage_is_not_a_valid_pdf(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.pdf"
+    junk.write_bytes(b"this is a text file with the wrong extension\n" * 20)
+    assert refusal(junk).startswith("not a valid PDF")
+    assert refusal(junk) == NOT_A_PDF
+
+
+def test_truncated_pdf_is_refused_or_partly_read(tmp_path: Path) -> None:
+    whole = make_pdf(tmp_path / "whole.pdf", [f"page {i} text" for i in range(5)])
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 3])
+    try:
+        doc = extract(cut)
+    except ExtractionError as exc:
+        assert str(exc)  # a reason, not a traceback
+    else:
+        assert doc.segments
+
+
+def test_empty_file_is_refused(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.pdf"
+    empty.write_bytes(b"")
+    assert refusal(empty) == "empty file"
+
+
+def test_every_zoo_pdf_is_read_or_refused_with_a_reason() -> None:
+    for pdf in sorted(RESOURCES.glob("*.pdf"))[:25]:
+        try:
+            doc = extract(pdf)
+        except ExtractionError as exc:
+            assert str(exc).strip(), pdf
+        else:
+            assert all(s.text.strip() and s.page >= 1 for s in doc.segments), pdf

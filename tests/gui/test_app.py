@@ -1,0 +1,35 @@
+"""Start-up: the bare command opens the window before torch loads, honouring --data-dir."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from desktop_search.gui.app import PROBE_ENV, app_icon
+
+logger = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_bare_command_shows_the_window_before_torch(tmp_path):
+    data = tmp_path / "data dir"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO), **{PROBE_ENV: "1"})
+    proc = subprocess.run([sys.executable, "-m", "desktop_search", "--data-dir", str(data)], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    probe = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert probe["torch_loaded"] is False
+    assert "Traceback" not in proc.stderr
+    assert data.is_dir()  # the --data-dir given was used
+    assert (data / "desktop-search.log").exists()
+
+
+def test_icon_and_desktop_entry(qapp):
+    assert not app_icon().isNull()
+    entry = (REPO / "resources" / "desktop-search.desktop").read_text(encoding="utf-8")
+    assert "Exec=desktop-search" in entry and "Icon=desktop-search" in entry
+    assert (REPO / "resources" / "desktop-search.svg").is_file() and (REPO / "resources" / "desktop-search.png").is_file()

@@ -1,0 +1,34 @@
+"""Settings and About dialogs."""
+from __future__ import annotations
+
+import logging
+
+from desktop_search import __version__
+from desktop_search.gui.dialogs import AboutDialog, SettingsDialog
+from desktop_search.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+def test_settings_dialog_edits_a_copy(qtbot):
+    original = Settings(model="/models/a", device="auto", top_k=10, search_as_you_type=False, search_mode="keyword")
+    dialog = SettingsDialog(original)
+    qtbot.addWidget(dialog)
+    dialog.model.setText("  /models/b ")
+    dialog.device.setCurrentText("cpu")
+    dialog.top_k.setValue(25)
+    dialog.as_you_type.setChecked(True)
+    edited = dialog.settings()
+    assert (edited.model, edited.device, edited.top_k, edited.search_as_you_type) == ("/models/b", "cpu", 25, True)
+    assert edited.search_mode == "keyword"  # fields the dialog does not show are kept
+    assert original.model == "/models/a"
+    dialog.model.setText("")
+    assert dialog.settings().model is None  # empty means the default model
+
+
+def test_about_shows_the_version(qtbot):
+    dialog = AboutDialog()
+    qtbot.addWidget(dialog)
+    from PySide6.QtWidgets import QLabel
+
+    assert any(__version__ in label.text() for label in dialog.findChildren(QLabel))

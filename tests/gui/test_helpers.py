@@ -1,0 +1,72 @@
+"""The pure parts of the GUI: highlighting, snippets, locating a passage on a PDF page."""
+from __future__ import annotations
+
+import logging
+
+from desktop_search.gui.preview import context_html, find_passage, strip_overlap
+from desktop_search.gui.results import citation, highlight_html, query_terms, snippet
+from desktop_search.gui.workers import watch_dirs
+from desktop_search.search import SearchResult
+
+logger = logging.getLogger(__name__)
+
+
+def _result(**kw) -> SearchResult:
+    base = dict(rank=1, score=0.5, path="/books/bio notes.pdf", title="Bio", page=3, section=None,
+                text="Cells divide by mitosis.", ordinal=4)
+    base.update(kw)
+    return SearchResult(**base)
+
+
+def test_query_terms_drop_stop_words():
+    assert query_terms("What is the role of Mitochondria?") == ["mitochondria", "role"]
+
+
+def test_highlight_escapes_and_marks_word_starts():
+    out = highlight_html("<b>Proteins</b> & protein folding", ["protein"])
+    assert "&lt;b&gt;" in out and "&amp;" in out
+    assert out.count("<span") == 2 and ">Proteins</span>" in out
+
+
+def test_snippet_centres_on_the_first_match():
+    text = " ".join(["filler"] * 200) + " the key finding is here " + " ".join(["tail"] * 200)
+    s = snippet(text, ["key"], width=120)
+    assert "key finding" in s and s.startswith("… ") and s.endswith(" …") and len(s) <= 130
+
+
+def test_citation_names_file_and_page():
+    c = citation(_result())
+    assert c.startswith("“Cells divide by mitosis.”") and "bio notes.pdf" in c and "page 3" in c
+    assert "chapter: Intro" in citation(_result(page=None, section="Intro"))
+
+
+def test_strip_overlap():
+    a = "The first chunk ends with a shared sentence that repeats."
+    b = "a shared sentence that repeats. Then new text follows."
+    assert strip_overlap(a, b) == " Then new text follows."
+    assert strip_overlap("unrelated", b) == b
+
+
+def test_context_marks_the_hit_and_page_changes():
+    r = _result(ordinal=1)
+    rows = [{"ordinal": 0, "text": "Before.", "page": 2, "section": None},
+            {"ordinal": 1, "text": "Cells divide by mitosis.", "page": 3, "section": None},
+            {"ordinal": 2, "text": "After.", "page": 3, "section": None}]
+    html = context_html(r, rows, ["mitosis"])
+    assert html.index("page 2") < html.index("Before.") < html.index("page 3") < html.index('name="hit"')
+    assert ">mitosis</span>" in html
+
+
+def test_find_passage_ignores_layout_whitespace():
+    page = "Title\nThe quick brown\nfox jumps over   the lazy dog.\nNext para."
+    start, end = find_passage(page, "quick brown fox jumps over the lazy dog.")
+    assert page[start:end].startswith("quick") and page[start:end].endswith("dog.")
+    assert find_passage(page, "not on this page at all") is None
+
+
+def test_watch_dirs_skips_hidden_and_caps(tmp_path):
+    for d in ("a/b", "c", ".hidden/x"):
+        (tmp_path / d).mkdir(parents=True)
+    dirs = watch_dirs([str(tmp_path), str(tmp_path / "missing")])
+    assert str(tmp_path / "a" / "b") in dirs and not any(".hidden" in d for d in dirs)
+    assert len(watch_dirs([str(tmp_path)], limit=2)) == 2

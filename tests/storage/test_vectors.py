@@ -1,0 +1,110 @@
+"""The hnswlib cache: rebuilt and caught up from SQLite, never re-embedded."""
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+from tests.storage.conftest import DIM, record, unit
+
+from desktop_search.storage import Store, VectorIndex
+
+logger = logging.getLogger(__name__)
+
+
+def commit(store: Store, folder_id: int, rng, names: list[str], n: int = 3) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    added, _ = store.commit_documents([record(f"/library/{name}", folder_id, n, rng) for name in names])
+    return dict(zip(names, added))
+
+
+def top_id(index: VectorIndex, vec: np.ndarray) -> int:
+    ids, scores = index.search(vec, 1)
+    return int(ids[0])
+
+
+def test_open_builds_from_stored_embeddings_and_finds_each_vector(data_dir, store, folder_id, rng) -> None:
+    docs = commit(store, folder_id, rng, ["a.pdf", "b.pdf"])
+    index = VectorIndex.open(data_dir, store, DIM)
+    assert index.live_count == store.chunk_count() == 6
+    for ids, vecs in docs.values():
+        for i, v in zip(ids, vecs):
+            got, scores = index.search(v, 1)
+            assert int(got[0]) == int(i) and scores[0] > 0.99
+    assert data_dir.vectors.exists() and data_dir.vectors_meta.exists()
+
+
+def test_deleted_hnsw_file_is_rebuilt_from_sqlite(data_dir, store, folder_id, rng) -> None:
+    docs = commit(store, folder_id, rng, ["a.pdf", "b.pdf"])
+    VectorIndex.open(data_dir, store, DIM)
+    data_dir.vectors.unlink()
+    index = VectorIndex.open(data_dir, store, DIM)
+    assert index.live_count == 6
+    ids, vecs = docs["b.pdf"]
+    assert top_id(index, vecs[2]) == int(ids[2])
+
+
+def test_garbage_hnsw_file_is_rebuilt(data_dir, store, folder_id, rng) -> None:
+    commit(store, folder_id, rng, ["a.pdf"])
+    VectorIndex.open(data_dir, store, DIM)
+    data_dir.vectors.write_bytes(b"\0garbage" * 50)
+    assert VectorIndex.open(data_dir, store, DIM).live_count == 3
+
+
+def test_sidecar_that_disagrees_with_the_file_forces_a_rebuild(data_dir, store, folder_id, rng) -> None:
+    commit(store, folder_id, rng, ["a.pdf"])
+    VectorIndex.open(data_dir, store, DIM)
+    info = json.loads(data_dir.vectors_meta.read_text())
+    info["count"] += 5  # as if the process died between writing the file and its sidecar
+    data_dir.vectors_meta.write_text(json.dumps(info))
+    assert VectorIndex.open(data_dir, store, DIM).live_count == 3
+
+
+def test_stale_file_catches_up_with_new_and_deleted_chunks(data_dir, store, folder_id, rng) -> None:
+    docs = commit(store, folder_id, rng, ["a.pdf", "b.pdf"])
+    VectorIndex.open(data_dir, store, DIM)  # saved with a and b
+    # After the save, as if a crash followed: a is deleted, c is added.
+    a_id = store.known_documents()["/library/a.pdf"].id
+    store.delete_documents([a_id])
+    new = commit(store, folder_id, rng, ["c.pdf"])
+    index = VectorIndex.open(data_dir, store, DIM)
+    assert index.live_count == store.chunk_count() == 6
+    c_ids, c_vecs = new["c.pdf"]
+    assert top_id(index, c_vecs[0]) == int(c_ids[0])
+    a_ids, a_vecs = docs["a.pdf"]
+    got, _ = index.search(a_vecs[0], 6)
+    assert not set(got.tolist()) & set(a_ids.tolist())
+    assert store.tombstones() == []  # applied and saved, so cleared
+
+
+def test_read_only_open_catches_up_without_writing(data_dir, store, folder_id, rng) -> None:
+    commit(store, folder_id, rng, ["a.pdf"])
+    VectorIndex.open(data_dir, store, DIM)
+    before = data_dir.vectors.stat().st_mtime_ns
+    commit(store, folder_id, rng, ["b.pdf"])
+    index = VectorIndex.open(data_dir, store, DIM, writable=False)
+    assert index.live_count == 6
+    assert data_dir.vectors.stat().st_mtime_ns == before
+
+
+def test_mark_deleted_hides_ids_and_counts_once(rng) -> None:
+    index = VectorIndex(DIM, capacity=16)
+    vecs = unit(rng, 5)
+    index.add(np.arange(1, 6), vecs)
+    index.mark_deleted([2, 2, 99])  # repeated and unknown ids are ignored
+    assert index.live_count == 4
+    got, _ = index.search(vecs[1], 4)
+    assert 2 not in got.tolist()
+    assert index.max_id == 5
+
+
+def test_add_grows_past_capacity(rng) -> None:
+    index = VectorIndex(DIM, capacity=16)
+    vecs = unit(rng, 100)
+    index.add(np.arange(1, 101), vecs)
+    assert index.live_count == 100
+    assert top_id(index, vecs[77]) == 78
+
+
+def test_search_on_an_empty_index_returns_nothing() -> None:
+    ids, scores = VectorIndex(DIM).search(np.ones(DIM, dtype=np.float32) / DIM**0.5, 10)
+    assert len(ids) == 0 and len(scores) == 0

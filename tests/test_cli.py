@@ -1,0 +1,180 @@
+"""The command line through ``desktop_search.cli.main``: commands, exit codes, --json contract."""
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from tests.conftest import make_epub, make_pdf
+
+from desktop_search.cli import main
+
+logger = logging.getLogger(__name__)
+
+PAGE_TWO = "Muscle pain is a side effect of statins."
+
+
+@pytest.fixture
+def library(tmp_path: Path) -> Path:
+    lib = tmp_path / "library"
+    lib.mkdir()
+    make_pdf(lib / "statins.pdf", ["Statins lower cholesterol.", PAGE_TWO], title="Statins Review")
+    make_pdf(lib / "sleep.pdf", ["Sleep deprivation impairs memory consolidation."])
+    make_epub(lib / "fruit.epub", [("Apples", "Apples grow on trees in orchards."), ("Pears", "Pears are sweet.")])
+    (lib / "broken.pdf").write_bytes(b"this is not a pdf" * 40)
+    return lib
+
+
+@pytest.fixture
+def cli(tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture):
+    data = tmp_path / "data"
+
+    def run(*args: str, model: bool = True) -> tuple[int, str, str]:
+        argv = ["--data-dir", str(data), *(["--model", str(tiny_model)] if model else []), "--device", "cpu", *args]
+        code = main(argv)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def json_lines(out: str) -> list[dict]:
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def indexed(cli, library: Path):
+    code, out, err = cli("index", str(library), "--max-tokens", "64", "--no-title-prefix")
+    assert code == 0, err
+    return library
+
+
+def test_index_exits_zero_lists_failures_and_shows_progress(cli, library: Path) -> None:
+    code, out, err = cli("index", str(library), "--max-tokens", "64")
+    assert code == 0
+    assert "Indexed 3 new, 0 changed, 0 moved, 0 removed, 0 unchanged; 1 failed" in out
+    assert f"  {library / 'broken.pdf'}: not a valid PDF" in out
+    assert "scanning" in err  # the progress display goes to stderr, not stdout
+    code, out, _ = cli("index")
+    assert code == 0 and "0 new, 0 changed, 0 moved, 0 removed, 4 unchanged" in out
+
+
+def test_search_json_contract(cli, indexed: Path) -> None:
+    code, out, _ = cli("search", PAGE_TWO, "--json", "--mode", "dense", "--top-k", "2")
+    assert code == 0
+    rows = json_lines(out)
+    assert [r["rank"] for r in rows] == [1, 2]
+    top = rows[0]
+    for key in ("rank", "score", "path", "title", "page", "section", "text"):
+        assert key in top
+    assert "query_id" not in top
+    assert top["path"] == str(indexed / "statins.pdf") and Path(top["path"]).is_absolute()
+    assert (top["title"], top["page"], top["section"], top["text"]) == ("Statins Review", 2, None, PAGE_TWO)
+    assert isinstance(top["score"], float)
+
+
+def test_search_json_for_an_epub_has_a_section_and_null_page(cli, indexed: Path) -> None:
+    code, out, _ = cli("search", "orchards", "--json", "--mode", "dense", "--type", "epub")
+    rows = json_lines(out)
+    assert code == 0 and rows
+    assert all(r["page"] is None and r["section"] in ("Apples", "Pears") for r in rows)
+
+
+def test_batch_queries_carry_their_ids(cli, indexed: Path, tmp_path: Path) -> None:
+    qfile = tmp_path / "queries.jsonl"
+    qfile.write_text(
+        json.dumps({"id": "q-statins", "text": PAGE_TWO}) + "\n\n"
+        + json.dumps({"id": 7, "text": "Sleep deprivation impairs memory consolidation."}) + "\n"
+    )
+    code, out, _ = cli("search", "--queries", str(qfile), "--json", "--mode", "dense", "--top-k", "1")
+    rows = json_lines(out)
+    assert code == 0
+    assert [(r["query_id"], Path(r["path"]).name) for r in rows] == [("q-statins", "statins.pdf"), ("7", "sleep.pdf")]
+
+
+def test_bad_queries_file_is_a_clear_error(cli, indexed: Path, tmp_path: Path) -> None:
+    qfile = tmp_path / "bad.jsonl"
+    qfile.write_text('{"text": "no id"}\n')
+    code, _, err = cli("search", "--queries", str(qfile))
+    assert code == 2 and "line 1" in err and "Traceback" not in err
+
+
+def test_plain_search_output_shows_title_and_page(cli, indexed: Path) -> None:
+    code, out, _ = cli("search", PAGE_TWO, "--mode", "dense", "--top-k", "1")
+    assert code == 0
+    assert "Statins Review  —  p. 2" in out and str(indexed / "statins.pdf") in out
+
+
+def test_keyword_mode(cli, indexed: Path) -> None:
+    code, out, _ = cli("search", "orchards", "--json", "--mode", "keyword")
+    assert code == 0 and [r["section"] for r in json_lines(out)] == ["Apples"]
+
+
+def test_status_json(cli, indexed: Path) -> None:
+    code, out, _ = cli("status", "--json")
+    info = json.loads(out)
+    assert code == 0
+    assert info["documents"] == 3 and isinstance(info["chunks"], int) and info["chunks"] >= 4
+    assert info["failed"] == [{"path": str(indexed / "broken.pdf"), "error": "not a valid PDF (damaged or wrong extension)"}]
+    assert [f["path"] for f in info["folders"]] == [str(indexed)]
+    assert info["model"] and info["device"]
+
+
+def test_status_text_before_anything_is_indexed(cli) -> None:
+    code, out, _ = cli("status")
+    assert code == 0 and "Documents: 0" in out and "(none yet)" in out
+
+
+def test_remove_takes_the_folder_out(cli, indexed: Path) -> None:
+    code, out, _ = cli("remove", str(indexed))
+    assert code == 0 and "4 documents" in out
+    code, out, _ = cli("status", "--json")
+    info = json.loads(out)
+    assert (info["documents"], info["chunks"], info["folders"]) == (0, 0, [])
+    code, out, _ = cli("search", "statins", "--mode", "dense")
+    assert code == 0 and "No results." in out
+
+
+def test_remove_unknown_folder_is_a_clear_error(cli, indexed: Path, tmp_path: Path) -> None:
+    code, _, err = cli("remove", str(tmp_path / "elsewhere"))
+    assert code == 2 and "is not in the library" in err and str(indexed) in err
+
+
+def test_search_before_indexing_says_what_to_do(cli) -> None:
+    code, _, err = cli("search", "anything")
+    assert code == 2 and "desktop-search index" in err
+
+
+def test_index_of_a_missing_folder_is_a_clear_error(cli, tmp_path: Path) -> None:
+    code, _, err = cli("index", str(tmp_path / "nope"))
+    assert code == 2 and "is not a folder" in err and "Traceback" not in err
+
+
+def test_other_model_is_refused(cli, indexed: Path, tmp_path: Path) -> None:
+    from tests.conftest import build_tiny_model
+
+    other = build_tiny_model(tmp_path / "other-model")
+    code, _, err = cli("--model", str(other), "index")
+    assert code == 2 and "--rebuild" in err
+
+
+def test_bare_command_hands_over_to_the_window(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import desktop_search.gui.app as app
+
+    calls = []
+    monkeypatch.setattr(app, "main", lambda data_dir=None: calls.append(data_dir) or 3)
+    assert main(["--data-dir", str(tmp_path / "d")]) == 3
+    assert calls == [str(tmp_path / "d")]
+
+
+def test_python_dash_m_entry_point(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, DESKTOP_SEARCH_DATA_DIR=str(tmp_path / "env-data"))
+    out = subprocess.run([sys.executable, "-m", "desktop_search", "status", "--json"], capture_output=True,
+                         text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["data_dir"] == str(tmp_path / "env-data")

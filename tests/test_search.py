@@ -1,0 +1,135 @@
+"""Searching an index built with the tiny model: locations, filters, modes, refresh."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from tests.conftest import make_epub, make_pdf
+
+from desktop_search.chunking import ChunkSettings
+from desktop_search.embedding import Embedder
+from desktop_search.errors import UserFacingError
+from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.models import spec_from_folder
+from desktop_search.paths import resolve_data_dir
+from desktop_search.search import Searcher, fts_match, parse_query, rrf
+
+logger = logging.getLogger(__name__)
+
+PAGE_TWO = "Muscle pain is a side effect of statins."
+
+
+@pytest.fixture(scope="module")
+def indexed(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path):
+    root = tmp_path_factory.mktemp("search")
+    lib = root / "library"
+    (lib / "papers").mkdir(parents=True)
+    (lib / "books").mkdir()
+    make_pdf(lib / "papers" / "statins.pdf", ["Statins lower cholesterol.", PAGE_TWO], title="Statins Review")
+    make_pdf(lib / "papers" / "sleep.pdf", ["Sleep deprivation impairs memory consolidation."])
+    make_epub(lib / "books" / "fruit.epub", [("Apples", "Apples grow on trees in orchards."),
+                                             ("Pears", "Statins are not found in pears.")])
+    paths = resolve_data_dir(root / "data")
+    # No title prefix, so a passage's own text embeds to exactly its stored vector.
+    options = IndexOptions(model=str(tiny_model), device="cpu", workers=1,
+                           chunking=ChunkSettings(max_tokens=64, overlap_tokens=8, title_prefix=False))
+    embedder = Embedder(spec_from_folder(tiny_model), device="cpu")
+    Indexer(paths, options, embedder=embedder).run([lib])
+    return paths, lib, options, embedder
+
+
+@pytest.fixture
+def searcher(indexed, tiny_model: Path):
+    paths, _lib, _options, embedder = indexed
+    s = Searcher(paths, model=str(tiny_model), embedder=embedder)
+    yield s
+    s.close()
+
+
+def test_dense_finds_the_passage_with_its_page(searcher: Searcher, indexed) -> None:
+    _paths, lib, _o, _e = indexed
+    top = searcher.search(PAGE_TWO, top_k=3, mode="dense")[0]
+    assert (top.path, top.page, top.text, top.title) == (str(lib / "papers" / "statins.pdf"), 2, PAGE_TWO, "Statins Review")
+    assert top.score == pytest.approx(1.0, abs=0.01)
+    assert top.rank == 1 and top.location == "p. 2"
+
+
+def test_every_dense_result_carries_a_page_or_section(searcher: Searcher) -> None:
+    results = searcher.search("fruit trees", top_k=10, mode="dense", per_document=0)
+    assert len(results) >= 4
+    assert [r.rank for r in results] == list(range(1, len(results) + 1))
+    assert all(r.page is not None or r.section for r in results)
+    epub = [r for r in results if r.kind == "epub"]
+    assert {r.section for r in epub} == {"Apples", "Pears"} and all(r.page is None for r in epub)
+    assert all(Path(r.path).is_absolute() for r in results)
+
+
+def test_one_passage_per_document_by_default(searcher: Searcher) -> None:
+    results = searcher.search("statins", top_k=10, mode="dense")
+    assert len({r.document_id for r in results}) == len(results) == 3
+
+
+def test_type_filter(searcher: Searcher) -> None:
+    assert {r.kind for r in searcher.search("statins", mode="dense", kinds=["epub"])} == {"epub"}
+    assert {r.kind for r in searcher.search("statins", mode="dense", kinds=["pdf"])} == {"pdf"}
+
+
+def test_folder_filter(searcher: Searcher, indexed) -> None:
+    _paths, lib, _o, _e = indexed
+    results = searcher.search("statins", mode="dense", folders=[str(lib / "books")])
+    assert results and all(r.path.startswith(str(lib / "books") + "/") for r in results)
+    # A prefix of a folder name is not that folder.
+    assert searcher.search("statins", mode="dense", folders=[str(lib / "boo")]) == []
+
+
+def test_keyword_and_hybrid_modes(searcher: Searcher) -> None:
+    kw = searcher.search("orchards", mode="keyword")
+    assert [r.section for r in kw] == ["Apples"]
+    hybrid = searcher.search("orchards", mode="hybrid")
+    assert hybrid[0].section == "Apples"
+
+
+def test_quoted_phrase_must_match(searcher: Searcher) -> None:
+    results = searcher.search('"lower cholesterol"', mode="hybrid", per_document=0)
+    assert results and all("lower cholesterol" in r.text.lower() for r in results)
+
+
+def test_empty_query_and_unknown_mode(searcher: Searcher) -> None:
+    assert searcher.search("   ", mode="dense") == []
+    with pytest.raises(UserFacingError, match="Unknown search mode"):
+        searcher.search("x", mode="fuzzy")
+
+
+def test_to_json_contract(searcher: Searcher) -> None:
+    r = searcher.search(PAGE_TWO, top_k=1, mode="dense")[0]
+    data = r.to_json()
+    assert {"rank", "score", "path", "title", "page", "section", "text"} <= set(data)
+    assert "query_id" not in data
+    r.query_id = "q1"
+    assert r.to_json()["query_id"] == "q1"
+
+
+def test_refresh_sees_documents_indexed_after_opening(indexed, tiny_model: Path) -> None:
+    paths, lib, options, embedder = indexed
+    s = Searcher(paths, model=str(tiny_model), embedder=embedder)
+    try:
+        s.search("anything", mode="dense")  # loads the vectors
+        text = "Coffee improves alertness in the morning."
+        make_pdf(lib / "papers" / "coffee.pdf", [text])
+        Indexer(paths, options, embedder=embedder).run()
+        top = s.search(text, top_k=1, mode="dense")[0]
+        assert top.path == str(lib / "papers" / "coffee.pdf")
+    finally:
+        s.close()
+        (lib / "papers" / "coffee.pdf").unlink()
+        Indexer(paths, options, embedder=embedder).run()
+
+
+def test_query_parsing_and_rrf() -> None:
+    q = parse_query('statins "muscle pain" ﬁsh')
+    assert q.phrases == ("muscle pain",)
+    assert q.words == ("statins", "muscle", "pain", "fish")
+    assert fts_match(q) == '("statins" OR "muscle" OR "pain" OR "fish") AND "muscle pain"'
+    fused = rrf([[(1, 0.9), (2, 0.8)], [(2, 5.0), (3, 4.0)]])
+    assert [cid for cid, _ in fused] == [2, 1, 3]
