@@ -185,6 +185,8 @@ def _print_report(report: Any) -> None:
         f"in {format_duration(report.seconds)}{rate}.",
         file=out,
     )
+    if report.slowest is not None:
+        print(f"Slowest file: {report.slowest[0]} ({report.slowest[1]:.1f} s to read)", file=out)
     if report.cancelled:
         print("Stopped early: run `desktop-search index` again to finish.", file=out)
     for folder in report.skipped_folders:
@@ -227,7 +229,10 @@ def cmd_search(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
         queries = [(None, " ".join(args.text))]
     else:
         raise UserFacingError("Give a query, or --queries FILE.jsonl.")
-    searcher = Searcher(paths, model=args.model, extra_models=settings.extra_models, device=args.device or settings.device)
+    # One short query at a time: a single CPU thread is as fast when the machine
+    # is idle, and many times faster when other work keeps the cores busy.
+    searcher = Searcher(paths, model=args.model, extra_models=settings.extra_models, device=args.device or settings.device,
+                        threads=1)
     top_k = args.top_k or settings.top_k
     mode = args.mode or settings.search_mode
     out = sys.stdout
@@ -321,6 +326,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from desktop_search.gui.app import main as gui_main
 
         return gui_main(data_dir=args.data_dir)
+    for stream in (sys.stdout, sys.stderr):
+        # File names that are not UTF-8 carry lone surrogates: show them escaped, never crash on them.
+        if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     try:
         paths = resolve_data_dir(args.data_dir)
         _setup_logging(args.verbose, paths)

@@ -8,6 +8,7 @@ before a crash or a cancel is kept; the next run picks up the rest.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -17,16 +18,25 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from desktop_search.checkpoints import checkpoint
 from desktop_search.chunking import ChunkSettings, Chunker
 from desktop_search.crawl import crawl
 from desktop_search.errors import UserFacingError
 from desktop_search.extract import kind_of
-from desktop_search.extract.pool import DEFAULT_TIMEOUT_S, ExtractionResult, ExtractorPool, hash_file
+from desktop_search.extract.pool import (
+    DEFAULT_TIMEOUT_S,
+    MAX_ATTEMPTS,
+    ExtractionResult,
+    ExtractorPool,
+    hash_file,
+    is_transient,
+)
 from desktop_search.models import ModelSpec, resolve_model
 from desktop_search.paths import DataPaths
 from desktop_search.progress import Progress, RateMeter
 from desktop_search.storage import Manifest, Store, VectorIndex
 from desktop_search.storage.database import ChunkRecord, DocumentRecord, KnownDocument
+from desktop_search.storage.files import atomic_write_bytes
 from desktop_search.storage.lock import WriterLock
 from desktop_search.storage.vectors import remove_files
 
@@ -62,6 +72,7 @@ class IndexReport:
     skipped_folders: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cancelled: bool = False
+    slowest: tuple[str, float] | None = None  # the file that took longest to read, and its seconds
 
 
 @dataclass
@@ -70,6 +81,7 @@ class _Plan:
     replacing: set[str] = field(default_factory=set)
     moves: list[tuple[KnownDocument, str, int, int, int]] = field(default_factory=list)
     touches: list[tuple[KnownDocument, int, int]] = field(default_factory=list)
+    retries: dict[str, int] = field(default_factory=dict)  # path -> attempt number
     deletes: list[KnownDocument] = field(default_factory=list)
     unchanged: int = 0
     skipped_folders: list[str] = field(default_factory=list)
@@ -90,6 +102,24 @@ def remove_index_files(paths: DataPaths) -> None:
     remove_files(paths)
 
 
+def save_folders_backup(paths: DataPaths, folders: Sequence[dict]) -> None:
+    """Keep the library folder list outside the database (see :meth:`Indexer._existing_folders`)."""
+    keep = [{"path": f["path"], "include": f["include"], "exclude": f["exclude"]} for f in folders]
+    try:
+        # ASCII JSON escapes lone surrogates, so a folder name that is not UTF-8 survives the round trip.
+        atomic_write_bytes(paths.folders_backup, json.dumps(keep).encode("ascii"))
+    except OSError as exc:  # a nicety: the index itself is fine without it
+        logger.warning("Cannot save the folder list backup: %s", exc)
+
+
+def load_folders_backup(paths: DataPaths) -> list[dict]:
+    try:
+        return json.loads(paths.folders_backup.read_bytes())
+    except (OSError, ValueError):
+        logger.warning("No readable folder list backup at %s", paths.folders_backup)
+        return []
+
+
 def remove_folder(paths: DataPaths, folder: str) -> int:
     """Take a library folder and its documents out of the index; returns the documents removed."""
     target = os.path.abspath(os.path.expanduser(folder))
@@ -100,6 +130,7 @@ def remove_folder(paths: DataPaths, folder: str) -> int:
             if target not in known:
                 raise UserFacingError(f"{target} is not in the library. Library folders: {', '.join(known) or 'none'}.")
             n, gone = store.remove_folder(target)
+            save_folders_backup(paths, store.folders())
             manifest = store.manifest()
             if manifest is not None and gone:
                 vectors = VectorIndex.open(paths, store, manifest.dim)
@@ -155,6 +186,7 @@ class Indexer:
                     if not p.is_dir():
                         raise UserFacingError(f"{p} is not a folder.")
                     store.add_folder(str(p), include, exclude)
+                save_folders_backup(self.paths, store.folders())
                 spec = resolve_model(self.options.model, self.options.extra_models)
                 store.check_manifest(build_manifest(spec, self.options.chunking))
                 report = self._update(store, spec)
@@ -171,7 +203,8 @@ class Indexer:
         try:
             store = Store(self.paths.database)
         except UserFacingError:
-            return []  # a damaged store is exactly what a rebuild replaces
+            # A damaged store is exactly what a rebuild replaces; its folder list lives on in the backup.
+            return load_folders_backup(self.paths)
         try:
             return store.folders()
         finally:
@@ -205,7 +238,12 @@ class Indexer:
                 if k is None:
                     new.append((f.path, folder["id"], f.size, f.mtime_ns))
                 elif k.size == f.size and k.mtime_ns == f.mtime_ns:
-                    plan.unchanged += 1
+                    if k.status == "failed" and is_transient(k.error) and k.attempts < MAX_ATTEMPTS:
+                        plan.todo.append((f.path, folder["id"]))
+                        plan.replacing.add(f.path)
+                        plan.retries[f.path] = k.attempts + 1
+                    else:
+                        plan.unchanged += 1
                 else:
                     changed.append((f.path, folder["id"], k, f.size, f.mtime_ns))
         missing = [k for p, k in known.items() if p not in seen and k.folder_id in scanned_folders]
@@ -238,6 +276,7 @@ class Indexer:
     def _update(self, store: Store, spec: ModelSpec) -> IndexReport:
         self._emit(Progress("scanning"))
         plan = self._plan(store)
+        checkpoint("planned")
         report = IndexReport(unchanged=plan.unchanged, skipped_folders=plan.skipped_folders)
         for k, size, mtime in plan.touches:
             store.touch_document(k.id, size, mtime)
@@ -248,7 +287,7 @@ class Indexer:
         report.moved = len(plan.moves)
 
         vectors: VectorIndex | None = None
-        if plan.deletes or plan.todo or not self.paths.vectors.exists():
+        if plan.deletes or plan.todo or not VectorIndex.file_looks_sound(self.paths):
             vectors = VectorIndex.open(self.paths, store, spec.dim)
         if plan.deletes:
             vectors.mark_deleted(store.delete_documents([k.id for k in plan.deletes]))
@@ -288,6 +327,7 @@ class Indexer:
             if not pending:
                 return
             texts = [t for _, ts in pending for t in ts]
+            checkpoint("embedding")
             vecs = embedder.encode_passages(texts) if texts else None
             i = 0
             for rec, ts in pending:
@@ -318,7 +358,12 @@ class Indexer:
         pool = ExtractorPool(workers=self.options.workers, timeout_s=self.options.timeout_s)
         try:
             for result in pool.imap_unordered([p for p, _ in plan.todo]):
+                checkpoint("extracting")
+                if report.slowest is None or result.seconds > report.slowest[1]:
+                    report.slowest = (result.path, result.seconds)
                 rec, texts = self._record(result, folder_of[result.path], chunker, manifest)
+                if rec.status == "failed":
+                    rec.attempts = plan.retries.get(rec.path, 1)
                 pending.append((rec, texts))
                 pending_chunks += len(texts)
                 progress.current = result.path

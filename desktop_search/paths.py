@@ -43,6 +43,11 @@ class DataPaths:
         return self.root / "writer.lock"
 
     @property
+    def folders_backup(self) -> Path:
+        """The library folder list, kept outside the database so a rebuild survives a damaged one."""
+        return self.root / "folders.json"
+
+    @property
     def settings(self) -> Path:
         return self.root / "settings.json"
 

@@ -1,4 +1,4 @@
-"""Answering queries: dense (hnswlib), keyword (FTS5 bm25) and hybrid (RRF).
+"""Answering queries: dense (hnswlib), keyword (FTS5 bm25) and hybrid (fused).
 
 The searcher opens the store read-only, so it works while another process
 indexes; :meth:`Searcher.refresh` picks up chunks committed since it opened.
@@ -10,7 +10,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from typing import Any
 from desktop_search.errors import IndexMismatchError, UserFacingError
 from desktop_search.models import ModelSpec, resolve_model
 from desktop_search.paths import DataPaths
-from desktop_search.storage import Store, VectorIndex
+from desktop_search.storage import Manifest, Store, VectorIndex
 
 logger = logging.getLogger(__name__)
 
@@ -26,7 +26,19 @@ MODES = ("dense", "keyword", "hybrid")
 RRF_K = 60
 _PHRASE = re.compile(r'"([^"]+)"')
 _WORD = re.compile(r"\w+", re.UNICODE)
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_CJK = re.compile(f"[{_CJK_CHARS}]")
+_CJK_RUN = re.compile(f"[{_CJK_CHARS}]+")
+# Function words that only add noise to an OR query ranked by bm25. Kept when
+# the query has nothing else, and always inside "quoted phrases".
+STOPWORDS = frozenset(
+    "a about above after again against all also am an and any are as at be because been before being below "
+    "between both but by can could did do does doing down during each few for from further had has have having "
+    "he her here hers him his how i if in into is it its itself just me more most my no nor not now of off on "
+    "once only or other our ours out over own same she should so some such than that the their theirs them then "
+    "there these they this those through to too under until up very was we were what when where which while who "
+    "whom why will with would you your yours".split()
+)
 
 
 @dataclass
@@ -78,20 +90,92 @@ def parse_query(query: str) -> ParsedQuery:
     return ParsedQuery(text=query.replace('"', " ").strip(), phrases=phrases, words=tuple(_WORD.findall(query.lower())))
 
 
-def fts_match(q: ParsedQuery, trigram: bool = False) -> str | None:
-    """An FTS5 MATCH expression: any word (bm25 ranks), all quoted phrases."""
-    def quote(s: str) -> str:
-        return '"' + s.replace('"', '""') + '"'
+def _quote(s: str) -> str:
+    return '"' + s.replace('"', '""') + '"'
 
+
+def keyword_terms(q: ParsedQuery, stopwords: bool = True) -> tuple[str, ...]:
+    """The words worth matching: distinct, stopwords dropped unless nothing else is left."""
+    words = q.words
+    if stopwords:
+        words = tuple(w for w in words if w not in STOPWORDS) or words
+    return tuple(dict.fromkeys(words))
+
+
+def trigram_terms(q: ParsedQuery) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(terms for the trigram index, CJK terms too short for it).
+
+    Runs of CJK characters have no spaces between words, so a long run is cut
+    into overlapping three-character pieces and bm25 ranks passages by how
+    many of them they contain; one- and two-character runs need a LIKE scan.
+    """
+    long: list[str] = []
+    short: list[str] = []
+    for word in q.words:
+        pos = 0
+        for m in _CJK_RUN.finditer(word):
+            latin = word[pos : m.start()]
+            if len(latin) >= 3:
+                long.append(latin)
+            run = m.group()
+            if len(run) < 3:
+                short.append(run)
+            else:
+                long.extend(run[i : i + 3] for i in range(len(run) - 2))
+            pos = m.end()
+        if len(word) - pos >= 3:
+            long.append(word[pos:])
+    return tuple(dict.fromkeys(long)), tuple(dict.fromkeys(short))
+
+
+def fts_match(q: ParsedQuery, trigram: bool = False, stopwords: bool = True) -> str | None:
+    """An FTS5 MATCH expression: any term (bm25 ranks), all quoted phrases."""
     if trigram:
-        terms = [w for w in q.words if len(w) >= 3]
-        ors = " OR ".join(quote(w) for w in terms)
+        terms = trigram_terms(q)[0]
+        phrases = tuple(p for p in q.phrases if len(p) >= 3)
     else:
-        ors = " OR ".join(quote(w) for w in q.words)
-    ands = " AND ".join(quote(p) for p in q.phrases)
+        terms = keyword_terms(q, stopwords)
+        phrases = q.phrases
+    ors = " OR ".join(_quote(w) for w in terms)
+    ands = " AND ".join(_quote(p) for p in phrases)
     if ands and ors:
         return f"({ors}) AND {ands}"
     return ands or ors or None
+
+
+@dataclass(frozen=True)
+class FusionSettings:
+    """How the searcher builds candidate lists and fuses them in hybrid mode.
+
+    The defaults were tuned on the SciFact train split with
+    ``benchmarks/retrieval_eval.py``; the test split only reports.
+    """
+
+    method: str = "convex"  # "convex" (min-max normalised scores) or "rrf" (reciprocal rank)
+    level: str = "document"  # fuse each document's best passage, or raw passages ("chunk")
+    rrf_k: float = RRF_K
+    dense_weight: float = 0.5  # the dense ranking's share; keyword gets the rest
+    pool: int = 1000  # passages asked of each ranking (at least 4 x top_k)
+    stopwords: bool = False  # drop function words from keyword queries (no gain on SciFact)
+    exact_first: bool = True  # passages holding the whole query as a phrase rank first
+
+    @classmethod
+    def parse(cls, spec: str) -> "FusionSettings":
+        """``"method=convex,dense_weight=0.6"`` -> settings (for benchmarks and tuning)."""
+        kinds = {f.name: f.type for f in fields(cls)}
+        values: dict[str, Any] = {}
+        for part in filter(None, (p.strip() for p in spec.split(","))):
+            key, _, raw = part.partition("=")
+            if key not in kinds:
+                raise UserFacingError(f"Unknown fusion setting {key!r}; known: {', '.join(kinds)}.")
+            kind = kinds[key]
+            if kind == "bool":
+                values[key] = raw.lower() in ("1", "true", "yes", "on")
+            elif kind in ("int", "float"):
+                values[key] = float(raw) if kind == "float" else int(raw)
+            else:
+                values[key] = raw
+        return cls(**values)
 
 
 class Searcher:
@@ -104,22 +188,38 @@ class Searcher:
         extra_models: Sequence[str] = (),
         device: str = "auto",
         embedder: Any | None = None,
+        fusion: FusionSettings | None = None,
+        threads: int | None = None,
     ) -> None:
         self.paths = paths
+        self.threads = threads
+        self.fusion = fusion or FusionSettings()
         self.device = device
         self.store = Store(paths.database, readonly=True)
-        self.manifest = self.store.manifest()
+        self._model = model
+        self._extra_models = extra_models
         self._embedder = embedder
         self._lock = threading.RLock()
         self.vectors: VectorIndex | None = None
+        self.manifest: Manifest | None = None
         self.spec: ModelSpec | None = None
+        self._bind_manifest()
+
+    def _bind_manifest(self) -> bool:
+        """Adopt the index's model once the index records one (it may not yet)."""
         if self.manifest is not None:
-            self.spec = resolve_model(model or self.manifest.model_id, extra_models)
-            if self.spec.id != self.manifest.model_id or self.spec.dim != self.manifest.dim:
-                raise IndexMismatchError(
-                    f"This index was built with {self.manifest.model_id} (dimension {self.manifest.dim}), "
-                    f"not {self.spec.id}. Search with that model, or rebuild the index with `index --rebuild`."
-                )
+            return True
+        manifest = self.store.manifest()
+        if manifest is None:
+            return False
+        spec = resolve_model(self._model or manifest.model_id, self._extra_models)
+        if spec.id != manifest.model_id or spec.dim != manifest.dim:
+            raise IndexMismatchError(
+                f"This index was built with {manifest.model_id} (dimension {manifest.dim}), "
+                f"not {spec.id}. Search with that model, or rebuild the index with `index --rebuild`."
+            )
+        self.manifest, self.spec = manifest, spec
+        return True
 
     def close(self) -> None:
         self.store.close()
@@ -132,15 +232,14 @@ class Searcher:
                 from desktop_search.embedding import Embedder
 
                 assert self.spec is not None
-                self._embedder = Embedder(self.spec, device=self.device)
+                self._embedder = Embedder(self.spec, device=self.device, threads=self.threads)
             return self._embedder
 
     def refresh(self) -> None:
         """Load the vectors, or add chunks committed since they were loaded."""
-        if self.manifest is None:
-            self.manifest = self.store.manifest()
-            if self.manifest is None:
-                return
+        if not self._bind_manifest():
+            return
+        assert self.manifest is not None
         with self._lock:
             if self.vectors is None:
                 self.vectors = VectorIndex.open(self.paths, self.store, self.manifest.dim, writable=False)
@@ -162,20 +261,26 @@ class Searcher:
         if mode not in MODES:
             raise UserFacingError(f"Unknown search mode {mode!r}; use one of {', '.join(MODES)}.")
         q = parse_query(query)
-        if not q.text or self.manifest is None:
+        if not q.text:
             return []
         self.refresh()
-        pool = max(100, top_k * 20)
-        ranked: list[list[tuple[int, float]]] = []
-        if mode in ("dense", "hybrid"):
-            ranked.append(self._dense(q, pool))
-        if mode in ("keyword", "hybrid"):
-            ranked.append(self._keyword(q, pool))
+        if self.manifest is None:
+            return []  # nothing indexed yet
+        # The pool does not shrink with top_k, so the first ten results of a
+        # top-100 search are the results of a top-10 search.
+        pool = max(self.fusion.pool, top_k * 4)
+        dense = self._dense(q, pool) if mode in ("dense", "hybrid") else []
+        keyword, exact = self._keyword(q, pool) if mode in ("keyword", "hybrid") else ([], set())
+        doc_of = self.store.chunk_documents({cid for cid, _ in dense} | {cid for cid, _ in keyword})
         if mode == "hybrid":
-            scored = rrf(ranked)
+            weights = [self.fusion.dense_weight, 1.0 - self.fusion.dense_weight]
+            scored = fuse([dense, keyword], weights, doc_of, self.fusion)
         else:
-            scored = ranked[0]
-        return self._materialise(scored, q, top_k, folders, kinds, per_document)
+            scored = dense or keyword
+        if exact:
+            # A stable sort keeps each group in its fused order.
+            scored = sorted(scored, key=lambda cs: cs[0] not in exact)
+        return self._materialise(scored, doc_of, q, top_k, folders, kinds, per_document)
 
     def _dense(self, q: ParsedQuery, k: int) -> list[tuple[int, float]]:
         if self.vectors is None:
@@ -184,20 +289,56 @@ class Searcher:
         ids, scores = self.vectors.search(vec, k)
         return list(zip(ids.tolist(), scores.tolist()))
 
-    def _keyword(self, q: ParsedQuery, k: int) -> list[tuple[int, float]]:
-        if _CJK.search(q.text):
-            match = fts_match(q, trigram=True)
-            return self.store.keyword_search(match, k, trigram=True) if match else []
-        match = fts_match(q)
-        return self.store.keyword_search(match, k) if match else []
+    def _keyword(self, q: ParsedQuery, k: int) -> tuple[list[tuple[int, float]], set[int]]:
+        """bm25 hits, and the passages that hold the whole query as a phrase."""
+        if not _CJK.search(q.text):
+            match = fts_match(q, stopwords=self.fusion.stopwords)
+            hits = self.store.keyword_search(match, k) if match else []
+            if hits:
+                exact: set[int] = set()
+                if self.fusion.exact_first and not q.phrases and len(q.words) >= 4:
+                    exact = {cid for cid, _ in self.store.keyword_search(_quote(" ".join(q.words)), k)}
+                return hits, exact
+            # No whole word matched: look for the words inside longer ones
+            # (German compounds, partial words) with the substring index.
+        match = fts_match(q, trigram=True)
+        hits = self.store.keyword_search(match, k, trigram=True) if match else []
+        short = trigram_terms(q)[1]
+        if short and len(hits) < k:
+            seen = {cid for cid, _ in hits}
+            floor = min((s for _, s in hits), default=0.0)
+            extra = [(cid, floor - 1.0 / (1 + n)) for cid, n in self.store.substring_search(short, k) if cid not in seen]
+            hits.extend(extra[: k - len(hits)])
+        return hits, set()
 
     def _materialise(
-        self, scored: list[tuple[int, float]], q: ParsedQuery, top_k: int,
+        self, scored: list[tuple[int, float]], doc_of: dict[int, int], q: ParsedQuery, top_k: int,
         folders: Sequence[str], kinds: Sequence[str], per_document: int,
     ) -> list[SearchResult]:
-        rows = self.store.fetch_chunks(cid for cid, _ in scored)
         folder_prefixes = [str(Path(f).expanduser().absolute()).rstrip("/") + "/" for f in folders]
         per_doc: dict[int, int] = {}
+        out: list[SearchResult] = []
+        # Rows (with their text) are read a batch at a time, and never for
+        # passages of a document that already has its share of results.
+        step = max(2 * top_k, 50)
+        for start in range(0, len(scored), step):
+            part = [
+                cs for cs in scored[start : start + step]
+                if cs[0] in doc_of and not (per_document and per_doc.get(doc_of[cs[0]], 0) >= per_document)
+            ]
+            rows = self.store.fetch_chunks(cid for cid, _ in part)
+            out.extend(self._results(part, rows, q, top_k - len(out), folder_prefixes, kinds, per_document, per_doc))
+            if len(out) >= top_k:
+                break
+        for i, r in enumerate(out, 1):
+            r.rank = i
+        return out
+
+    @staticmethod
+    def _results(
+        scored: list[tuple[int, float]], rows: dict[int, dict[str, Any]], q: ParsedQuery, want: int,
+        folder_prefixes: list[str], kinds: Sequence[str], per_document: int, per_doc: dict[int, int],
+    ) -> list[SearchResult]:
         out: list[SearchResult] = []
         for cid, score in scored:
             row = rows.get(cid)
@@ -220,7 +361,7 @@ class Searcher:
                     ordinal=row["ordinal"], char_start=row["char_start"], char_end=row["char_end"],
                 )
             )
-            if len(out) >= top_k:
+            if len(out) >= want:
                 break
         return out
 
@@ -229,10 +370,60 @@ class Searcher:
         return self.store.neighbours(result.document_id, result.ordinal, span)
 
 
+def _contributions(ranking: Sequence[tuple[Any, float]], fusion: FusionSettings) -> dict[Any, float]:
+    """Each item's share from one ranking: 1/(k+rank), or its score scaled to 0..1."""
+    if fusion.method == "rrf":
+        return {key: 1.0 / (fusion.rrf_k + rank + 1) for rank, (key, _s) in enumerate(ranking)}
+    if fusion.method != "convex":
+        raise UserFacingError(f"Unknown fusion method {fusion.method!r}; use rrf or convex.")
+    if not ranking:
+        return {}
+    scores = [s for _, s in ranking]
+    lo, hi = min(scores), max(scores)
+    span = hi - lo
+    return {key: (s - lo) / span if span > 0 else 1.0 for key, s in ranking}
+
+
+def _best_per_document(ranking: Sequence[tuple[int, float]], doc_of: dict[int, int]) -> list[tuple[int, float]]:
+    """(document id, score of its best passage), in the ranking's order."""
+    out: dict[int, float] = {}
+    for cid, score in ranking:
+        doc = doc_of.get(cid)
+        if doc is not None and doc not in out:
+            out[doc] = score
+    return list(out.items())
+
+
+def fuse(
+    rankings: Sequence[Sequence[tuple[int, float]]],
+    weights: Sequence[float],
+    doc_of: dict[int, int],
+    fusion: FusionSettings,
+) -> list[tuple[int, float]]:
+    """Weighted fusion of rankings of chunk ids, best first.
+
+    At document level each ranking first shrinks to one entry per document
+    (its best passage), so a document with many middling passages cannot
+    outvote one with a single good one; passages are then ordered by their
+    document's fused score, and within a document by their own.
+    """
+    def combine(lists: Sequence[Sequence[tuple[Any, float]]]) -> dict[Any, float]:
+        total: dict[Any, float] = {}
+        for ranking, weight in zip(lists, weights):
+            for key, share in _contributions(ranking, fusion).items():
+                total[key] = total.get(key, 0.0) + weight * share
+        return total
+
+    by_chunk = combine(rankings)
+    if fusion.level == "chunk":
+        return sorted(by_chunk.items(), key=lambda kv: kv[1], reverse=True)
+    by_doc = combine([_best_per_document(r, doc_of) for r in rankings])
+    keyed = [(cid, by_doc[doc_of[cid]], s) for cid, s in by_chunk.items() if cid in doc_of]
+    keyed.sort(key=lambda t: (t[1], t[2]), reverse=True)
+    return [(cid, doc_score) for cid, doc_score, _s in keyed]
+
+
 def rrf(rankings: Sequence[Sequence[tuple[int, float]]], k: int = RRF_K) -> list[tuple[int, float]]:
-    """Reciprocal rank fusion of several rankings of chunk ids."""
-    scores: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, (cid, _s) in enumerate(ranking):
-            scores[cid] = scores.get(cid, 0.0) + 1.0 / (k + rank + 1)
-    return sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+    """Plain reciprocal rank fusion of several rankings of chunk ids."""
+    fusion = FusionSettings(method="rrf", level="chunk", rrf_k=k)
+    return fuse(rankings, [1.0] * len(rankings), {}, fusion)

@@ -258,3 +258,41 @@ def test_cancel_keeps_committed_work_and_the_next_run_finishes(run: Run, library
     second = run()
     assert first.added + second.added == 9
     run.consistent()
+
+
+def test_transient_failure_is_retried_a_few_times_then_left(tiny_model, data_dir, tmp_path):
+    """A file that timed out (a busy machine) is read again by later runs, but not forever."""
+    from sqlalchemy import update
+
+    from desktop_search.extract.pool import MAX_ATTEMPTS
+    from desktop_search.indexing import IndexOptions, Indexer
+    from desktop_search.storage import Store
+    from desktop_search.storage.schema import documents
+    from tests.conftest import make_pdf
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    make_pdf(lib / "a.pdf", ["Statins and muscle pain."])
+    indexer = Indexer(data_dir, IndexOptions(model=str(tiny_model)))
+    indexer.run([lib])
+    store = Store(data_dir.database)
+    try:
+        # Pretend the first read timed out under load.
+        with store.engine.begin() as conn:
+            conn.execute(update(documents).values(status="failed", error="timed out: took longer than 120 s to read"))
+        report = indexer.run()
+        assert (report.updated, report.failed) == (1, [])
+        assert store.stats()["documents"] == 1
+
+        # A failure that keeps recurring stops being retried after MAX_ATTEMPTS.
+        with store.engine.begin() as conn:
+            conn.execute(update(documents).values(status="failed", error="timed out: x", attempts=MAX_ATTEMPTS))
+        report = indexer.run()
+        assert (report.updated, report.unchanged) == (0, 1)
+
+        # A permanent failure (a password) is not retried while the file is unchanged.
+        with store.engine.begin() as conn:
+            conn.execute(update(documents).values(status="failed", error="encrypted: needs a password", attempts=1))
+        assert indexer.run().unchanged == 1
+    finally:
+        store.close()

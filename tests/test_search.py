@@ -133,3 +133,24 @@ def test_query_parsing_and_rrf() -> None:
     assert fts_match(q) == '("statins" OR "muscle" OR "pain" OR "fish") AND "muscle pain"'
     fused = rrf([[(1, 0.9), (2, 0.8)], [(2, 5.0), (3, 4.0)]])
     assert [cid for cid, _ in fused] == [2, 1, 3]
+
+
+def test_searcher_opened_before_first_index_finds_results_later(tiny_model, data_dir, tmp_path):
+    """A searcher made while the index is still empty adopts its model once one is recorded."""
+    from desktop_search.indexing import IndexOptions, Indexer
+    from desktop_search.search import Searcher
+    from desktop_search.storage import Store
+    from tests.conftest import make_pdf
+
+    Store(data_dir.database).close()  # an empty index, as the GUI sees it before a first run
+    searcher = Searcher(data_dir, model=str(tiny_model))
+    try:
+        assert searcher.search("statins") == []
+        lib = tmp_path / "lib"
+        lib.mkdir()
+        make_pdf(lib / "a.pdf", ["Statins and muscle pain in older adults."])
+        Indexer(data_dir, IndexOptions(model=str(tiny_model))).run([lib])
+        results = searcher.search("statins muscle pain")
+        assert [r.page for r in results] == [1]
+    finally:
+        searcher.close()

@@ -25,6 +25,8 @@ def _check_archive(data: bytes) -> None:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
+        if data[:4] == b"PK\x03\x04":  # a zip that starts right but breaks off
+            raise ExtractionError("damaged EPUB: its zip archive is truncated or corrupt") from exc
         raise ExtractionError(NOT_AN_EPUB) from exc
     with zf:
         infos = zf.infolist()

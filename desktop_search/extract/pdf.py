@@ -18,6 +18,8 @@ logging.getLogger("pypdf").setLevel(logging.ERROR)
 NOT_A_PDF = "not a valid PDF (damaged or wrong extension)"
 NEEDS_PASSWORD = "encrypted: needs a password"
 NO_TEXT = "no text layer (scanned image?)"
+DAMAGED = "damaged PDF: it could not be repaired (truncated or corrupt?)"
+TOO_BIG = "too large to read safely: its pages exceed the PDF reader's limits"
 
 
 def _meta_str(value: object) -> str | None:
@@ -29,7 +31,7 @@ def _meta_str(value: object) -> str | None:
 
 def extract_pdf(path: Path, data: bytes) -> ExtractedDocument:
     from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError
 
     warnings.filterwarnings("ignore", module="pypdf")
     if not data.lstrip()[:1024].find(b"%PDF") >= 0:
@@ -48,8 +50,11 @@ def extract_pdf(path: Path, data: bytes) -> ExtractedDocument:
         raise
     except FileNotDecryptedError as exc:
         raise ExtractionError(NEEDS_PASSWORD) from exc
+    except LimitReachedError as exc:
+        raise ExtractionError(TOO_BIG) from exc
     except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, AssertionError, RecursionError) as exc:
-        raise ExtractionError(NOT_A_PDF) from exc
+        # It starts like a PDF, so "wrong extension" would mislead.
+        raise ExtractionError(DAMAGED) from exc
 
     try:
         labels = list(reader.page_labels)
@@ -65,6 +70,7 @@ def extract_pdf(path: Path, data: bytes) -> ExtractedDocument:
 
     segments: list[Segment] = []
     bad_pages: list[int] = []
+    too_big = 0  # pages refused by pypdf's decompression limits (PDF bombs)
     for i in range(n_pages):
         try:
             raw = reader.pages[i].extract_text() or ""
@@ -72,6 +78,10 @@ def extract_pdf(path: Path, data: bytes) -> ExtractedDocument:
             raise ExtractionError(NEEDS_PASSWORD) from exc
         except MemoryError:
             raise
+        except LimitReachedError:
+            bad_pages.append(i + 1)
+            too_big += 1
+            continue
         except Exception:  # noqa: BLE001 - one broken page must not lose the rest
             logger.debug("page %d of %s unreadable", i + 1, path, exc_info=True)
             bad_pages.append(i + 1)
@@ -82,13 +92,17 @@ def extract_pdf(path: Path, data: bytes) -> ExtractedDocument:
             segments.append(Segment(text=text, page=i + 1, page_label=label if label != str(i + 1) else None))
 
     if not segments:
+        if too_big and len(bad_pages) == n_pages:
+            raise ExtractionError(TOO_BIG)
         if bad_pages and len(bad_pages) == n_pages:
-            raise ExtractionError(f"{NOT_A_PDF}: no page could be read")
-        raise ExtractionError(NO_TEXT if n_pages else f"{NOT_A_PDF}: it has no pages")
+            raise ExtractionError(f"damaged PDF: none of its {n_pages} pages could be read")
+        raise ExtractionError(NO_TEXT if n_pages else "damaged PDF: it has no pages")
     warning = None
     if bad_pages:
         shown = ", ".join(map(str, bad_pages[:10])) + ("…" if len(bad_pages) > 10 else "")
         warning = f"partly read: {len(bad_pages)} of {n_pages} pages could not be read (pages {shown})"
+        if too_big:
+            warning += f"; {too_big} of them too large to read safely"
     return ExtractedDocument(
         path=str(path), kind="pdf", title=title or path.stem, author=author,
         segments=segments, pages=n_pages, warning=warning,

@@ -12,6 +12,7 @@ import logging
 import multiprocessing as mp
 import os
 import queue
+import stat
 import sys
 import threading
 import time
@@ -28,6 +29,16 @@ logger = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 120.0
 DEFAULT_MEMORY_LIMIT = 4 * 1024**3  # address space per worker
 MAX_FILE_BYTES = 1024**3  # files larger than this are refused, not read
+
+
+# Failures that may not recur (a machine too busy to read a file in time, a
+# reader killed by the OS, a file mid-copy): retried on later runs, a few times.
+TRANSIENT_FAILURES = ("timed out", "the reader ", "file disappeared")
+MAX_ATTEMPTS = 3
+
+
+def is_transient(error: str | None) -> bool:
+    return bool(error) and error.startswith(TRANSIENT_FAILURES)
 
 
 @dataclass
@@ -57,8 +68,11 @@ def read_and_extract(path: str) -> ExtractedDocument:
     from desktop_search.extract import extract_file
 
     try:
-        with open(path, "rb") as fh:
+        # O_NONBLOCK: a file replaced by a FIFO since the crawl must not block the read forever.
+        with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)), "rb") as fh:
             st = os.fstat(fh.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                raise ExtractionError("not a regular file (a pipe, device or folder)")
             if st.st_size > MAX_FILE_BYTES:
                 raise ExtractionError(f"too large ({st.st_size // 2**20} MiB)")
             data = fh.read()
@@ -156,6 +170,7 @@ class ExtractorPool:
         self._results: queue.Queue[ExtractionResult | None] = queue.Queue(maxsize=lookahead or 4 * self.n_workers)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
         self._ctx = _context()
 
     def imap_unordered(self, paths: Iterable[str]) -> Iterator[ExtractionResult]:
@@ -167,6 +182,9 @@ class ExtractorPool:
             while True:
                 item = self._results.get()
                 if item is None:
+                    if self._failure is not None:
+                        # Never end quietly with files unread: that would be a silent skip.
+                        raise RuntimeError("text extraction stopped unexpectedly") from self._failure
                     return
                 yield item
         finally:
@@ -216,7 +234,8 @@ class ExtractorPool:
                         code = w.process.exitcode
                         w.kill()
                         workers.remove(w)
-                        result = ExtractionResult(w.path or "", error=_death_reason(code))
+                        result = ExtractionResult(w.path or "", error=_death_reason(code),
+                                                  seconds=time.monotonic() - w.started)
                         fresh = _Worker(self._ctx, self.memory_limit)
                         workers.append(fresh)
                         idle.append(fresh)
@@ -237,8 +256,9 @@ class ExtractorPool:
                                              seconds=now - w.started)
                         ):
                             return
-        except Exception:  # noqa: BLE001 - a dispatcher bug must end the run, not hang it
+        except Exception as exc:  # noqa: BLE001 - a dispatcher bug must end the run, not hang it
             logger.exception("Extraction dispatcher failed")
+            self._failure = exc
         finally:
             for w in workers:
                 try:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import re
+import shutil
 import sqlite3
 import time
 from contextlib import contextmanager
@@ -16,11 +19,13 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 from sqlalchemy import Connection, Engine, case, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.exc import DatabaseError, OperationalError
 
+from desktop_search.checkpoints import checkpoint
 from desktop_search.errors import IndexCorruptError, IndexMismatchError, StorageError
 from desktop_search.storage import schema
 from desktop_search.storage.schema import chunks, documents, folders, meta
@@ -28,6 +33,7 @@ from desktop_search.storage.schema import chunks, documents, folders, meta
 logger = logging.getLogger(__name__)
 
 _IN_CHUNK = 500  # bound on SQL parameters per IN (...) clause
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,7 @@ class DocumentRecord:
     error: str | None = None
     pages: int | None = None
     chunks: list[ChunkRecord] = field(default_factory=list)
+    attempts: int = 1  # consecutive failed reads, to stop retrying a file that always fails
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,22 @@ class KnownDocument:
     mtime_ns: int
     hash: str
     status: str
+    error: str | None = None
+    attempts: int = 1
+
+
+def _disk_full(path: Path) -> bool:
+    try:
+        return shutil.disk_usage(path.parent).free < 1024**2
+    except OSError:
+        return False
+
+
+def _displayable(value: str | None) -> str | None:
+    """Text SQLite can store: lone surrogates (from non-UTF-8 file names) become U+FFFD."""
+    if value is None:
+        return None
+    return _SURROGATES.sub("\ufffd", value)
 
 
 def _to_blob(vec: np.ndarray) -> bytes:
@@ -112,19 +135,30 @@ class Store:
             raise StorageError(f"No index at {path.parent}. Run `desktop-search index FOLDER` first.")
         if readonly:
             # A reader must never create files or take write locks in the data dir.
-            creator = lambda: sqlite3.connect(  # noqa: E731
-                f"file:{path}?mode=ro", uri=True, check_same_thread=False, timeout=30
-            )
+            uri = f"file:{quote(str(path))}?mode=ro"
+            if not os.access(path.parent, os.W_OK) and not Path(f"{path}-shm").exists():
+                # WAL needs a -shm file that a read-only folder cannot get; with none there,
+                # no writer is active, so reading the file as immutable is safe.
+                uri += "&immutable=1"
+            creator = lambda: sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)  # noqa: E731
             self.engine: Engine = create_engine("sqlite://", creator=creator)
         else:
+            try:
+                # Owner-only from the start; SQLite gives the -wal and -shm files the same mode.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            except OSError:
+                pass  # SQLite's own open reports the problem in its words
             self.engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(self.engine, "connect", self._on_connect)
         try:
             if not readonly:
                 with self.engine.begin() as conn:
                     schema.metadata.create_all(conn)
+                    rebuild = schema.drop_outdated_fts(conn)
                     for ddl in schema.FTS_DDL:
                         conn.exec_driver_sql(ddl)
+                    if rebuild:
+                        schema.rebuild_fts(conn)
             with self.engine.connect() as conn:
                 conn.execute(select(func.count()).select_from(meta)).scalar_one()
         except DatabaseError as exc:
@@ -144,8 +178,11 @@ class Store:
             )
         if "readonly" in msg or "read-only" in msg or "unable to open" in msg:
             return StorageError(f"Cannot write the index at {self.path.parent}: {msg}")
-        if "disk is full" in msg or "database or disk is full" in msg:
+        if "disk is full" in msg or "database or disk is full" in msg or ("disk I/O error" in msg and _disk_full(self.path)):
+            # A full disk can surface as an I/O error, e.g. when the -shm file cannot be mapped.
             return StorageError(f"The disk holding {self.path.parent} is full. Free some space and run again.")
+        if "disk I/O error" in msg:
+            return StorageError(f"Cannot write the index at {self.path.parent}: the disk reported an I/O error.")
         return None
 
     def _on_connect(self, dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -269,7 +306,7 @@ class Store:
     def known_documents(self, folder_id: int | None = None) -> dict[str, KnownDocument]:
         q = select(
             documents.c.id, documents.c.path, documents.c.folder_id, documents.c.size,
-            documents.c.mtime_ns, documents.c.hash, documents.c.status,
+            documents.c.mtime_ns, documents.c.hash, documents.c.status, documents.c.error, documents.c.attempts,
         )
         if folder_id is not None:
             q = q.where(documents.c.folder_id == folder_id)
@@ -294,7 +331,8 @@ class Store:
                 doc_id = conn.execute(
                     insert(documents).values(
                         folder_id=rec.folder_id, path=rec.path, kind=rec.kind, size=rec.size, mtime_ns=rec.mtime_ns,
-                        hash=rec.hash, title=rec.title, author=rec.author, status=rec.status, error=rec.error,
+                        hash=rec.hash, title=_displayable(rec.title), author=_displayable(rec.author),
+                        status=rec.status, error=_displayable(rec.error), attempts=rec.attempts,
                         pages=rec.pages, indexed_at=now,
                     )
                 ).inserted_primary_key[0]
@@ -317,6 +355,7 @@ class Store:
                 else:
                     vecs = np.zeros((0, 0), dtype=np.float32)
                 out.append((ids, vecs))
+            checkpoint("committing")
         return out, gone
 
     @staticmethod
@@ -404,6 +443,16 @@ class Store:
                     out[r.id] = dict(r._mapping)
         return out
 
+    def chunk_documents(self, ids: Iterable[int]) -> dict[int, int]:
+        """Chunk id -> document id: what ranking needs, without the text."""
+        ids = [int(i) for i in ids]
+        out: dict[int, int] = {}
+        with self.engine.connect() as conn:
+            for part in _batched(ids):
+                q = select(chunks.c.id, chunks.c.document_id).where(chunks.c.id.in_(part))
+                out.update((int(cid), int(doc)) for cid, doc in conn.execute(q))
+        return out
+
     def neighbours(self, document_id: int, ordinal: int, span: int = 1) -> list[dict[str, Any]]:
         """Chunks around one hit, for showing a passage in its context."""
         q = (
@@ -426,6 +475,21 @@ class Store:
                 logger.debug("FTS query %r failed: %s", match, exc)
                 return []
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def substring_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, int]]:
+        """(chunk id, how many of ``terms`` it contains), most first.
+
+        A full scan, for the one- and two-character CJK words that the
+        trigram index cannot match.
+        """
+        if not terms:
+            return []
+        found = " + ".join(f"(instr(text, :t{i}) > 0)" for i in range(len(terms)))
+        sql = text(f"SELECT id, {found} AS n FROM chunks WHERE n > 0 ORDER BY n DESC, id LIMIT :limit")
+        params: dict[str, Any] = {f"t{i}": t for i, t in enumerate(terms)}
+        params["limit"] = limit
+        with self.engine.connect() as conn:
+            return [(int(r[0]), int(r[1])) for r in conn.execute(sql, params)]
 
     # -- reporting -----------------------------------------------------------------
 

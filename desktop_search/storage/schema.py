@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -15,11 +17,39 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
 )
 
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+
+
+class FsPath(TypeDecorator):
+    """A file system path, stored exactly.
+
+    A path that is valid Unicode is stored as TEXT. A POSIX name whose bytes
+    are not UTF-8 reaches Python with lone surrogates (``os.fsdecode``), which
+    SQLite's TEXT cannot hold; it is stored as a BLOB of its raw bytes
+    (``os.fsencode``) and decoded back on the way out. A TEXT never equals a
+    BLOB in SQLite, so the two forms cannot collide, and lookups by path work
+    for both because every bound value goes through the same conversion.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return os.fsencode(value)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return os.fsdecode(value) if isinstance(value, bytes) else value
+
 
 metadata = MetaData()
 
@@ -35,7 +65,7 @@ folders = Table(
     "folders",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("path", Text, nullable=False, unique=True),
+    Column("path", FsPath, nullable=False, unique=True),
     Column("include", Text, nullable=False, default="[]"),  # JSON list of globs
     Column("exclude", Text, nullable=False, default="[]"),
     Column("added_at", Float, nullable=False),
@@ -46,7 +76,7 @@ documents = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("folder_id", Integer, ForeignKey("folders.id", ondelete="CASCADE"), nullable=False),
-    Column("path", Text, nullable=False, unique=True),
+    Column("path", FsPath, nullable=False, unique=True),
     Column("kind", String, nullable=False),  # pdf | epub
     Column("size", BigInteger, nullable=False),
     Column("mtime_ns", BigInteger, nullable=False),
@@ -55,6 +85,7 @@ documents = Table(
     Column("author", Text),
     Column("status", String, nullable=False),  # indexed | failed
     Column("error", Text),  # failure reason, or a warning for partly read files
+    Column("attempts", Integer, nullable=False, default=1),  # reads that failed in a row
     Column("pages", Integer),  # pages (PDF) or spine items (EPUB)
     Column("indexed_at", Float, nullable=False),
     Index("ix_documents_hash", "hash"),
@@ -89,13 +120,17 @@ deleted_chunks = Table(
     Column("chunk_id", Integer, primary_key=True),
 )
 
+# Word index: unicode61 folds case and removes diacritics; porter stems English
+# words (ranking, rankings -> rank), which lifts bm25 on SciFact (see
+# benchmarks/retrieval_eval.py). Other languages' words pass through unharmed.
+FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
+
 # Raw DDL SQLAlchemy cannot express: full-text indexes kept in step with
 # ``chunks`` by triggers, so they change in the same transaction as the rows.
 FTS_DDL = [
-    # Word index: unicode61 folds case and removes diacritics.
-    """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    f"""CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
         text, content='chunks', content_rowid='id',
-        tokenize="unicode61 remove_diacritics 2")""",
+        tokenize="{FTS_TOKENIZE}")""",
     # Trigram index: substring matching for CJK text that has no spaces.
     """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_tri USING fts5(
         text, content='chunks', content_rowid='id', tokenize='trigram')""",
@@ -109,3 +144,21 @@ FTS_DDL = [
         INSERT OR IGNORE INTO deleted_chunks(chunk_id) VALUES (old.id);
     END""",
 ]
+
+
+def drop_outdated_fts(conn: Any) -> bool:
+    """Drop a word index built with another tokenizer; True if the caller must rebuild it.
+
+    The index holds no data of its own (its content is ``chunks``), so it is
+    rebuilt from the chunks in the same transaction, without re-embedding.
+    """
+    sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").scalar()
+    if sql is None or FTS_TOKENIZE in sql:
+        return False
+    logger.info("Rebuilding the keyword index with tokenizer %r", FTS_TOKENIZE)
+    conn.exec_driver_sql("DROP TABLE chunks_fts")
+    return True
+
+
+def rebuild_fts(conn: Any) -> None:
+    conn.exec_driver_sql("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import struct
 import threading
 import uuid
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import hnswlib
 import numpy as np
 
+from desktop_search.checkpoints import checkpoint
 from desktop_search.paths import DataPaths
 from desktop_search.storage.database import Store
 from desktop_search.storage.files import atomic_replace, atomic_write_bytes
@@ -60,6 +62,23 @@ class VectorIndex:
             index.save(paths)
             store.clear_tombstones(index.max_id)
         return index
+
+    @staticmethod
+    def file_looks_sound(paths: DataPaths) -> bool:
+        """A cheap check (no full load) that the saved file is the one its sidecar describes.
+
+        hnswlib's header starts with offsetLevel0, max_elements, cur_element_count and
+        size_data_per_element (size_t each); garbage or a truncated file fails this.
+        """
+        try:
+            info = json.loads(paths.vectors_meta.read_text(encoding="utf-8"))
+            with open(paths.vectors, "rb") as fh:
+                head = fh.read(32)
+                size = os.fstat(fh.fileno()).st_size
+            count, per_item = struct.unpack("<QQ", head[16:32])
+            return count == int(info["count"]) and size >= count * per_item
+        except (OSError, ValueError, KeyError, TypeError, struct.error):
+            return False
 
     @classmethod
     def _load(cls, paths: DataPaths, dim: int) -> "VectorIndex | None":
@@ -149,7 +168,9 @@ class VectorIndex:
             tmp = paths.vectors.with_name(f".{paths.vectors.name}.{uuid.uuid4().hex}.tmp")
             try:
                 self._index.save_index(str(tmp))
+                os.chmod(tmp, 0o600)  # what the documents say is private
                 atomic_replace(tmp, paths.vectors)
+                checkpoint("saving")
             finally:
                 if tmp.exists():
                     os.unlink(tmp)

@@ -1,0 +1,95 @@
+"""Does embedding "title\\n" + passage beat the passage alone? Dense SciFact train, a subset.
+
+Reads an index built with the title prefix (the default), takes train queries
+whose judged documents are all in it (up to ``--queries``) and ``--distractors``
+other documents, re-embeds those documents' passages *without* the title, and
+scores both variants with exact search and per-document max (what the
+Searcher's dense mode does, minus the approximate hnsw step). Only the
+embedded text differs between the two columns; the passages are the same.
+
+    python benchmarks/title_prefix_ablation.py --data-dir /tmp/scifact-index --queries 150 --distractors 1000
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from retrieval_eval import corpus_id, load_qrels, load_queries, mean_metrics  # noqa: E402
+
+from desktop_search.embedding import Embedder  # noqa: E402
+from desktop_search.models import resolve_model  # noqa: E402
+from desktop_search.paths import resolve_data_dir  # noqa: E402
+from desktop_search.storage import Store  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+def rank_documents(q: np.ndarray, vecs: np.ndarray, docs: Sequence[str], depth: int = 100) -> list[str]:
+    best: dict[str, float] = {}
+    for doc, s in zip(docs, (vecs @ q).tolist()):
+        if s > best.get(doc, -2.0):
+            best[doc] = s
+    return sorted(best, key=best.__getitem__, reverse=True)[:depth]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", required=True, help="an index built with the title prefix")
+    parser.add_argument("--queries", type=int, default=150)
+    parser.add_argument("--distractors", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    paths = resolve_data_dir(args.data_dir, create=False)
+    store = Store(paths.database, readonly=True)
+    manifest = store.manifest()
+    assert manifest is not None and manifest.title_prefix, "needs an index built with the title prefix"
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT d.path, d.title, c.text, c.embedding FROM chunks c JOIN documents d ON d.id = c.document_id"
+        ).all()
+    store.close()
+    indexed = {corpus_id(r[0]) for r in rows}
+
+    qrels = load_qrels("train")
+    queries = [(qid, t) for qid, t in load_queries("train") if qid in qrels and set(qrels[qid]) <= indexed]
+    queries = queries[: args.queries]
+    judged = {doc for qid, _ in queries for doc in qrels[qid]}
+    others = sorted(indexed - judged)
+    keep = judged | set(random.Random(args.seed).sample(others, min(args.distractors, len(others))))
+    rows = [r for r in rows if corpus_id(r[0]) in keep]
+    docs = [corpus_id(r[0]) for r in rows]
+    print(f"# {len(queries)} train queries, {len(keep)} documents ({len(judged)} judged), {len(rows)} passages")
+
+    spec = resolve_model(manifest.model_id)
+    embedder = Embedder(spec, device="cpu", threads=1)  # a shared machine: one thread is faster
+    with_title = np.stack([np.frombuffer(r[3], dtype=np.float16).astype(np.float32) for r in rows])
+    # Sanity: the stored vectors are title + "\n" + passage.
+    check = embedder.encode_passages([(r[1] + "\n" if r[1] else "") + r[2] for r in rows[:8]])
+    assert np.allclose(check, with_title[:8], atol=5e-3), "stored vectors are not title-prefixed passages"
+    start = time.monotonic()
+    without_title = embedder.encode_passages([r[2] for r in rows])
+    print(f"# re-embedded {len(rows)} passages in {time.monotonic() - start:.0f} s (shared machine)")
+    qvecs = embedder.encode_queries([t for _, t in queries])
+
+    sub_qrels = {qid: qrels[qid] for qid, _ in queries}
+    print("variant        nDCG@10   R@10  R@100  MRR@10")
+    for name, vecs in (("title+passage", with_title), ("passage only", without_title)):
+        runs = {qid: rank_documents(qv, vecs, docs) for (qid, _), qv in zip(queries, qvecs)}
+        m = mean_metrics(runs, sub_qrels)
+        print(f"{name:<14} {m['nDCG@10']:.4f}  {m['R@10']:.4f} {m['R@100']:.4f} {m['MRR@10']:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Retrieval quality regression on a SciFact slice with the real default model.
+
+A quality assertion, not a timing: hybrid must not fall below dense, and
+keyword search must work. The slice is every judged document of 30 train
+queries plus 30 distractors (about 65 files), indexed once for the module.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, SCIFACT
+from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.paths import resolve_data_dir
+from desktop_search.search import Searcher
+
+sys.path.insert(0, str(REPO / "benchmarks"))
+import retrieval_eval  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not (SCIFACT / "library").is_dir(), reason="the shared SciFact corpus is not checked out"),
+]
+
+N_QUERIES = 30
+DISTRACTORS = 30
+
+
+@pytest.fixture(scope="module")
+def quality_slice(tmp_path_factory: pytest.TempPathFactory):
+    root = tmp_path_factory.mktemp("scifact")
+    library, qids = retrieval_eval.subset_library(root / "library", N_QUERIES, DISTRACTORS)
+    paths = resolve_data_dir(root / "data")
+    report = Indexer(paths, IndexOptions()).run([library])
+    assert not report.failed, report.failed
+    searcher = Searcher(paths, threads=1)
+    qrels = retrieval_eval.load_qrels("train")
+    queries = [(qid, text) for qid, text in retrieval_eval.load_queries("train") if qid in set(qids)]
+    yield searcher, queries, {qid: qrels[qid] for qid in qids}
+    searcher.close()
+
+
+def test_hybrid_at_least_dense_and_keyword_works(quality_slice) -> None:
+    searcher, queries, qrels = quality_slice
+    scores = {
+        mode: retrieval_eval.mean_metrics(retrieval_eval.run_searcher(searcher, queries, mode), qrels)["nDCG@10"]
+        for mode in ("dense", "keyword", "hybrid")
+    }
+    logger.info("nDCG@10 on the slice: %s", scores)
+    assert scores["keyword"] >= 0.6, scores
+    assert scores["dense"] >= 0.6, scores
+    assert scores["hybrid"] >= scores["dense"], scores
+
+
+def test_distinctive_phrase_finds_its_document_first(quality_slice) -> None:
+    """Twelve words copied from the middle of a passage, typed without quotes."""
+    searcher, _queries, _qrels = quality_slice
+    with searcher.store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT d.path, c.text FROM chunks c JOIN documents d ON d.id = c.document_id "
+            "WHERE length(c.text) > 800 ORDER BY d.path LIMIT 6"
+        ).all()
+    assert len(rows) >= 3
+    for path, text in rows:
+        phrase = " ".join(text.split()[40:52])
+        for mode in ("keyword", "hybrid", "dense"):
+            results = searcher.search(phrase, mode=mode, top_k=5)
+            assert results and results[0].path == path, (mode, phrase)
+
+
+def test_quoted_phrase_and_one_result_per_document(quality_slice) -> None:
+    searcher, _queries, _qrels = quality_slice
+    with searcher.store.engine.connect() as conn:
+        text = conn.exec_driver_sql("SELECT text FROM chunks WHERE length(text) > 800 ORDER BY id LIMIT 1").scalar()
+    words = [w for w in text.split() if w.isalpha() and len(w) > 3]
+    phrase = next(f"{a} {b}" for a, b in zip(words, words[1:]) if f"{a} {b}" in text)
+    for mode in ("keyword", "hybrid", "dense"):
+        results = searcher.search(f'"{phrase}"', mode=mode, top_k=10)
+        assert results, (mode, phrase)
+        assert all(phrase.lower() in r.text.lower() for r in results), (mode, phrase)
+        assert len({r.document_id for r in results}) == len(results), mode
