@@ -10,6 +10,8 @@
 #   OUTDIR/desktop-search_VERSION_ARCH.deb
 #   OUTDIR/build/                        PyInstaller's work files (reused by the next build)
 # Then try it: packaging/smoke_test.sh OUTDIR/dist/desktop-search
+# DEB_COMPRESSION=zstd builds the .deb several times faster than the default xz
+# (dpkg >= 1.21.18 / Ubuntu 21.10 can install those); DEB_MAINTAINER sets Maintainer.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -105,7 +107,7 @@ Description: offline semantic search over your PDFs and EPUBs
 EOF
 
 DEB=$OUT/${APP}_${VERSION}_${ARCH}.deb
-nice -n 10 dpkg-deb --root-owner-group -Zxz --build "$PKG" "$DEB" >/dev/null
+nice -n 10 dpkg-deb --root-owner-group -Z"${DEB_COMPRESSION:-xz}" --build "$PKG" "$DEB" >/dev/null
 t2=$(date +%s)
 rm -rf "$OUT/deb"
 
