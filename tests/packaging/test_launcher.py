@@ -14,7 +14,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from conftest import REPO, make_epub, make_pdf
+from tests.conftest import REPO, make_epub, make_pdf
 
 logger = logging.getLogger(__name__)
 
