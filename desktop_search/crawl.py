@@ -67,7 +67,8 @@ def crawl(
         for entry in entries:
             if entry.name.startswith("."):
                 continue
-            rel = os.path.relpath(entry.path, root).replace(os.sep, "/")
+            # relpath is the costliest step of a no-change rescan: only when globs need it.
+            rel = os.path.relpath(entry.path, root).replace(os.sep, "/") if include or exclude else ""
             if exclude and _matches(rel, entry.name, exclude):
                 continue
             try:

@@ -8,7 +8,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -21,8 +23,27 @@ logger = logging.getLogger(__name__)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+# Idle OpenMP threads sleep instead of spinning. Spinning wins a little on an
+# otherwise idle machine but, on a desktop sharing its cores with other
+# programs, a descheduled spinning thread stalls every parallel region: on the
+# shared 2-core test machine a one-line query took 150-550 ms instead of ~80 ms.
+# Read when torch is first imported, which this module does lazily.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 DEFAULT_TOKEN_BUDGET = {"cpu": 8192, "mps": 16384, "cuda": 65536}
+# At most this many tokens in one call (a typed query) run on one CPU thread:
+# the forward is too small to split, and waiting for a second thread that
+# another program has taken is what makes a query slow. Measured on the shared
+# 2-core machine: one query in 17 ms on one thread, 50-140 ms on two.
+SMALL_TOKENS = 128
+
+
+def cpu_cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's total)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on macOS or Windows
+        return os.cpu_count() or 1
 
 
 def pick_device(requested: str = "auto") -> str:
@@ -77,7 +98,7 @@ class Embedder:
         self.spec = spec
         self.device = pick_device(device)
         if self.device == "cpu":
-            torch.set_num_threads(threads or os.cpu_count() or 1)
+            torch.set_num_threads(threads or cpu_cores())
         self.tokenizer = load_tokenizer(spec)
         dtype = torch.float16 if self.device.startswith("cuda") else torch.float32
         kwargs: dict[str, Any] = {"local_files_only": True, "dtype": dtype}
@@ -92,6 +113,8 @@ class Embedder:
         self.token_budget = token_budget or DEFAULT_TOKEN_BUDGET.get(self.device.split(":")[0], 8192)
         self.name = device_name(self.device)
         self._lock = threading.Lock()  # one forward at a time per model
+        # Seconds spent so far, for benchmarks and the index report.
+        self.timings: dict[str, float] = {"tokenize": 0.0, "forward": 0.0}
         logger.info("Loaded %s on %s (%s)", spec.id, self.device, self.name)
 
     @property
@@ -105,30 +128,73 @@ class Embedder:
         return self.encode([self.spec.passage_prefix + t for t in texts])
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts`` in length-sorted batches under the token budget."""
+        """Embed ``texts`` in length-sorted batches under the token budget.
+
+        On CUDA, batches are copied from pinned memory without blocking and the
+        results stay on the GPU until the end, so the CPU pads the next batch
+        while the GPU runs this one.
+        """
         import torch
 
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
+        t0 = time.perf_counter()
         enc = self.tokenizer(list(texts), truncation=True, max_length=self.spec.max_tokens, padding=False)
         ids: list[list[int]] = enc["input_ids"]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
-        with self._lock, torch.inference_mode():
+        cuda = self.device.startswith("cuda")
+        tokenize = time.perf_counter() - t0
+        forward = 0.0
+        small = self.device == "cpu" and sum(len(x) for x in ids) <= SMALL_TOKENS
+        with self._lock, torch.inference_mode(), _cpu_threads(1 if small else None):
+            done: list[tuple[list[int], Any]] = []
             start = 0
             while start < len(order):
+                t0 = time.perf_counter()
                 longest = len(ids[order[start]])
                 size = max(1, self.token_budget // max(longest, 1))
                 batch = order[start : start + size]
                 start += len(batch)
                 padded = self.tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
-                input_ids = padded["input_ids"].to(self.device, non_blocking=True)
-                mask = padded["attention_mask"].to(self.device, non_blocking=True)
+                input_ids, mask = padded["input_ids"], padded["attention_mask"]
+                if cuda:
+                    input_ids, mask = input_ids.pin_memory(), mask.pin_memory()
+                t1 = time.perf_counter()
+                tokenize += t1 - t0
+                input_ids = input_ids.to(self.device, non_blocking=True)
+                mask = mask.to(self.device, non_blocking=True)
                 hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
                 vecs = pool(hidden, mask, self.spec.pooling)
                 vecs = torch.nn.functional.normalize(vecs.float(), p=2, dim=1)
+                if cuda:
+                    done.append((batch, vecs))
+                else:
+                    out[batch] = vecs.cpu().numpy()
+                forward += time.perf_counter() - t1
+            t1 = time.perf_counter()
+            for batch, vecs in done:
                 out[batch] = vecs.cpu().numpy()
+            forward += time.perf_counter() - t1
+        self.timings["tokenize"] += tokenize
+        self.timings["forward"] += forward
         return out
+
+
+@contextmanager
+def _cpu_threads(n: int | None) -> Iterator[None]:
+    """Run the block on ``n`` intra-op threads (None: leave as set)."""
+    import torch
+
+    before = torch.get_num_threads()
+    if n is None or n == before:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def pool(hidden: Any, mask: Any, mode: str) -> Any:

@@ -13,10 +13,13 @@ import logging
 import os
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from desktop_search.checkpoints import checkpoint
 from desktop_search.chunking import ChunkSettings, Chunker
@@ -43,6 +46,13 @@ from desktop_search.storage.vectors import remove_files
 logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[Progress], None]
+
+# Batches handed to the embed/store threads and not yet stored. Two let the
+# reader chunk batch N+2 while N+1 is embedded and N is committed.
+MAX_IN_FLIGHT = 2
+# An idle embedder takes a batch this small rather than wait for a full one
+# (the start of a run, or files arriving slower than they are embedded).
+EAGER_CHUNKS = 32
 
 
 @dataclass
@@ -73,6 +83,11 @@ class IndexReport:
     seconds: float = 0.0
     cancelled: bool = False
     slowest: tuple[str, float] | None = None  # the file that took longest to read, and its seconds
+    # Seconds per stage of the new-file pipeline: extract (summed over the
+    # workers, so it can exceed the wall time), wait (for extraction results),
+    # chunk, tokenize, forward, store (commit + hnsw add), stall (the reader
+    # waiting for the embedder). The stages overlap; see benchmarks/bench_index.py.
+    timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
 @dataclass
@@ -312,33 +327,52 @@ class Indexer:
         return self._embedder
 
     def _index_files(self, store: Store, spec: ModelSpec, vectors: VectorIndex, plan: _Plan, report: IndexReport) -> None:
+        """Stream files through extract -> chunk -> embed -> store.
+
+        Extraction runs in worker processes; this thread chunks; one thread
+        embeds and another commits, each taking batches in order, so the model
+        never waits for chunking or SQLite (on a GPU, nor the GPU for the CPU).
+        """
         embedder = self.embedder(spec)
         manifest = build_manifest(spec, self.options.chunking)
         chunker = Chunker(embedder.tokenizer, ChunkSettings(manifest.max_tokens, manifest.overlap_tokens, manifest.title_prefix))
         folder_of = dict(plan.todo)
         progress = Progress("indexing", files_total=len(plan.todo))
         meter = RateMeter()
+        timings = report.timings
+        embed_before = dict(getattr(embedder, "timings", {}))
         pending: list[tuple[DocumentRecord, list[str]]] = []
         pending_chunks = 0
-        last_flush = last_save = time.monotonic()
+        last_flush = time.monotonic()
+        last_save = time.monotonic()
+        in_flight: deque[Future[None]] = deque()
+        embed_ex = ThreadPoolExecutor(1, thread_name_prefix="index-embed")
+        store_ex = ThreadPoolExecutor(1, thread_name_prefix="index-store")
 
-        def flush() -> None:
-            nonlocal pending, pending_chunks, last_flush
-            if not pending:
-                return
-            texts = [t for _, ts in pending for t in ts]
+        def embed(batch: list[tuple[DocumentRecord, list[str]]]) -> object:
+            texts = [t for _, ts in batch for t in ts]
             checkpoint("embedding")
-            vecs = embedder.encode_passages(texts) if texts else None
+            return embedder.encode_passages(texts) if texts else None
+
+        def store_batch(batch: list[tuple[DocumentRecord, list[str]]], embedded: Future[object]) -> None:
+            nonlocal last_save
+            vecs = embedded.result()
+            t0 = time.perf_counter()
             i = 0
-            for rec, ts in pending:
+            for rec, ts in batch:
                 for c in rec.chunks:
                     c.embedding = vecs[i]
                     i += 1
-            added, gone = store.commit_documents([rec for rec, _ in pending])
+            added, gone = store.commit_documents([rec for rec, _ in batch])
             vectors.mark_deleted(gone)
-            for ids, v in added:
-                vectors.add(ids, v)
-            for rec, _ in pending:
+            added = [(ids, v) for ids, v in added if len(ids)]
+            if added:  # one call for the batch: hnswlib spreads it over the cores
+                vectors.add(np.concatenate([ids for ids, _ in added]), np.concatenate([v for _, v in added]))
+            if time.monotonic() - last_save >= self.options.save_interval_s:
+                vectors.save(self.paths)
+                last_save = time.monotonic()
+            timings["store"] += time.perf_counter() - t0
+            for rec, _ in batch:
                 if rec.status == "failed":
                     report.failed.append((rec.path, rec.error or "unknown error"))
                 else:
@@ -348,39 +382,78 @@ class Indexer:
                         report.updated += 1
                     else:
                         report.added += 1
-            progress.files_done += len(pending)
-            progress.chunks_done += len(texts)
+            progress.files_done += len(batch)
+            progress.chunks_done += i
             progress.failed = len(report.failed)
-            report.chunks += len(texts)
-            self._emit(meter.update(progress))
+            report.chunks += i
+
+        def reap(keep: int) -> None:
+            """Collect stored batches (waiting while more than ``keep`` are in
+            flight) and report progress, from this thread so that progress
+            reaches the front end in order, before "saving" and "done"."""
+            done = 0
+            while in_flight and (len(in_flight) > keep or in_flight[0].done()):
+                in_flight.popleft().result()  # re-raises a failed batch here
+                done += 1
+            if done:
+                self._emit(meter.update(progress))
+
+        def flush() -> None:
+            nonlocal pending, pending_chunks, last_flush
+            if not pending:
+                return
+            t0 = time.perf_counter()
+            reap(MAX_IN_FLIGHT - 1)
+            timings["stall"] += time.perf_counter() - t0
+            embedded = embed_ex.submit(embed, pending)
+            in_flight.append(store_ex.submit(store_batch, pending, embedded))
             pending, pending_chunks, last_flush = [], 0, time.monotonic()
 
-        pool = ExtractorPool(workers=self.options.workers, timeout_s=self.options.timeout_s)
+        pool = ExtractorPool(workers=self.options.workers or _default_workers(embedder), timeout_s=self.options.timeout_s)
+        ok = False
         try:
-            for result in pool.imap_unordered([p for p, _ in plan.todo]):
+            results = pool.imap_unordered([p for p, _ in plan.todo])
+            while True:
+                t0 = time.perf_counter()
+                result = next(results, None)
+                t1 = time.perf_counter()
+                timings["wait"] += t1 - t0
+                if result is None:
+                    break
                 checkpoint("extracting")
+                timings["extract"] += result.seconds
                 if report.slowest is None or result.seconds > report.slowest[1]:
                     report.slowest = (result.path, result.seconds)
                 rec, texts = self._record(result, folder_of[result.path], chunker, manifest)
                 if rec.status == "failed":
                     rec.attempts = plan.retries.get(rec.path, 1)
+                timings["chunk"] += time.perf_counter() - t1
                 pending.append((rec, texts))
                 pending_chunks += len(texts)
                 progress.current = result.path
-                now = time.monotonic()
-                if pending_chunks >= self.options.batch_chunks or now - last_flush >= self.options.flush_interval_s:
+                reap(MAX_IN_FLIGHT)
+                idle = not in_flight or in_flight[-1].done()
+                if (
+                    pending_chunks >= self.options.batch_chunks
+                    or (idle and pending_chunks >= EAGER_CHUNKS)
+                    or time.monotonic() - last_flush >= self.options.flush_interval_s
+                ):
                     flush()
-                if now - last_save >= self.options.save_interval_s:
-                    vectors.save(self.paths)
-                    last_save = now
                 while self.pause.is_set() and not self.cancel.is_set():
                     self.cancel.wait(0.2)
                 if self.cancel.is_set():
                     report.cancelled = True
                     break
             flush()
+            reap(0)
+            ok = True
         finally:
             pool.close()
+            # After a failure, batches not yet started are dropped; the next run redoes them.
+            embed_ex.shutdown(wait=True, cancel_futures=not ok)
+            store_ex.shutdown(wait=True, cancel_futures=not ok)
+            for key, value in getattr(embedder, "timings", {}).items():
+                timings[key] += value - embed_before.get(key, 0.0)
 
     def _record(self, result: ExtractionResult, folder_id: int, chunker: Chunker, manifest: Manifest) -> tuple[DocumentRecord, list[str]]:
         path = result.path
@@ -410,6 +483,16 @@ class Indexer:
         if not chunks:
             rec.status, rec.error = "failed", "no text found"
         return rec, [prefix + c.text for c in chunks]
+
+
+def _default_workers(embedder: object) -> int | None:
+    """On a GPU, extraction is the bottleneck: use every core but the two that
+    chunk and feed the GPU. On a CPU the model needs the cores (pool default)."""
+    if str(getattr(embedder, "device", "cpu")).startswith("cpu"):
+        return None
+    from desktop_search.embedding import cpu_cores
+
+    return max(2, cpu_cores() - 2)
 
 
 def _safe_hash(path: str) -> str | None:

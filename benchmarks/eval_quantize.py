@@ -1,0 +1,139 @@
+"""int8 dynamic quantisation on CPU: nDCG@10 lost on SciFact, and speed gained.
+
+The corpus is a subset of the SciFact library (every document judged for the
+test queries plus random others, --docs in all), extracted and chunked as the
+index does (title prefix, the model's token windows). The same chunks and the
+300 test queries are embedded by the fp32 and the int8 model, in alternating
+blocks so that load changes on a shared machine hit both alike; documents are
+ranked by their best chunk (exact search), as dense search does. The nDCG
+figures are for this subset (fewer distractors than the full corpus, so higher
+than the published full-corpus numbers); the difference between the two
+models is the figure to judge.
+
+    PYTHONPATH=$PWD nice -n 10 python benchmarks/eval_quantize.py --docs 700
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import random
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import SCIFACT, machine_note  # noqa: E402
+
+from desktop_search.chunking import ChunkSettings, Chunker  # noqa: E402
+from desktop_search.embedding import Embedder  # noqa: E402
+from desktop_search.errors import ExtractionError  # noqa: E402
+from desktop_search.extract.pool import read_and_extract  # noqa: E402
+from desktop_search.models import resolve_model  # noqa: E402
+
+logger = logging.getLogger(__name__)
+
+
+def ndcg_at_10(ranked: list[str], relevant: dict[str, int]) -> float:
+    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
+    ideal = sorted(relevant.values(), reverse=True)[:10]
+    idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def load_split(split: str) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
+    queries = {}
+    for line in (SCIFACT / f"queries-{split}.jsonl").read_text().splitlines():
+        if line.strip():
+            q = json.loads(line)
+            queries[str(q["id"])] = q["text"]
+    qrels: dict[str, dict[str, int]] = defaultdict(dict)
+    with open(SCIFACT / f"qrels-{split}.tsv", newline="") as fh:
+        for row in csv.DictReader(fh, delimiter="\t"):
+            qrels[row["query-id"]][row["corpus-id"]] = int(row["score"])
+    return {q: t for q, t in queries.items() if q in qrels}, qrels
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--docs", type=int, default=700, help="corpus subset size (judged documents + random others)")
+    ap.add_argument("--split", default="test")
+    ap.add_argument("--block", type=int, default=64, help="chunks per alternating timing block")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    print(f"machine: {machine_note()}")
+
+    queries, qrels = load_split(args.split)
+    docmap: dict[str, str] = json.loads((SCIFACT / "docmap.json").read_text())
+    judged = sorted({d for rel in qrels.values() for d in rel if d in docmap})
+    others = sorted(set(docmap) - set(judged))
+    random.Random(0).shuffle(others)
+    doc_ids = judged + others[: max(0, args.docs - len(judged))]
+
+    spec = resolve_model(None)
+    fp32 = Embedder(spec, device="cpu")
+    int8 = Embedder(spec, device="cpu", quantize=True)
+    settings = ChunkSettings(min(ChunkSettings.max_tokens, spec.max_tokens))
+    chunker = Chunker(fp32.tokenizer, settings)
+    texts, owner = [], []
+    for d in doc_ids:
+        try:
+            doc = read_and_extract(str(SCIFACT / docmap[d]))
+        except ExtractionError as exc:
+            print(f"  skipped {d}: {exc}")
+            continue
+        prefix = doc.title + "\n" if settings.title_prefix and doc.title else ""
+        for c in chunker.chunk_segments(doc.segments, chunker.budget(doc.title, spec.passage_prefix)):
+            texts.append(prefix + c.text)
+            owner.append(d)
+    print(f"corpus: {len(doc_ids)} documents ({len(judged)} judged), {len(texts)} chunks; {len(queries)} queries")
+
+    vecs = {"fp32": np.zeros((len(texts), spec.dim), np.float32), "int8": np.zeros((len(texts), spec.dim), np.float32)}
+    seconds = {"fp32": 0.0, "int8": 0.0}
+    models = {"fp32": fp32, "int8": int8}
+    for m in models.values():
+        m.encode_passages(["warm up"] * 4)
+    for i in range(0, len(texts), args.block):
+        order = ("fp32", "int8") if (i // args.block) % 2 == 0 else ("int8", "fp32")
+        for name in order:
+            t0 = time.perf_counter()
+            vecs[name][i : i + args.block] = models[name].encode_passages(texts[i : i + args.block])
+            seconds[name] += time.perf_counter() - t0
+    qids = sorted(queries)
+    owners = np.array(owner)
+    scores = {}
+    for name, model in models.items():
+        qv = model.encode_queries([queries[q] for q in qids])
+        sims = qv @ vecs[name].T
+        per_query = []
+        for qi, q in enumerate(qids):
+            best: dict[str, float] = {}
+            for d, s in zip(owners, sims[qi]):
+                if s > best.get(d, -2.0):
+                    best[d] = float(s)
+            ranked = sorted(best, key=best.get, reverse=True)
+            per_query.append(ndcg_at_10(ranked, qrels[q]))
+        scores[name] = per_query
+    cos = (vecs["fp32"] * vecs["int8"]).sum(axis=1)
+    a, b = np.array(scores["fp32"]), np.array(scores["int8"])
+    diff = b - a
+    se = diff.std(ddof=1) / math.sqrt(len(diff))
+    print(f"\nnDCG@10 dense, SciFact {args.split}, {len(doc_ids)}-document subset:")
+    print(f"  fp32 {a.mean():.4f}   int8 {b.mean():.4f}   int8 - fp32 = {diff.mean():+.4f} (paired s.e. {se:.4f})")
+    print(f"  passage vectors fp32 vs int8: mean cosine {cos.mean():.4f}, min {cos.min():.4f}")
+    print(f"speed over the same {len(texts)} chunks: fp32 {seconds['fp32']:.1f} s ({len(texts) / seconds['fp32']:.1f} chunks/s), "
+          f"int8 {seconds['int8']:.1f} s ({len(texts) / seconds['int8']:.1f} chunks/s)")
+    print(f"RATIO int8 / fp32 throughput: {seconds['fp32'] / seconds['int8']:.2f}x")
+    verdict = "enable by default" if -diff.mean() < 0.005 else "keep it opt-in"
+    print(f"rule (drop < 0.005 to enable by default): {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
