@@ -187,12 +187,16 @@ class Indexer:
     ) -> IndexReport:
         """Add folders (if any) and bring every library folder up to date."""
         start = time.monotonic()
+        # Find the model first: a rebuild must not throw the index away only
+        # to find the new model missing.
+        spec = resolve_model(self.options.model, self.options.extra_models)
         with WriterLock(self.paths.lock):
             if rebuild:
                 folders_before = self._existing_folders()
                 remove_index_files(self.paths)
             store = Store(self.paths.database)
             try:
+                store.check_manifest(build_manifest(spec, self.options.chunking))
                 if rebuild:
                     for f in folders_before:
                         store.add_folder(f["path"], f["include"], f["exclude"])
@@ -202,8 +206,6 @@ class Indexer:
                         raise UserFacingError(f"{p} is not a folder.")
                     store.add_folder(str(p), include, exclude)
                 save_folders_backup(self.paths, store.folders())
-                spec = resolve_model(self.options.model, self.options.extra_models)
-                store.check_manifest(build_manifest(spec, self.options.chunking))
                 report = self._update(store, spec)
             finally:
                 store.close()

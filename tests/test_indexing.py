@@ -296,3 +296,23 @@ def test_transient_failure_is_retried_a_few_times_then_left(tiny_model, data_dir
         assert indexer.run().unchanged == 1
     finally:
         store.close()
+
+
+def test_rebuild_with_a_missing_model_keeps_the_index(tiny_model, data_dir, tmp_path):
+    """--rebuild names a model that is not there: refused before anything is deleted."""
+    from desktop_search.errors import ModelNotFoundError
+    from desktop_search.indexing import IndexOptions, Indexer
+    from desktop_search.storage import Store
+    from tests.conftest import make_pdf
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    make_pdf(lib / "a.pdf", ["Statins and muscle pain."])
+    Indexer(data_dir, IndexOptions(model=str(tiny_model))).run([lib])
+    with pytest.raises(ModelNotFoundError):
+        Indexer(data_dir, IndexOptions(model=str(tmp_path / "no-such-model"))).run(rebuild=True)
+    store = Store(data_dir.database, readonly=True)
+    try:
+        assert store.stats()["documents"] == 1
+    finally:
+        store.close()
