@@ -8,7 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import signal
 import sys
 import threading
@@ -19,7 +18,7 @@ from typing import Any, TextIO
 from desktop_search import __version__
 from desktop_search.chunking import ChunkSettings
 from desktop_search.errors import UserFacingError
-from desktop_search.paths import DataPaths, resolve_data_dir
+from desktop_search.paths import DataPaths, library_path, resolve_data_dir
 from desktop_search.progress import Progress, format_duration
 from desktop_search.settings import Settings
 
@@ -310,7 +309,7 @@ def _device_description(requested: str) -> str:
 def cmd_remove(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
     from desktop_search.indexing import remove_folder
 
-    target = os.path.abspath(os.path.expanduser(args.path))
+    target = library_path(args.path)
     n = remove_folder(paths, target)
     print(f"Removed {target}: {n} documents.")
     return 0

@@ -35,7 +35,7 @@ from desktop_search.extract.pool import (
     is_transient,
 )
 from desktop_search.models import ModelSpec, resolve_model
-from desktop_search.paths import DataPaths
+from desktop_search.paths import DataPaths, library_path
 from desktop_search.progress import Progress, RateMeter
 from desktop_search.storage import Manifest, Store, VectorIndex
 from desktop_search.storage.database import ChunkRecord, DocumentRecord, KnownDocument
@@ -137,7 +137,7 @@ def load_folders_backup(paths: DataPaths) -> list[dict]:
 
 def remove_folder(paths: DataPaths, folder: str) -> int:
     """Take a library folder and its documents out of the index; returns the documents removed."""
-    target = os.path.abspath(os.path.expanduser(folder))
+    target = library_path(folder)
     with WriterLock(paths.lock):
         store = Store(paths.database)
         try:
@@ -201,10 +201,10 @@ class Indexer:
                     for f in folders_before:
                         store.add_folder(f["path"], f["include"], f["exclude"])
                 for folder in add:
-                    p = Path(folder).expanduser().absolute()
-                    if not p.is_dir():
+                    p = library_path(folder)
+                    if not os.path.isdir(p):
                         raise UserFacingError(f"{p} is not a folder.")
-                    store.add_folder(str(p), include, exclude)
+                    store.add_folder(p, include, exclude)
                 save_folders_backup(self.paths, store.folders())
                 report = self._update(store, spec)
             finally:

@@ -56,6 +56,15 @@ class DataPaths:
         return self.root / "desktop-search.log"
 
 
+def library_path(path: str | os.PathLike[str]) -> str:
+    """The one spelling of a user's folder or file path that the index keeps.
+
+    Absolute, with ``~`` expanded and ``..`` collapsed, so ``../Papers`` and
+    ``/home/me/Papers`` are the same library folder; symlinks are kept as named.
+    """
+    return os.path.abspath(os.path.expanduser(os.fspath(path)))
+
+
 def default_data_dir() -> Path:
     """The platform's user data dir, unless the environment overrides it."""
     env = os.environ.get(ENV_DATA_DIR)

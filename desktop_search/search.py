@@ -6,18 +6,18 @@ indexes; :meth:`Searcher.refresh` picks up chunks committed since it opened.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
-from pathlib import Path
 from typing import Any
 
 
 from desktop_search.errors import IndexMismatchError, UserFacingError
 from desktop_search.models import ModelSpec, resolve_model
-from desktop_search.paths import DataPaths
+from desktop_search.paths import DataPaths, library_path
 from desktop_search.storage import Manifest, Store, VectorIndex
 
 logger = logging.getLogger(__name__)
@@ -315,7 +315,7 @@ class Searcher:
         self, scored: list[tuple[int, float]], doc_of: dict[int, int], q: ParsedQuery, top_k: int,
         folders: Sequence[str], kinds: Sequence[str], per_document: int,
     ) -> list[SearchResult]:
-        folder_prefixes = [str(Path(f).expanduser().absolute()).rstrip("/") + "/" for f in folders]
+        folder_prefixes = [library_path(f).rstrip(os.sep) + os.sep for f in folders]
         per_doc: dict[int, int] = {}
         out: list[SearchResult] = []
         # Rows (with their text) are read a batch at a time, and never for

@@ -316,3 +316,26 @@ def test_rebuild_with_a_missing_model_keeps_the_index(tiny_model, data_dir, tmp_
         assert store.stats()["documents"] == 1
     finally:
         store.close()
+
+
+def test_a_folder_named_two_ways_is_one_library_folder(tiny_model, data_dir, tmp_path, monkeypatch):
+    """`index ../lib` and `index /abs/lib` are the same folder: no duplicate documents."""
+    from desktop_search.indexing import IndexOptions, Indexer, remove_folder
+    from desktop_search.storage import Store
+    from tests.conftest import make_pdf
+
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    make_pdf(lib / "a.pdf", ["Statins and muscle pain."])
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    indexer = Indexer(data_dir, IndexOptions(model=str(tiny_model)))
+    indexer.run(["../lib"])
+    indexer.run([str(lib)])
+    store = Store(data_dir.database, readonly=True)
+    try:
+        assert [f["path"] for f in store.folders()] == [str(lib)]
+        assert store.stats()["documents"] == 1
+    finally:
+        store.close()
+    assert remove_folder(data_dir, "../lib") == 1

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from desktop_search.gui.dialogs import AboutDialog, SettingsDialog
 from desktop_search.gui.library import FailedFilesDialog, LibraryPanel
 from desktop_search.gui.preview import PreviewPane
-from desktop_search.gui.results import HTML_ROLE, RESULT_ROLE, CardDelegate, card_html, citation, query_terms
+from desktop_search.gui.results import HTML_ROLE, RESULT_ROLE, CardDelegate, card_html, query_terms
 from desktop_search.gui.workers import IndexJob, IndexWorker, SearchWorker, start_thread, stop_thread
 from desktop_search.paths import DataPaths
 from desktop_search.progress import format_duration

@@ -16,7 +16,7 @@ from desktop_search.gui.library import FailedFilesDialog
 from desktop_search.gui.results import RESULT_ROLE
 from desktop_search.settings import Settings
 from tests.conftest import make_pdf
-from tests.gui.conftest import INDEX_TIMEOUT_MS, PAGES, index_folder, search
+from tests.gui.conftest import INDEX_TIMEOUT_MS, index_folder, search
 
 logger = logging.getLogger(__name__)
 
