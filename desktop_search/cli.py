@@ -321,16 +321,16 @@ COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "rem
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None:
-        from desktop_search.gui.app import main as gui_main
-
-        return gui_main(data_dir=args.data_dir)
     for stream in (sys.stdout, sys.stderr):
         # File names that are not UTF-8 carry lone surrogates: show them escaped, never crash on them.
         if getattr(stream, "errors", None) == "strict" and hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     try:
         paths = resolve_data_dir(args.data_dir)
+        if args.command is None:
+            from desktop_search.gui.app import main as gui_main
+
+            return gui_main(paths)
         _setup_logging(args.verbose, paths)
         settings = Settings.load(paths.settings)
         return COMMANDS[args.command](args, paths, settings)

@@ -178,3 +178,13 @@ def test_python_dash_m_entry_point(tmp_path: Path) -> None:
                          text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["data_dir"] == str(tmp_path / "env-data")
+
+
+def test_bare_command_with_an_unusable_data_dir_says_why(tmp_path, capsys):
+    """The window's entry reports a data dir it cannot create like every command does."""
+    from desktop_search.cli import main
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["--data-dir", str(blocker / "data")]) == 2
+    assert "Cannot create the data folder" in capsys.readouterr().err

@@ -17,8 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from desktop_search.errors import UserFacingError
-from desktop_search.paths import DataPaths, resolve_data_dir
+from desktop_search.paths import DataPaths
 from desktop_search.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -66,12 +65,8 @@ def _log_uncaught(exc_type, exc, tb) -> None:  # noqa: ANN001 - sys.excepthook s
     logger.critical("Unexpected error (this is a bug; please report it)", exc_info=(exc_type, exc, tb))
 
 
-def main(data_dir: str | None = None, argv: list[str] | None = None) -> int:
-    try:
-        paths = resolve_data_dir(data_dir)
-    except UserFacingError as exc:
-        print(f"desktop-search: {exc}", file=sys.stderr)
-        return 2
+def main(paths: DataPaths, argv: list[str] | None = None) -> int:
+    """Open the window over the data dir the CLI resolved (it reports bad ones)."""
     _setup_logging(paths)
     settings = Settings.load(paths.settings)
 
