@@ -163,9 +163,9 @@ def test_bare_command_hands_over_to_the_window(monkeypatch: pytest.MonkeyPatch, 
     import desktop_search.gui.app as app
 
     calls = []
-    monkeypatch.setattr(app, "main", lambda data_dir=None: calls.append(data_dir) or 3)
+    monkeypatch.setattr(app, "main", lambda paths: calls.append(paths.root) or 3)
     assert main(["--data-dir", str(tmp_path / "d")]) == 3
-    assert calls == [str(tmp_path / "d")]
+    assert calls == [tmp_path / "d"]
 
 
 def test_python_dash_m_entry_point(tmp_path: Path) -> None:
