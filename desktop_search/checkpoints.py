@@ -9,9 +9,11 @@ SIGKILL it mid-step, or change files and let it go on.
 
 Points: ``planned`` (crawl compared with the store, nothing changed yet),
 ``extracting`` (first file back from the readers, nothing of it committed),
-``embedding`` (a batch about to be embedded), ``committing`` (inside the write
-transaction, rows inserted, not committed), ``saving`` (hnsw file replaced,
-sidecar not yet written).
+``committing`` (inside a keyword write transaction: documents and passages
+inserted, not committed), ``embedding`` (a batch of committed passages about
+to be embedded), ``committing-vectors`` (inside a vector write transaction,
+embeddings written, not committed), ``saving`` (hnsw file replaced, sidecar
+not yet written).
 """
 from __future__ import annotations
 

@@ -177,11 +177,11 @@ def _existing_manifest(paths: DataPaths) -> Any:
 
 def _print_report(report: Any) -> None:
     out = sys.stdout
-    rate = f", {report.chunks / report.seconds:.1f} chunks/s" if report.seconds and report.chunks else ""
+    rate = f", {report.embedded / report.seconds:.1f} passages/s embedded" if report.seconds and report.embedded else ""
     print(
         f"Indexed {report.added} new, {report.updated} changed, {report.moved} moved, {report.deleted} removed, "
-        f"{report.unchanged} unchanged; {len(report.failed)} failed; {report.chunks} passages "
-        f"in {format_duration(report.seconds)}{rate}.",
+        f"{report.unchanged} unchanged; {len(report.failed)} failed; {report.chunks} passages, "
+        f"{report.embedded} embedded in {format_duration(report.seconds)}{rate}.",
         file=out,
     )
     if report.slowest is not None:
@@ -236,6 +236,10 @@ def cmd_search(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
     mode = args.mode or settings.search_mode
     out = sys.stdout
     try:
+        if mode != "keyword":
+            note = searcher.embedding_note()
+            if note:
+                print(f"desktop-search: {note}", file=sys.stderr)
         for qid, text in queries:
             results = searcher.search(text, top_k=top_k, mode=mode, folders=args.folder, kinds=args.kinds,
                                       per_document=args.per_document)
@@ -266,7 +270,7 @@ def cmd_status(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
     from desktop_search.storage import Store
 
     if not paths.database.exists():
-        info: dict[str, Any] = {"documents": 0, "chunks": 0, "failed": [], "warnings": [], "folders": [],
+        info: dict[str, Any] = {"documents": 0, "chunks": 0, "embedded": 0, "failed": [], "warnings": [], "folders": [],
                                 "model": None, "data_dir": str(paths.root)}
     else:
         store = Store(paths.database, readonly=True)
@@ -286,7 +290,8 @@ def cmd_status(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
     print(f"Data dir:  {info['data_dir']}")
     print(f"Model:     {info['model'] or '(none yet)'}")
     print(f"Device:    {info['device']}")
-    print(f"Documents: {info['documents']}   Passages: {info['chunks']}   Failed: {len(info['failed'])}")
+    print(f"Documents: {info['documents']}   Passages: {info['chunks']} ({info['embedded']} embedded)   "
+          f"Failed: {len(info['failed'])}")
     for f in info["folders"]:
         print(f"  {f['path']}  ({f['indexed']} indexed, {f['failed']} failed)")
     if info["failed"]:

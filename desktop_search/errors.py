@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 
+from desktop_search.failures import FailureCode
+
 logger = logging.getLogger(__name__)
 
 
@@ -37,4 +39,8 @@ class StorageError(UserFacingError):
 
 
 class ExtractionError(UserFacingError):
-    """A document could not be read; the message is the recorded reason."""
+    """A document could not be read; the message is the recorded reason, the code drives retries."""
+
+    def __init__(self, message: str, code: FailureCode = FailureCode.UNREADABLE) -> None:
+        super().__init__(message)
+        self.code = code

@@ -2,43 +2,47 @@
 
 The run: take the writer lock, crawl, compare with the store (size and mtime
 first, a content hash to confirm), apply moves and deletions, then stream the
-new and changed files through extraction workers, the chunker and the
-embedder, committing each batch of files in one transaction. Work committed
-before a crash or a cancel is kept; the next run picks up the rest.
+new and changed files through extraction workers (which also chunk them) and
+commit their text, while the embedding stream follows behind and commits the
+vectors (see :mod:`desktop_search.index_streams`). Work committed before a
+crash or a cancel is kept; the next run picks up the rest, passages still
+waiting for their vectors included.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+import queue
 import threading
 import time
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from desktop_search.checkpoints import checkpoint
-from desktop_search.chunking import ChunkSettings, Chunker
+from desktop_search.chunking import ChunkJob, ChunkSettings
 from desktop_search.crawl import crawl
 from desktop_search.errors import UserFacingError
-from desktop_search.extract import kind_of
-from desktop_search.extract.pool import (
-    DEFAULT_TIMEOUT_S,
-    MAX_ATTEMPTS,
-    ExtractionResult,
-    ExtractorPool,
-    hash_file,
-    is_transient,
+from desktop_search.extract.pool import DEFAULT_TIMEOUT_S, ExtractorPool, hash_file
+from desktop_search.failures import should_retry
+from desktop_search.index_streams import (
+    STORE_QUEUE,
+    Counts,
+    EmbeddedBatch,
+    EmbedStream,
+    KeywordStream,
+    StreamClock,
+    TimedEmbedder,
+    VectorStream,
+    record_of,
 )
 from desktop_search.models import ModelSpec, resolve_model
 from desktop_search.paths import DataPaths, library_path
 from desktop_search.progress import Progress, RateMeter
 from desktop_search.storage import Manifest, Store, VectorIndex
-from desktop_search.storage.database import ChunkRecord, DocumentRecord, KnownDocument
+from desktop_search.storage.database import DocumentRecord, KnownDocument
 from desktop_search.storage.files import atomic_write_bytes
 from desktop_search.storage.lock import WriterLock
 from desktop_search.storage.vectors import remove_files
@@ -47,12 +51,11 @@ logger = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[Progress], None]
 
-# Batches handed to the embed/store threads and not yet stored. Two let the
-# reader chunk batch N+2 while N+1 is embedded and N is committed.
-MAX_IN_FLIGHT = 2
-# An idle embedder takes a batch this small rather than wait for a full one
+# An idle embedder gets a commit this small rather than wait for a full batch
 # (the start of a run, or files arriving slower than they are embedded).
 EAGER_CHUNKS = 32
+# How often the main thread reports progress while it waits for the embedder.
+PROGRESS_INTERVAL_S = 0.5
 
 
 @dataclass
@@ -63,7 +66,7 @@ class IndexOptions:
     chunking: ChunkSettings = field(default_factory=ChunkSettings)
     workers: int | None = None  # extraction processes
     timeout_s: float = DEFAULT_TIMEOUT_S  # per file
-    batch_chunks: int = 512  # chunks embedded and committed together
+    batch_chunks: int = 512  # passages committed together, and embedded together
     flush_interval_s: float = 2.0  # commit at least this often, so searches see progress
     save_interval_s: float = 60.0  # how often the hnsw file is saved mid-run
     quantize: bool = False
@@ -76,17 +79,20 @@ class IndexReport:
     moved: int = 0
     deleted: int = 0
     unchanged: int = 0
-    chunks: int = 0
+    chunks: int = 0  # passages committed (keyword-searchable)
+    embedded: int = 0  # passages given their vector (this run's and any a killed run left)
     failed: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
     skipped_folders: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cancelled: bool = False
     slowest: tuple[str, float] | None = None  # the file that took longest to read, and its seconds
-    # Seconds per stage of the new-file pipeline: extract (summed over the
-    # workers, so it can exceed the wall time), wait (for extraction results),
-    # chunk, tokenize, forward, store (commit + hnsw add), stall (the reader
-    # waiting for the embedder). The stages overlap; see benchmarks/bench_index.py.
+    # Seconds per stage of the new-file pipeline: extract and chunk (summed
+    # over the worker processes, so they can exceed the wall time), wait (the
+    # main thread waiting for extraction results), commit (text and full-text
+    # rows), model (loading it), tokenize and forward (the embedder), store
+    # (vectors: SQLite + hnsw add), store wait (the embedder waiting for the
+    # store). The stages overlap; see benchmarks/bench_index.py.
     timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
@@ -255,7 +261,7 @@ class Indexer:
                 if k is None:
                     new.append((f.path, folder["id"], f.size, f.mtime_ns))
                 elif k.size == f.size and k.mtime_ns == f.mtime_ns:
-                    if k.status == "failed" and is_transient(k.error) and k.attempts < MAX_ATTEMPTS:
+                    if k.status == "failed" and should_retry(k.failure, k.attempts):
                         plan.todo.append((f.path, folder["id"]))
                         plan.replacing.add(f.path)
                         plan.retries[f.path] = k.attempts + 1
@@ -303,197 +309,150 @@ class Indexer:
         report.unchanged += len(plan.touches)
         report.moved = len(plan.moves)
 
+        embedded, total = store.embedding_counts()
+        waiting = total - embedded
         vectors: VectorIndex | None = None
-        if plan.deletes or plan.todo or not VectorIndex.file_looks_sound(self.paths):
+        if plan.deletes or plan.todo or waiting or not VectorIndex.file_looks_sound(self.paths):
             vectors = VectorIndex.open(self.paths, store, spec.dim)
         if plan.deletes:
             vectors.mark_deleted(store.delete_documents([k.id for k in plan.deletes]))
             report.deleted = len(plan.deletes)
-        if plan.todo:
-            self._index_files(store, spec, vectors, plan, report)
+        if plan.todo or waiting:
+            self._index_files(store, spec, vectors, plan, report, waiting)
         if vectors is not None:
             self._emit(Progress("saving"))
             vectors.save(self.paths)
             store.clear_tombstones(vectors.max_id)
-        done = Progress("done", files_done=len(plan.todo), files_total=len(plan.todo), chunks_done=report.chunks,
-                        failed=len(report.failed))
+        done = Progress("done", files_done=len(plan.todo), files_total=len(plan.todo), chunks_done=report.embedded,
+                        chunks_total=report.embedded, failed=len(report.failed))
         self._emit(done)
         return report
 
     def embedder(self, spec: ModelSpec) -> object:
+        """The model, loaded once per Indexer (the GUI reuses it across runs); called on the embed thread."""
         if self._embedder is None:
             from desktop_search.embedding import Embedder
 
-            self._emit(Progress("loading model"))
             self._embedder = Embedder(spec, device=self.options.device, quantize=self.options.quantize)
         return self._embedder
 
-    def _index_files(self, store: Store, spec: ModelSpec, vectors: VectorIndex, plan: _Plan, report: IndexReport) -> None:
-        """Stream files through extract -> chunk -> embed -> store.
-
-        Extraction runs in worker processes; this thread chunks; one thread
-        embeds and another commits, each taking batches in order, so the model
-        never waits for chunking or SQLite (on a GPU, nor the GPU for the CPU).
-        """
-        embedder = self.embedder(spec)
+    def _index_files(self, store: Store, spec: ModelSpec, vectors: VectorIndex, plan: _Plan, report: IndexReport,
+                     waiting: int) -> None:
+        """Read files into the store on this thread while the embed and vector threads follow behind."""
         manifest = build_manifest(spec, self.options.chunking)
-        chunker = Chunker(embedder.tokenizer, ChunkSettings(manifest.max_tokens, manifest.overlap_tokens, manifest.title_prefix))
+        job = ChunkJob(str(spec.path), ChunkSettings(manifest.max_tokens, manifest.overlap_tokens, manifest.title_prefix),
+                       manifest.passage_prefix)
         folder_of = dict(plan.todo)
+        counts = Counts(waiting_at_start=waiting)
+        clock = StreamClock()
+        write_lock = threading.Lock()
+        handoff: queue.Queue[EmbeddedBatch | None] = queue.Queue(maxsize=STORE_QUEUE)
+        embed = EmbedStream(store, lambda: self._timed_embedder(spec, clock), manifest.title_prefix,
+                            self.options.batch_chunks, handoff, clock, self.cancel, self.pause)
+        store_vectors = VectorStream(store, vectors, self.paths, write_lock, handoff, counts, clock,
+                                     self.options.save_interval_s)
+        keyword = KeywordStream(store, vectors, write_lock, counts, clock, self.options.batch_chunks,
+                                self.options.flush_interval_s, on_commit=embed.wake.set,
+                                on_record=lambda rec: self._note(rec, plan, report))
         progress = Progress("indexing", files_total=len(plan.todo))
         meter = RateMeter()
-        timings = report.timings
-        embed_before = dict(getattr(embedder, "timings", {}))
-        pending: list[tuple[DocumentRecord, list[str]]] = []
-        pending_chunks = 0
-        last_flush = time.monotonic()
-        last_save = time.monotonic()
-        in_flight: deque[Future[None]] = deque()
-        embed_ex = ThreadPoolExecutor(1, thread_name_prefix="index-embed")
-        store_ex = ThreadPoolExecutor(1, thread_name_prefix="index-store")
+        last_emit = 0.0
 
-        def embed(batch: list[tuple[DocumentRecord, list[str]]]) -> object:
-            texts = [t for _, ts in batch for t in ts]
-            checkpoint("embedding")
-            return embedder.encode_passages(texts) if texts else None
+        def emit(force: bool = False) -> None:
+            nonlocal last_emit
+            if force or time.monotonic() - last_emit >= PROGRESS_INTERVAL_S:
+                last_emit = time.monotonic()
+                self._emit(meter.update(progress, counts))
 
-        def store_batch(batch: list[tuple[DocumentRecord, list[str]]], embedded: Future[object]) -> None:
-            nonlocal last_save
-            vecs = embedded.result()
-            t0 = time.perf_counter()
-            i = 0
-            for rec, ts in batch:
-                for c in rec.chunks:
-                    c.embedding = vecs[i]
-                    i += 1
-            added, gone = store.commit_documents([rec for rec, _ in batch])
-            vectors.mark_deleted(gone)
-            added = [(ids, v) for ids, v in added if len(ids)]
-            if added:  # one call for the batch: hnswlib spreads it over the cores
-                vectors.add(np.concatenate([ids for ids, _ in added]), np.concatenate([v for _, v in added]))
-            if time.monotonic() - last_save >= self.options.save_interval_s:
-                vectors.save(self.paths)
-                last_save = time.monotonic()
-            timings["store"] += time.perf_counter() - t0
-            for rec, _ in batch:
-                if rec.status == "failed":
-                    report.failed.append((rec.path, rec.error or "unknown error"))
-                else:
-                    if rec.error:
-                        report.warnings.append((rec.path, rec.error))
-                    if rec.path in plan.replacing:
-                        report.updated += 1
-                    else:
-                        report.added += 1
-            progress.files_done += len(batch)
-            progress.chunks_done += i
-            progress.failed = len(report.failed)
-            report.chunks += i
+        def check() -> None:
+            for stream in (embed, store_vectors):
+                if stream.error is not None:
+                    raise stream.error
 
-        def reap(keep: int) -> None:
-            """Collect stored batches (waiting while more than ``keep`` are in
-            flight) and report progress, from this thread so that progress
-            reaches the front end in order, before "saving" and "done"."""
-            done = 0
-            while in_flight and (len(in_flight) > keep or in_flight[0].done()):
-                in_flight.popleft().result()  # re-raises a failed batch here
-                done += 1
-            if done:
-                self._emit(meter.update(progress))
-
-        def flush() -> None:
-            nonlocal pending, pending_chunks, last_flush
-            if not pending:
-                return
-            t0 = time.perf_counter()
-            reap(MAX_IN_FLIGHT - 1)
-            timings["stall"] += time.perf_counter() - t0
-            embedded = embed_ex.submit(embed, pending)
-            in_flight.append(store_ex.submit(store_batch, pending, embedded))
-            pending, pending_chunks, last_flush = [], 0, time.monotonic()
-
-        pool = ExtractorPool(workers=self.options.workers or _default_workers(embedder), timeout_s=self.options.timeout_s)
-        ok = False
+        # The pool starts before the model loads (in the embed thread): the
+        # first files are keyword-searchable while the model is still loading.
+        pool = ExtractorPool(workers=self.options.workers or _default_workers(self.options.device),
+                             timeout_s=self.options.timeout_s, chunk_job=job)
+        embed.start()
+        store_vectors.start()
         try:
             results = pool.imap_unordered([p for p, _ in plan.todo])
             while True:
                 t0 = time.perf_counter()
                 result = next(results, None)
-                t1 = time.perf_counter()
-                timings["wait"] += t1 - t0
+                clock.add("wait", time.perf_counter() - t0)
                 if result is None:
                     break
                 checkpoint("extracting")
-                timings["extract"] += result.seconds
+                check()
+                clock.add("extract", result.seconds - result.chunk_seconds)
+                clock.add("chunk", result.chunk_seconds)
                 if report.slowest is None or result.seconds > report.slowest[1]:
                     report.slowest = (result.path, result.seconds)
-                rec, texts = self._record(result, folder_of[result.path], chunker, manifest)
-                if rec.status == "failed":
-                    rec.attempts = plan.retries.get(rec.path, 1)
-                timings["chunk"] += time.perf_counter() - t1
-                pending.append((rec, texts))
-                pending_chunks += len(texts)
+                attempt = plan.retries.get(result.path, 1)
+                keyword.add(record_of(result, folder_of[result.path], attempt),
+                            eager=embed.idle.is_set() and keyword.pending_chunks >= EAGER_CHUNKS)
                 progress.current = result.path
-                reap(MAX_IN_FLIGHT)
-                idle = not in_flight or in_flight[-1].done()
-                if (
-                    pending_chunks >= self.options.batch_chunks
-                    or (idle and pending_chunks >= EAGER_CHUNKS)
-                    or time.monotonic() - last_flush >= self.options.flush_interval_s
-                ):
-                    flush()
+                emit()
                 while self.pause.is_set() and not self.cancel.is_set():
                     self.cancel.wait(0.2)
                 if self.cancel.is_set():
-                    report.cancelled = True
-                    break
-            flush()
-            reap(0)
-            ok = True
+                    break  # after at least one file, so a cancelled run still makes progress
+            keyword.flush()
+            pool.close()
+            embed.reading_done.set()
+            embed.wake.set()
+            emit(force=True)
+            while embed.is_alive():
+                embed.join(PROGRESS_INTERVAL_S)
+                check()
+                emit()
+            store_vectors.join()
+            check()
+            report.cancelled = self.cancel.is_set()
+            emit(force=True)
         finally:
             pool.close()
-            # After a failure, batches not yet started are dropped; the next run redoes them.
-            embed_ex.shutdown(wait=True, cancel_futures=not ok)
-            store_ex.shutdown(wait=True, cancel_futures=not ok)
-            for key, value in getattr(embedder, "timings", {}).items():
-                timings[key] += value - embed_before.get(key, 0.0)
+            embed.stop.set()
+            embed.reading_done.set()
+            embed.wake.set()
+            embed.join()
+            store_vectors.join()
+            for key, value in clock.seconds.items():
+                report.timings[key] += value
+            report.embedded += counts.embedded
 
-    def _record(self, result: ExtractionResult, folder_id: int, chunker: Chunker, manifest: Manifest) -> tuple[DocumentRecord, list[str]]:
-        path = result.path
-        doc = result.document
-        if doc is None:
-            logger.warning("Could not index %s: %s", path, result.error)
-            try:
-                st = os.stat(path)
-                size, mtime = st.st_size, st.st_mtime_ns
-            except OSError:
-                size, mtime = 0, 0
-            rec = DocumentRecord(path=path, folder_id=folder_id, kind=kind_of(path) or "?", size=size, mtime_ns=mtime,
-                                 hash="", title=Path(path).stem, author=None, status="failed", error=result.error)
-            return rec, []
-        budget = chunker.budget(doc.title, manifest.passage_prefix)
-        chunks = chunker.chunk_segments(doc.segments, budget)
-        prefix = doc.title + "\n" if manifest.title_prefix and doc.title else ""
-        rec = DocumentRecord(
-            path=path, folder_id=folder_id, kind=doc.kind, size=doc.size, mtime_ns=doc.mtime_ns, hash=doc.hash,
-            title=doc.title, author=doc.author, status="indexed", error=doc.warning, pages=doc.pages,
-            chunks=[
-                ChunkRecord(ordinal=c.ordinal, text=c.text, char_start=c.char_start, char_end=c.char_end, page=c.page,
-                            page_label=c.page_label, section=c.section, href=c.href)
-                for c in chunks
-            ],
-        )
-        if not chunks:
-            rec.status, rec.error = "failed", "no text found"
-        return rec, [prefix + c.text for c in chunks]
+    def _timed_embedder(self, spec: ModelSpec, clock: StreamClock) -> TimedEmbedder:
+        """The model, loaded on the embed thread; its seconds go to the report."""
+        t0 = time.perf_counter()
+        embedder = self.embedder(spec)
+        clock.add("model", time.perf_counter() - t0)
+        return TimedEmbedder(embedder, clock)
+
+    @staticmethod
+    def _note(rec: DocumentRecord, plan: _Plan, report: IndexReport) -> None:
+        """A committed file, in the run's report."""
+        report.chunks += len(rec.chunks)
+        if rec.status == "failed":
+            report.failed.append((rec.path, rec.error or "unknown error"))
+            return
+        if rec.error:
+            report.warnings.append((rec.path, rec.error))
+        if rec.path in plan.replacing:
+            report.updated += 1
+        else:
+            report.added += 1
 
 
-def _default_workers(embedder: object) -> int | None:
+def _default_workers(device: str) -> int | None:
     """On a GPU, extraction is the bottleneck: use every core but the two that
-    chunk and feed the GPU. On a CPU the model needs the cores (pool default)."""
-    if str(getattr(embedder, "device", "cpu")).startswith("cpu"):
+    feed the GPU and store. On a CPU the model needs the cores (pool default)."""
+    if device == "cpu":  # known without importing torch
         return None
-    from desktop_search.embedding import cpu_cores
+    from desktop_search.embedding import cpu_cores, pick_device
 
+    if pick_device(device).startswith("cpu"):
+        return None
     return max(2, cpu_cores() - 2)
 
 

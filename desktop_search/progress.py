@@ -1,35 +1,48 @@
-"""Progress of long work, as plain data both front ends render."""
+"""Progress of long work, as plain data both front ends render.
+
+An index run has two counts that move at their own pace: files read (their
+text committed, so keyword-searchable) and passages embedded (semantic search
+finds them). Each has its rate and ETA.
+"""
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass
+from typing import Protocol
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass
 class Progress:
-    phase: str  # scanning | loading model | indexing | saving | done
-    files_done: int = 0
+    phase: str  # scanning | indexing | saving | done
+    files_done: int = 0  # read and committed: keyword-searchable
     files_total: int = 0
-    chunks_done: int = 0
+    chunks_done: int = 0  # passages embedded this run
     chunks_per_s: float = 0.0
-    eta_s: float | None = None
+    eta_s: float | None = None  # until every passage is embedded (the end of the run)
     current: str | None = None
     failed: int = 0
+    chunks_total: int = 0  # passages to embed, as far as known (grows while files are read)
+    files_per_s: float = 0.0
+    files_eta_s: float | None = None  # until every file is keyword-searchable
 
     def line(self) -> str:
         """One line for a terminal status bar."""
         if self.phase != "indexing":
             return f"{self.phase}…"
         pct = 100.0 * self.files_done / self.files_total if self.files_total else 100.0
-        eta = format_duration(self.eta_s) if self.eta_s is not None else "--:--"
         fails = f" {self.failed} failed" if self.failed else ""
         return (
-            f"{self.files_done}/{self.files_total} files ({pct:4.1f}%) "
-            f"{self.chunks_done} chunks {self.chunks_per_s:6.1f} chunks/s ETA {eta}{fails}"
+            f"read {self.files_done}/{self.files_total} files ({pct:4.1f}%) {self.files_per_s:5.1f}/s "
+            f"ETA {_eta(self.files_eta_s)}{fails} | embedded {self.chunks_done}/{self.chunks_total} passages "
+            f"{self.chunks_per_s:6.1f}/s ETA {_eta(self.eta_s)}"
         )
+
+
+def _eta(seconds: float | None) -> str:
+    return format_duration(seconds) if seconds is not None else "--:--"
 
 
 def format_duration(seconds: float) -> str:
@@ -39,15 +52,36 @@ def format_duration(seconds: float) -> str:
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
 
 
+class RunCounts(Protocol):
+    """What an index run has done so far (``index_streams.Counts``)."""
+
+    files_done: int
+    passages_committed: int
+    embedded: int
+    waiting_at_start: int
+    failed: int
+
+
 class RateMeter:
-    """Chunks/s and ETA from the work done since ``start``."""
+    """Rates and ETAs of both counts from the work done since ``start``."""
 
     def __init__(self) -> None:
         self.start = time.monotonic()
+        self._first_vector: float | None = None  # rates exclude the model load
 
-    def update(self, p: Progress) -> Progress:
-        elapsed = max(time.monotonic() - self.start, 1e-6)
-        p.chunks_per_s = p.chunks_done / elapsed
-        if p.files_done:
-            p.eta_s = (p.files_total - p.files_done) * elapsed / p.files_done
+    def update(self, p: Progress, counts: RunCounts) -> Progress:
+        now = time.monotonic()
+        elapsed = max(now - self.start, 1e-6)
+        p.files_done, p.failed, p.chunks_done = counts.files_done, counts.failed, counts.embedded
+        p.chunks_total = counts.waiting_at_start + counts.passages_committed
+        p.files_per_s = p.files_done / elapsed
+        p.files_eta_s = (p.files_total - p.files_done) / p.files_per_s if p.files_done else None
+        if p.chunks_done and self._first_vector is None:
+            self._first_vector = now
+        embedding_for = now - self._first_vector if self._first_vector is not None else 0.0
+        p.chunks_per_s = p.chunks_done / embedding_for if embedding_for > 1.0 else 0.0
+        # Passages still to come from unread files, at this run's passages per file.
+        per_file = counts.passages_committed / p.files_done if p.files_done else 0.0
+        expected = p.chunks_total + per_file * (p.files_total - p.files_done)
+        p.eta_s = (expected - p.chunks_done) / p.chunks_per_s if p.chunks_per_s > 0 else None
         return p

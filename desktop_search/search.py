@@ -2,6 +2,9 @@
 
 The searcher opens the store read-only, so it works while another process
 indexes; :meth:`Searcher.refresh` picks up chunks committed since it opened.
+Passages are keyword-searchable before they have a vector (the index run
+embeds them behind): dense and hybrid search rank those by their keyword
+score alone, and :meth:`Searcher.embedding_note` says how many there are.
 """
 from __future__ import annotations
 
@@ -201,6 +204,7 @@ class Searcher:
         self._embedder = embedder
         self._lock = threading.RLock()
         self.vectors: VectorIndex | None = None
+        self._first_waiting: int | None = None  # oldest passage without a vector, as of the last refresh
         self.manifest: Manifest | None = None
         self.spec: ModelSpec | None = None
         self._bind_manifest()
@@ -241,10 +245,21 @@ class Searcher:
             return
         assert self.manifest is not None
         with self._lock:
+            first, top = self.store.embedding_frontier()
+            self._first_waiting = first
             if self.vectors is None:
                 self.vectors = VectorIndex.open(self.paths, self.store, self.manifest.dim, writable=False)
-            elif self.store.max_chunk_id() > self.vectors.max_id:
+            elif (top if first is None else first - 1) > self.vectors.max_id:
                 self.vectors.catch_up(self.store, apply_tombstones=False)
+
+    def embedding_note(self) -> str | None:
+        """One line for the user while passages still wait for their vectors; None when all have one."""
+        self.refresh()
+        if self._first_waiting is None:
+            return None
+        embedded, total = self.store.embedding_counts()
+        return (f"{total - embedded:,} of {total:,} passages are still being embedded; "
+                "until then they are ranked by their keyword score alone.")
 
     # -- searching -----------------------------------------------------------------
 
@@ -269,12 +284,20 @@ class Searcher:
         # The pool does not shrink with top_k, so the first ten results of a
         # top-100 search are the results of a top-10 search.
         pool = max(self.fusion.pool, top_k * 4)
+        first_waiting = self._first_waiting
         dense = self._dense(q, pool) if mode in ("dense", "hybrid") else []
-        keyword, exact = self._keyword(q, pool) if mode in ("keyword", "hybrid") else ([], set())
+        keyword, exact = ([], set())
+        if mode in ("keyword", "hybrid") or (mode == "dense" and first_waiting is not None):
+            keyword, exact = self._keyword(q, pool)
+        # Passages without a vector yet: every id from the oldest waiting one up.
+        waiting = frozenset() if first_waiting is None else frozenset(c for c, _ in keyword if c >= first_waiting)
+        if mode == "dense" and keyword:
+            keyword = [cs for cs in keyword if cs[0] in waiting]
+            exact = set()
         doc_of = self.store.chunk_documents({cid for cid, _ in dense} | {cid for cid, _ in keyword})
-        if mode == "hybrid":
-            weights = [self.fusion.dense_weight, 1.0 - self.fusion.dense_weight]
-            scored = fuse([dense, keyword], weights, doc_of, self.fusion)
+        if mode == "hybrid" or (mode == "dense" and keyword):
+            dense_weight = self.fusion.dense_weight if mode == "hybrid" else 1.0
+            scored = fuse([dense, keyword], [dense_weight, 1.0 - dense_weight], doc_of, self.fusion, waiting)
         else:
             scored = dense or keyword
         if exact:
@@ -399,6 +422,7 @@ def fuse(
     weights: Sequence[float],
     doc_of: dict[int, int],
     fusion: FusionSettings,
+    keyword_only: frozenset[int] = frozenset(),
 ) -> list[tuple[int, float]]:
     """Weighted fusion of rankings of chunk ids, best first.
 
@@ -406,18 +430,30 @@ def fuse(
     (its best passage), so a document with many middling passages cannot
     outvote one with a single good one; passages are then ordered by their
     document's fused score, and within a document by their own.
+
+    ``keyword_only`` are passages with no vector yet: they score their share
+    of the last ranking (keyword) alone, not marked down for missing from
+    the others; so are documents that have such a passage and no dense hit.
     """
-    def combine(lists: Sequence[Sequence[tuple[Any, float]]]) -> dict[Any, float]:
+    def combine(lists: Sequence[Sequence[tuple[Any, float]]], solo: set[Any] | frozenset[Any]) -> dict[Any, float]:
         total: dict[Any, float] = {}
-        for ranking, weight in zip(lists, weights):
-            for key, share in _contributions(ranking, fusion).items():
-                total[key] = total.get(key, 0.0) + weight * share
+        shares = [_contributions(ranking, fusion) for ranking in lists]
+        for share, weight in zip(shares, weights):
+            for key, value in share.items():
+                total[key] = total.get(key, 0.0) + weight * value
+        for key in solo:
+            if key in shares[-1]:
+                total[key] = shares[-1][key]
         return total
 
-    by_chunk = combine(rankings)
+    by_chunk = combine(rankings, keyword_only)
     if fusion.level == "chunk":
         return sorted(by_chunk.items(), key=lambda kv: kv[1], reverse=True)
-    by_doc = combine([_best_per_document(r, doc_of) for r in rankings])
+    solo_docs: set[int] = set()
+    if keyword_only:
+        with_vectors = {doc_of.get(cid) for ranking in rankings[:-1] for cid, _ in ranking}
+        solo_docs = {doc_of[cid] for cid in keyword_only if cid in doc_of} - with_vectors
+    by_doc = combine([_best_per_document(r, doc_of) for r in rankings], solo_docs)
     keyed = [(cid, by_doc[doc_of[cid]], s) for cid, s in by_chunk.items() if cid in doc_of]
     keyed.sort(key=lambda t: (t[1], t[2]), reverse=True)
     return [(cid, doc_score) for cid, doc_score, _s in keyed]

@@ -261,10 +261,13 @@ def test_cancel_keeps_committed_work_and_the_next_run_finishes(run: Run, library
 
 
 def test_transient_failure_is_retried_a_few_times_then_left(tiny_model, data_dir, tmp_path):
-    """A file that timed out (a busy machine) is read again by later runs, but not forever."""
+    """A file that timed out (a busy machine) is read again by later runs, but not forever.
+
+    The decision reads the stored failure code, never the message's wording.
+    """
     from sqlalchemy import update
 
-    from desktop_search.extract.pool import MAX_ATTEMPTS
+    from desktop_search.failures import MAX_ATTEMPTS
     from desktop_search.indexing import IndexOptions, Indexer
     from desktop_search.storage import Store
     from desktop_search.storage.schema import documents
@@ -279,20 +282,23 @@ def test_transient_failure_is_retried_a_few_times_then_left(tiny_model, data_dir
     try:
         # Pretend the first read timed out under load.
         with store.engine.begin() as conn:
-            conn.execute(update(documents).values(status="failed", error="timed out: took longer than 120 s to read"))
+            conn.execute(update(documents).values(status="failed", error="took too long", failure="timeout"))
         report = indexer.run()
         assert (report.updated, report.failed) == (1, [])
         assert store.stats()["documents"] == 1
 
         # A failure that keeps recurring stops being retried after MAX_ATTEMPTS.
         with store.engine.begin() as conn:
-            conn.execute(update(documents).values(status="failed", error="timed out: x", attempts=MAX_ATTEMPTS))
+            conn.execute(update(documents).values(status="failed", error="timed out: x", failure="timeout",
+                                                  attempts=MAX_ATTEMPTS))
         report = indexer.run()
         assert (report.updated, report.unchanged) == (0, 1)
 
-        # A permanent failure (a password) is not retried while the file is unchanged.
+        # A permanent failure (a password) is not retried while the file is unchanged,
+        # whatever its message says.
         with store.engine.begin() as conn:
-            conn.execute(update(documents).values(status="failed", error="encrypted: needs a password", attempts=1))
+            conn.execute(update(documents).values(status="failed", error="timed out: needs a password",
+                                                  failure="unreadable", attempts=1))
         assert indexer.run().unchanged == 1
     finally:
         store.close()

@@ -1,6 +1,7 @@
 """The threaded embed/store stages of an index run: order, errors, timings."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 import numpy as np
@@ -86,7 +87,7 @@ def test_report_says_where_the_time_went(tiny_model, data_dir, tmp_path):
     assert t["forward"] < report.seconds
 
 
-def test_an_embedding_failure_stops_the_run_and_keeps_committed_batches(tiny_model, data_dir, tmp_path):
+def test_an_embedding_failure_stops_the_run_and_the_next_run_embeds_what_is_left(tiny_model, data_dir, tmp_path):
     lib = _library(tmp_path / "lib")
     spec = resolve_model(str(tiny_model))
     options = IndexOptions(model=str(tiny_model), device="cpu", batch_chunks=3, workers=1)
@@ -94,14 +95,15 @@ def test_an_embedding_failure_stops_the_run_and_keeps_committed_batches(tiny_mod
     with pytest.raises(RuntimeError, match="simulated embedding failure"):
         Indexer(data_dir, options, embedder=failing).run(add=[lib])
     rows, known = _stored(data_dir)
-    assert 0 < len(known) < 12  # the batches before the failure are kept, later ones are not half-written
-    docs_with_chunks = {r.title for r in rows}
-    assert len(docs_with_chunks) == len(known)
+    with_vectors = [r for r in rows if r.embedding is not None]
+    assert 0 < len(with_vectors) < len(rows)  # batches before the failure kept their vectors
+    assert {r.id for r in with_vectors} == {r.id for r in rows[: len(with_vectors)]}  # oldest first
 
     report = Indexer(data_dir, options, embedder=Embedder(spec, device="cpu")).run()
-    assert report.added == 12 - len(known) and report.unchanged == len(known)
+    assert report.added == 12 - len(known)
     rows, known = _stored(data_dir)
-    assert len(known) == 12
+    assert len(known) == 12 and all(r.embedding is not None for r in rows)
+    assert report.embedded == len(rows) - len(with_vectors)  # nothing embedded twice
 
 
 def test_progress_arrives_in_order_from_the_calling_thread(tiny_model, data_dir, tmp_path):
@@ -118,3 +120,19 @@ def test_progress_arrives_in_order_from_the_calling_thread(tiny_model, data_dir,
     assert indexing and indexing[-1][1] == 12
     assert [e[1] for e in indexing] == sorted(e[1] for e in indexing)
     assert {e[2] for e in events} == {threading.get_ident()}
+
+
+def test_progress_counts_files_read_and_passages_embedded(tiny_model, data_dir, tmp_path):
+    lib = _library(tmp_path / "lib")
+    events = []
+    options = IndexOptions(model=str(tiny_model), device="cpu", batch_chunks=3)
+    report = Indexer(data_dir, options, on_progress=lambda p: events.append(dataclasses.replace(p))).run(add=[lib])
+    indexing = [p for p in events if p.phase == "indexing"]
+    rows, _ = _stored(data_dir)
+    last = indexing[-1]
+    assert (last.files_done, last.files_total) == (12, 12)
+    assert last.chunks_done == last.chunks_total == len(rows) == report.embedded
+    assert [p.chunks_done for p in indexing] == sorted(p.chunks_done for p in indexing)
+    assert all(p.chunks_done <= p.chunks_total for p in indexing)
+    assert last.files_per_s > 0 and last.files_eta_s == 0
+    assert "read 12/12 files" in last.line() and f"embedded {len(rows)}/{len(rows)} passages" in last.line()

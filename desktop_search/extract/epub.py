@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from desktop_search.errors import ExtractionError
+from desktop_search.failures import FailureCode
 from desktop_search.extract.html import html_to_text
 from desktop_search.extract.model import ExtractedDocument, Segment, normalize_text
 
@@ -114,7 +115,7 @@ def extract_epub(path: Path, data: bytes) -> ExtractedDocument:
             segments.append(Segment(text=text, section=location, href=href))
 
     if not segments:
-        raise ExtractionError("no readable text (image-only or empty EPUB?)")
+        raise ExtractionError("no readable text (image-only or empty EPUB?)", FailureCode.NO_TEXT)
     warning = f"partly read: {len(bad)} chapters could not be read" if bad else None
     return ExtractedDocument(
         path=str(path), kind="epub", title=_first_meta(book, "title") or path.stem,

@@ -1,5 +1,8 @@
-"""Extraction in worker processes, each file under a timeout.
+"""Extraction (and chunking) in worker processes, each file under a timeout.
 
+Given a :class:`~desktop_search.chunking.ChunkJob`, a worker also cuts the
+document into passages with the model's tokenizer (loaded once per worker,
+without torch), so the main process only stores, batches and embeds.
 A dispatcher thread in the parent hands paths to workers and collects their
 results into a bounded queue, so extraction runs ahead of embedding. A worker
 that overruns its timeout is killed and replaced; one that dies (a crash in a
@@ -21,8 +24,10 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
+from desktop_search.chunking import Chunk, ChunkJob, Chunker, load_chunk_tokenizer
 from desktop_search.errors import ExtractionError
 from desktop_search.extract.model import ExtractedDocument
+from desktop_search.failures import FailureCode
 
 logger = logging.getLogger(__name__)
 
@@ -31,24 +36,17 @@ DEFAULT_MEMORY_LIMIT = 4 * 1024**3  # address space per worker
 MAX_FILE_BYTES = 1024**3  # files larger than this are refused, not read
 
 
-# Failures that may not recur (a machine too busy to read a file in time, a
-# reader killed by the OS, a file mid-copy): retried on later runs, a few times.
-TRANSIENT_FAILURES = ("timed out", "the reader ", "file disappeared")
-MAX_ATTEMPTS = 3
-
-
-def is_transient(error: str | None) -> bool:
-    return bool(error) and error.startswith(TRANSIENT_FAILURES)
-
-
 @dataclass
 class ExtractionResult:
-    """The outcome for one path: a document, or the reason it failed."""
+    """The outcome for one path: a document (and its passages, when chunked), or why it failed."""
 
     path: str
     document: ExtractedDocument | None = None
     error: str | None = None
     seconds: float = 0.0
+    failure: FailureCode | None = None
+    chunks: list[Chunk] | None = None  # with a ChunkJob; the document's segments are then dropped
+    chunk_seconds: float = 0.0
 
 
 def hash_bytes(data: bytes) -> str:
@@ -72,18 +70,18 @@ def read_and_extract(path: str) -> ExtractedDocument:
         with open(os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)), "rb") as fh:
             st = os.fstat(fh.fileno())
             if not stat.S_ISREG(st.st_mode):
-                raise ExtractionError("not a regular file (a pipe, device or folder)")
+                raise ExtractionError("not a regular file (a pipe, device or folder)", FailureCode.NOT_A_FILE)
             if st.st_size > MAX_FILE_BYTES:
-                raise ExtractionError(f"too large ({st.st_size // 2**20} MiB)")
+                raise ExtractionError(f"too large ({st.st_size // 2**20} MiB)", FailureCode.TOO_LARGE)
             data = fh.read()
     except FileNotFoundError as exc:
-        raise ExtractionError("file disappeared before it could be read") from exc
+        raise ExtractionError("file disappeared before it could be read", FailureCode.DISAPPEARED) from exc
     except PermissionError as exc:
-        raise ExtractionError("permission denied") from exc
+        raise ExtractionError("permission denied", FailureCode.PERMISSION) from exc
     except IsADirectoryError as exc:
-        raise ExtractionError("is a folder, not a file") from exc
+        raise ExtractionError("is a folder, not a file", FailureCode.NOT_A_FILE) from exc
     except OSError as exc:
-        raise ExtractionError(f"cannot be read: {exc.strerror or exc}") from exc
+        raise ExtractionError(f"cannot be read: {exc.strerror or exc}", FailureCode.IO_ERROR) from exc
     doc = extract_file(path, data)
     doc.size, doc.mtime_ns, doc.hash = st.st_size, st.st_mtime_ns, hash_bytes(data)
     return doc
@@ -98,11 +96,35 @@ def _limit_memory(limit: int) -> None:
         logger.debug("cannot limit worker memory", exc_info=True)
 
 
-def _worker_main(conn: Connection, memory_limit: int) -> None:
+def _read_one(path: str, chunker: Chunker | None, job: ChunkJob | None) -> ExtractionResult:
+    start = time.perf_counter()
+    try:
+        doc = read_and_extract(path)
+        reply = ExtractionResult(path, document=doc)
+        if chunker is not None and job is not None:
+            t0 = time.perf_counter()
+            reply.chunks = chunker.chunk_document(doc.title, doc.segments, job.passage_prefix)
+            doc.segments = []  # the passages carry the text; no need to send it twice
+            reply.chunk_seconds = time.perf_counter() - t0
+    except ExtractionError as exc:
+        reply = ExtractionResult(path, error=str(exc), failure=exc.code)
+    except MemoryError:
+        reply = ExtractionResult(path, error="too large to read within the memory limit", failure=FailureCode.TOO_LARGE)
+    except RecursionError:
+        reply = ExtractionResult(path, error="structure nested too deeply to read", failure=FailureCode.UNREADABLE)
+    except Exception as exc:  # noqa: BLE001 - a parser bug must cost one file, not the run
+        reply = ExtractionResult(path, error=f"could not be read ({type(exc).__name__}: {exc})"[:300],
+                                 failure=FailureCode.UNREADABLE)
+    reply.seconds = time.perf_counter() - start
+    return reply
+
+
+def _worker_main(conn: Connection, memory_limit: int, job: ChunkJob | None) -> None:
     _limit_memory(memory_limit)
     logging.getLogger().handlers.clear()
     logging.getLogger().setLevel(logging.ERROR)
     sys.setrecursionlimit(5000)
+    chunker: Chunker | None = None
     while True:
         try:
             path = conn.recv()
@@ -110,29 +132,21 @@ def _worker_main(conn: Connection, memory_limit: int) -> None:
             return
         if path is None:
             return
-        start = time.perf_counter()
-        try:
-            doc = read_and_extract(path)
-            reply = ExtractionResult(path, document=doc)
-        except ExtractionError as exc:
-            reply = ExtractionResult(path, error=str(exc))
-        except MemoryError:
-            reply = ExtractionResult(path, error="too large to read within the memory limit")
-        except RecursionError:
-            reply = ExtractionResult(path, error="structure nested too deeply to read")
-        except Exception as exc:  # noqa: BLE001 - a parser bug must cost one file, not the run
-            reply = ExtractionResult(path, error=f"could not be read ({type(exc).__name__}: {exc})"[:300])
-        reply.seconds = time.perf_counter() - start
+        if job is not None and chunker is None:
+            # Loaded on the first file, not at start: a worker that only ever
+            # times out, or a pool for one file, pays nothing more.
+            chunker = Chunker(load_chunk_tokenizer(job.tokenizer_dir), job.settings)
+        reply = _read_one(path, chunker, job)
         try:
             conn.send(reply)
         except (MemoryError, OSError, ValueError):
-            conn.send(ExtractionResult(path, error="too large to pass back from the reader"))
+            conn.send(ExtractionResult(path, error="too large to pass back from the reader", failure=FailureCode.TOO_LARGE))
 
 
 class _Worker:
-    def __init__(self, ctx: mp.context.BaseContext, memory_limit: int) -> None:
+    def __init__(self, ctx: mp.context.BaseContext, memory_limit: int, job: ChunkJob | None) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_worker_main, args=(child, memory_limit), daemon=True)
+        self.process = ctx.Process(target=_worker_main, args=(child, memory_limit, job), daemon=True)
         self.process.start()
         child.close()
         self.path: str | None = None
@@ -163,8 +177,10 @@ class ExtractorPool:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
         lookahead: int | None = None,
+        chunk_job: ChunkJob | None = None,
     ) -> None:
         self.n_workers = max(1, workers or min(8, os.cpu_count() or 1))
+        self.chunk_job = chunk_job
         self.timeout_s = timeout_s
         self.memory_limit = memory_limit
         self._results: queue.Queue[ExtractionResult | None] = queue.Queue(maxsize=lookahead or 4 * self.n_workers)
@@ -213,7 +229,7 @@ class ExtractorPool:
     def _dispatch(self, todo: deque[str]) -> None:
         workers: list[_Worker] = []
         try:
-            workers = [_Worker(self._ctx, self.memory_limit) for _ in range(min(self.n_workers, len(todo)) or 1)]
+            workers = [_Worker(self._ctx, self.memory_limit, self.chunk_job) for _ in range(min(self.n_workers, len(todo)) or 1)]
             idle = list(workers)
             busy: dict[Connection, _Worker] = {}
             while (todo or busy) and not self._stop.is_set():
@@ -235,8 +251,8 @@ class ExtractorPool:
                         w.kill()
                         workers.remove(w)
                         result = ExtractionResult(w.path or "", error=_death_reason(code),
-                                                  seconds=time.monotonic() - w.started)
-                        fresh = _Worker(self._ctx, self.memory_limit)
+                                                  seconds=time.monotonic() - w.started, failure=FailureCode.READER_DIED)
+                        fresh = _Worker(self._ctx, self.memory_limit, self.chunk_job)
                         workers.append(fresh)
                         idle.append(fresh)
                     if not self._put(result):
@@ -248,12 +264,12 @@ class ExtractorPool:
                         busy.pop(conn)
                         w.kill()
                         workers.remove(w)
-                        fresh = _Worker(self._ctx, self.memory_limit)
+                        fresh = _Worker(self._ctx, self.memory_limit, self.chunk_job)
                         workers.append(fresh)
                         idle.append(fresh)
                         if not self._put(
                             ExtractionResult(w.path or "", error=f"timed out: took longer than {self.timeout_s:.0f} s to read",
-                                             seconds=now - w.started)
+                                             seconds=now - w.started, failure=FailureCode.TIMEOUT)
                         ):
                             return
         except Exception as exc:  # noqa: BLE001 - a dispatcher bug must end the run, not hang it

@@ -28,7 +28,6 @@ from desktop_search.gui.preview import PreviewPane
 from desktop_search.gui.results import HTML_ROLE, RESULT_ROLE, CardDelegate, card_html, query_terms
 from desktop_search.gui.workers import IndexJob, IndexWorker, SearchWorker, start_thread, stop_thread
 from desktop_search.paths import DataPaths
-from desktop_search.progress import format_duration
 from desktop_search.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -460,14 +459,9 @@ class MainWindow(QMainWindow):
             self.progress_panel.show()
             self.progress_bar.setRange(0, max(p.files_total, 1))
             self.progress_bar.setValue(p.files_done)
-            eta = format_duration(p.eta_s) if p.eta_s is not None else "--:--"
             current = f" · {os.path.basename(p.current)}" if p.current else ""
-            failed = f" · {p.failed} failed" if p.failed else ""
             paused = "Paused · " if self.index_worker.pause.is_set() else ""
-            self.progress_label.setText(
-                f"{paused}{p.files_done}/{p.files_total} files · {p.chunks_done} passages · "
-                f"{p.chunks_per_s:.1f} passages/s · ETA {eta}{failed}{current}"
-            )
+            self.progress_label.setText(f"{paused}{p.line()}{current}")  # files read and passages embedded
             self.progress_label.setToolTip(p.current or "")
             now = time.monotonic()
             if now - self._last_info >= INFO_INTERVAL_S:
@@ -537,6 +531,9 @@ class MainWindow(QMainWindow):
         self._info = info
         self.library.set_folders(info["folders"])
         self.counts_label.setText(f"{info['documents']} documents · {info['chunks']} passages")
+        waiting = info["chunks"] - info.get("embedded", info["chunks"])
+        if waiting:  # keyword-searchable already; ranked by their words until embedded
+            self.counts_label.setText(self.counts_label.text() + f" · {waiting} still being embedded")
         if info["failed"]:
             self.counts_label.setText(self.counts_label.text() + f" · {len(info['failed'])} failed")
         if "watch_dirs" in info:

@@ -1,9 +1,11 @@
 """SQLite metadata store, accessed through SQLAlchemy Core.
 
 WAL mode lets searches read while one indexer writes. Every document is
-written in a transaction together with its chunks, their embeddings and their
-full-text rows, so a kill -9 leaves either the old or the new document, never
-half of one.
+written in a transaction together with its chunks and their full-text rows,
+so a kill -9 leaves either the old or the new document, never half of one.
+Embeddings come later, in transactions of their own (``store_embeddings``):
+a passage with a NULL embedding is keyword-searchable and waits, oldest
+first, for the embedding stream, in this run or the next.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 
 from desktop_search.checkpoints import checkpoint
 from desktop_search.errors import IndexCorruptError, IndexMismatchError, StorageError
+from desktop_search.failures import FailureCode, parse as parse_failure
 from desktop_search.storage import schema
 from desktop_search.storage.schema import chunks, documents, folders, meta
 
@@ -57,7 +60,7 @@ class Manifest:
 
 @dataclass
 class ChunkRecord:
-    """A chunk ready to store: text, location and its embedding."""
+    """A chunk ready to store: text, location and its embedding (None: embedded later)."""
 
     ordinal: int
     text: str
@@ -87,6 +90,7 @@ class DocumentRecord:
     pages: int | None = None
     chunks: list[ChunkRecord] = field(default_factory=list)
     attempts: int = 1  # consecutive failed reads, to stop retrying a file that always fails
+    failure: FailureCode | None = None  # why it failed (status "failed"); decides retries
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,16 @@ class KnownDocument:
     status: str
     error: str | None = None
     attempts: int = 1
+    failure: FailureCode | None = None
+
+
+@dataclass(frozen=True)
+class PendingChunk:
+    """A stored passage waiting for its vector, with what its embedding input needs."""
+
+    id: int
+    text: str
+    title: str | None
 
 
 def _disk_full(path: Path) -> bool:
@@ -116,8 +130,8 @@ def _displayable(value: str | None) -> str | None:
     return _SURROGATES.sub("\ufffd", value)
 
 
-def _to_blob(vec: np.ndarray) -> bytes:
-    return np.asarray(vec, dtype=np.float16).tobytes()
+def _to_blob(vec: np.ndarray | None) -> bytes | None:
+    return None if vec is None else np.asarray(vec, dtype=np.float16).tobytes()
 
 
 def _batched(seq: Sequence[Any], n: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
@@ -151,6 +165,7 @@ class Store:
             self.engine = create_engine(f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 30})
         event.listen(self.engine, "connect", self._on_connect)
         try:
+            self._refuse_old_schema()
             if not readonly:
                 with self.engine.begin() as conn:
                     schema.metadata.create_all(conn)
@@ -167,6 +182,27 @@ class Store:
             if user_error is None:
                 raise
             raise user_error from exc
+
+    def _refuse_old_schema(self) -> None:
+        """An index written by another storage schema is refused before anything touches it."""
+        with self.engine.connect() as conn:
+            if conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").scalar() is None:
+                return  # a new database
+            raw = conn.execute(select(meta.c.value).where(meta.c.key == "manifest")).scalar_one_or_none()
+        if raw is None:
+            return
+        version = json.loads(raw).get("schema_version")
+        if version == schema.SCHEMA_VERSION:
+            return
+        self.engine.dispose()
+        older = isinstance(version, int) and version < schema.SCHEMA_VERSION
+        raise IndexMismatchError(
+            f"The index at {self.path.parent} was written by "
+            + ("an older" if older else "a newer")
+            + f" version of desktop-search (storage schema {version}; this version uses {schema.SCHEMA_VERSION}). "
+            + ("Run `desktop-search index --rebuild` to rebuild it from your folders (the folder list is kept)."
+               if older else "Use that version, or run `desktop-search index --rebuild` to rebuild it.")
+        )
 
     def _classify(self, exc: Exception) -> Exception | None:
         """Map SQLite's environment faults to user-facing errors; None for bugs."""
@@ -307,18 +343,20 @@ class Store:
         q = select(
             documents.c.id, documents.c.path, documents.c.folder_id, documents.c.size,
             documents.c.mtime_ns, documents.c.hash, documents.c.status, documents.c.error, documents.c.attempts,
+            documents.c.failure,
         )
         if folder_id is not None:
             q = q.where(documents.c.folder_id == folder_id)
         with self.engine.connect() as conn:
-            return {r.path: KnownDocument(*r) for r in conn.execute(q)}
+            return {r.path: KnownDocument(*r[:-1], failure=parse_failure(r.failure)) for r in conn.execute(q)}
 
     def commit_documents(self, records: Sequence[DocumentRecord]) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[int]]:
         """Write a batch of files in one transaction, replacing earlier versions.
 
-        Returns, per record, the new chunk ids and their vectors, and the ids
-        of the chunks that were replaced, for the caller to apply to the vector
-        index once the commit has succeeded.
+        Returns, per record, the new chunk ids and their vectors (none for
+        passages stored without one, which wait for :meth:`store_embeddings`),
+        and the ids of the chunks that were replaced, for the caller to apply
+        to the vector index once the commit has succeeded.
         """
         out: list[tuple[np.ndarray, np.ndarray]] = []
         now = time.time()
@@ -333,6 +371,7 @@ class Store:
                         folder_id=rec.folder_id, path=rec.path, kind=rec.kind, size=rec.size, mtime_ns=rec.mtime_ns,
                         hash=rec.hash, title=_displayable(rec.title), author=_displayable(rec.author),
                         status=rec.status, error=_displayable(rec.error), attempts=rec.attempts,
+                        failure=rec.failure.value if rec.failure is not None else None,
                         pages=rec.pages, indexed_at=now,
                     )
                 ).inserted_primary_key[0]
@@ -351,9 +390,12 @@ class Store:
                             for cid, c in zip(ids, rec.chunks)
                         ],
                     )
-                    vecs = np.stack([np.asarray(c.embedding, dtype=np.float32) for c in rec.chunks])
+                have = [i for i, c in enumerate(rec.chunks) if c.embedding is not None]
+                if have:
+                    vecs = np.stack([np.asarray(rec.chunks[i].embedding, dtype=np.float32) for i in have])
+                    ids = ids[have]
                 else:
-                    vecs = np.zeros((0, 0), dtype=np.float32)
+                    ids, vecs = ids[:0], np.zeros((0, 0), dtype=np.float32)
                 out.append((ids, vecs))
             checkpoint("committing")
         return out, gone
@@ -365,6 +407,59 @@ class Store:
         seq = conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name='chunks'").scalar()
         top = conn.execute(select(func.max(chunks.c.id))).scalar()
         return max(seq or 0, top or 0) + 1
+
+    def pending_chunks(self, after_id: int, limit: int) -> list[PendingChunk]:
+        """Passages without a vector and with id > ``after_id``, oldest first."""
+        q = (
+            select(chunks.c.id, chunks.c.text, documents.c.title)
+            .join(documents, documents.c.id == chunks.c.document_id)
+            .where(chunks.c.embedding.is_(None), chunks.c.id > after_id)
+            .order_by(chunks.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [PendingChunk(int(r.id), r.text, r.title) for r in conn.execute(q)]
+
+    def store_embeddings(self, ids: np.ndarray, vecs: np.ndarray) -> np.ndarray:
+        """Give waiting passages their vectors, in one transaction.
+
+        Returns the ids that took a vector: a passage deleted (its file
+        replaced) since it was read for embedding is skipped, and one that has
+        a vector already keeps it, so nothing is embedded into the index twice.
+        """
+        took: list[int] = []
+        with self._write() as conn:
+            for cid, vec in zip(ids, vecs):
+                res = conn.exec_driver_sql("UPDATE chunks SET embedding = ? WHERE id = ? AND embedding IS NULL",
+                                           (_to_blob(vec), int(cid)))
+                if res.rowcount == 1:
+                    took.append(int(cid))
+            checkpoint("committing-vectors")
+        return np.asarray(took, dtype=np.int64)
+
+    def embedding_counts(self) -> tuple[int, int]:
+        """(passages with a vector, all passages); the pending count reads a partial index."""
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(chunks)).scalar_one()
+            pending = conn.execute(select(func.count()).where(chunks.c.embedding.is_(None))).scalar_one()
+        return int(total) - int(pending), int(total)
+
+    def embedding_frontier(self) -> tuple[int | None, int]:
+        """(the oldest passage waiting for its vector or None, the highest passage id), in one cheap query.
+
+        The embedding stream takes passages oldest first and new passages get
+        higher ids, so the passages with a vector are exactly those below the
+        oldest waiting one.
+        """
+        with self.engine.connect() as conn:
+            first, top = conn.exec_driver_sql(
+                "SELECT (SELECT min(id) FROM chunks WHERE embedding IS NULL), (SELECT max(id) FROM chunks)").one()
+        return (None if first is None else int(first)), int(top or 0)
+
+    def embedded_upto(self) -> int:
+        """Every passage with an id up to this one has its vector."""
+        first, top = self.embedding_frontier()
+        return top if first is None else first - 1
 
     def move_document(self, doc_id: int, new_path: str, folder_id: int, size: int, mtime_ns: int) -> None:
         """Point a document at its new path, keeping its chunks and embeddings."""
@@ -404,14 +499,16 @@ class Store:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(chunks)).scalar_one())
 
-    def iter_embeddings(self, after_id: int = 0, block: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield (ids, float32 vectors) for chunks with id > ``after_id``, in blocks."""
+    def iter_embeddings(self, after_id: int = 0, upto: int | None = None,
+                        block: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (ids, float32 vectors) for embedded chunks with ``after_id`` < id <= ``upto``, in blocks."""
         last = after_id
         while True:
+            q = select(chunks.c.id, chunks.c.embedding).where(chunks.c.id > last, chunks.c.embedding.is_not(None))
+            if upto is not None:
+                q = q.where(chunks.c.id <= upto)
             with self.engine.connect() as conn:
-                rows = conn.execute(
-                    select(chunks.c.id, chunks.c.embedding).where(chunks.c.id > last).order_by(chunks.c.id).limit(block)
-                ).all()
+                rows = conn.execute(q.order_by(chunks.c.id).limit(block)).all()
             if not rows:
                 return
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
@@ -497,6 +594,7 @@ class Store:
         with self.engine.connect() as conn:
             n_docs = conn.execute(select(func.count()).where(documents.c.status == "indexed")).scalar_one()
             n_chunks = conn.execute(select(func.count()).select_from(chunks)).scalar_one()
+            n_waiting = conn.execute(select(func.count()).where(chunks.c.embedding.is_(None))).scalar_one()
             failed = [
                 {"path": r.path, "error": r.error}
                 for r in conn.execute(
@@ -511,4 +609,5 @@ class Store:
                     .order_by(documents.c.path)
                 )
             ]
-        return {"documents": int(n_docs), "chunks": int(n_chunks), "failed": failed, "warnings": warnings}
+        return {"documents": int(n_docs), "chunks": int(n_chunks), "embedded": int(n_chunks) - int(n_waiting),
+                "failed": failed, "warnings": warnings}

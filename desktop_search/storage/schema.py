@@ -18,11 +18,14 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    text,
 )
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+# 2: passages are stored before their embedding (``chunks.embedding`` NULL until
+# the embedding stream fills it) and failures carry a code (``documents.failure``).
+SCHEMA_VERSION = 2
 
 
 class FsPath(TypeDecorator):
@@ -85,6 +88,7 @@ documents = Table(
     Column("author", Text),
     Column("status", String, nullable=False),  # indexed | failed
     Column("error", Text),  # failure reason, or a warning for partly read files
+    Column("failure", String),  # desktop_search.failures.FailureCode of a failed file; drives retries
     Column("attempts", Integer, nullable=False, default=1),  # reads that failed in a row
     Column("pages", Integer),  # pages (PDF) or spine items (EPUB)
     Column("indexed_at", Float, nullable=False),
@@ -107,8 +111,12 @@ chunks = Table(
     Column("char_start", Integer, nullable=False),  # offsets in the page/section text
     Column("char_end", Integer, nullable=False),
     Column("text", Text, nullable=False),
-    Column("embedding", LargeBinary, nullable=False),  # float16, L2-normalised
+    # float16, L2-normalised; NULL while the passage waits for the embedding
+    # stream (it is keyword-searchable already).
+    Column("embedding", LargeBinary, nullable=True),
     Index("ix_chunks_document", "document_id", "ordinal"),
+    # The embedding stream's queue: passages without a vector, oldest first.
+    Index("ix_chunks_pending", "id", sqlite_where=text("embedding IS NULL")),
     sqlite_autoincrement=True,
 )
 

@@ -1,7 +1,7 @@
 """The hnswlib index: a cache of the embeddings stored in SQLite.
 
 The file on disk is saved atomically with a sidecar JSON that records the
-highest chunk id it holds. On open, chunks added since then are added from
+highest chunk id it holds. On open, chunks embedded since then are added from
 their stored embeddings and tombstoned ids are marked deleted, so a file left
 stale by a crash is caught up in moments; a missing or unreadable one is
 rebuilt from SQLite, never re-embedded.
@@ -53,11 +53,12 @@ class VectorIndex:
         if index is None:
             index = cls(dim, capacity=store.chunk_count() + 1024)
         index.catch_up(store)
-        live, rows = index.live_count, store.chunk_count()
+        live, rows = index.live_count, store.embedding_counts()[0]
         if live != rows:
-            logger.warning("Vector index holds %d live vectors but the store has %d chunks; rebuilding", live, rows)
+            logger.warning("Vector index holds %d live vectors but the store has %d embedded chunks; rebuilding",
+                           live, rows)
             index = cls(dim, capacity=rows + 1024)
-            index.catch_up(store, apply_tombstones=False)
+            index.catch_up(store, apply_tombstones=False, everything=True)
         if writable:
             index.save(paths)
             store.clear_tombstones(index.max_id)
@@ -105,12 +106,18 @@ class VectorIndex:
             logger.warning("Vector index at %s is unreadable; rebuilding from stored embeddings", paths.vectors, exc_info=True)
             return None
 
-    def catch_up(self, store: Store, apply_tombstones: bool = True) -> int:
-        """Add chunks newer than ``max_id`` from their stored embeddings."""
+    def catch_up(self, store: Store, apply_tombstones: bool = True, everything: bool = False) -> int:
+        """Add chunks newer than ``max_id`` from their stored embeddings.
+
+        Only up to :meth:`Store.embedded_upto` (the passages behind it wait
+        for their vectors), unless ``everything``: a rebuild takes every
+        stored vector.
+        """
         added = 0
         if apply_tombstones:
             self.mark_deleted(t for t in store.tombstones() if t <= self.max_id)
-        for ids, vecs in store.iter_embeddings(after_id=self.max_id):
+        upto = None if everything else store.embedded_upto()
+        for ids, vecs in store.iter_embeddings(after_id=self.max_id, upto=upto):
             self.add(ids, vecs)
             added += len(ids)
         if added:

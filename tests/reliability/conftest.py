@@ -104,6 +104,8 @@ def store_state(data: Path, dim: int = 32) -> dict:
         con.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('integrity-check')")
         con.execute("INSERT INTO chunks_tri(chunks_tri) VALUES ('integrity-check')")
         n_chunks = texts[0]
+        waiting = con.execute("SELECT count(*) FROM chunks WHERE embedding IS NULL").fetchone()[0]
+        assert waiting == 0, f"{waiting} passages never got their vector"
         ids = {r[0] for r in con.execute("SELECT id FROM chunks")}
         docs = {os.fsdecode(r[0]): (r[1], r[2]) for r in con.execute("SELECT path, status, error FROM documents")}
         per_doc_empty = con.execute(

@@ -12,9 +12,10 @@ from tests.reliability.conftest import indexed_library, make_small_library, run_
 
 logger = logging.getLogger(__name__)
 
-# Where the indexer dies. "committing" is inside the write transaction; "saving" is after
-# the hnsw file was replaced and before its sidecar was written.
-KILL_POINTS = ["planned", "extracting", "embedding", "committing", "saving"]
+# Where the indexer dies. "committing" is inside the text write transaction, "embedding" after
+# it (passages stored, no vectors), "committing-vectors" inside the vector write transaction;
+# "saving" is after the hnsw file was replaced and before its sidecar was written.
+KILL_POINTS = ["planned", "extracting", "committing", "embedding", "committing-vectors", "saving"]
 
 
 @pytest.fixture(scope="module")
