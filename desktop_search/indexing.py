@@ -40,7 +40,7 @@ from desktop_search.index_streams import (
 )
 from desktop_search.models import ModelSpec, resolve_model
 from desktop_search.paths import DataPaths, library_path
-from desktop_search.progress import Progress, RateMeter
+from desktop_search.progress import Phase, Progress, RateMeter
 from desktop_search.storage import Manifest, Store, VectorIndex
 from desktop_search.storage.database import DocumentRecord, KnownDocument
 from desktop_search.storage.files import atomic_write_bytes
@@ -297,7 +297,7 @@ class Indexer:
         return plan
 
     def _update(self, store: Store, spec: ModelSpec) -> IndexReport:
-        self._emit(Progress("scanning"))
+        self._emit(Progress(Phase.SCANNING))
         plan = self._plan(store)
         checkpoint("planned")
         report = IndexReport(unchanged=plan.unchanged, skipped_folders=plan.skipped_folders)
@@ -320,10 +320,10 @@ class Indexer:
         if plan.todo or waiting:
             self._index_files(store, spec, vectors, plan, report, waiting)
         if vectors is not None:
-            self._emit(Progress("saving"))
+            self._emit(Progress(Phase.SAVING))
             vectors.save(self.paths)
             store.clear_tombstones(vectors.max_id)
-        done = Progress("done", files_done=len(plan.todo), files_total=len(plan.todo), chunks_done=report.embedded,
+        done = Progress(Phase.DONE, files_done=len(plan.todo), files_total=len(plan.todo), chunks_done=report.embedded,
                         chunks_total=report.embedded, failed=len(report.failed))
         self._emit(done)
         return report
@@ -354,7 +354,7 @@ class Indexer:
         keyword = KeywordStream(store, vectors, write_lock, counts, clock, self.options.batch_chunks,
                                 self.options.flush_interval_s, on_commit=embed.wake.set,
                                 on_record=lambda rec: self._note(rec, plan, report))
-        progress = Progress("indexing", files_total=len(plan.todo))
+        progress = Progress(Phase.INDEXING, files_total=len(plan.todo))
         meter = RateMeter()
         last_emit = 0.0
 

@@ -9,14 +9,25 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 logger = logging.getLogger(__name__)
 
 
+class Phase(StrEnum):
+    """Where a run is; a str, so logs and older callers read it as the bare word."""
+
+    SCANNING = "scanning"
+    LOADING_MODEL = "loading model"
+    INDEXING = "indexing"
+    SAVING = "saving"
+    DONE = "done"
+
+
 @dataclass
 class Progress:
-    phase: str  # scanning | indexing | saving | done
+    phase: Phase  # scanning | indexing | saving | done
     files_done: int = 0  # read and committed: keyword-searchable
     files_total: int = 0
     chunks_done: int = 0  # passages embedded this run
@@ -28,9 +39,12 @@ class Progress:
     files_per_s: float = 0.0
     files_eta_s: float | None = None  # until every file is keyword-searchable
 
+    def __post_init__(self) -> None:
+        self.phase = Phase(self.phase)
+
     def line(self) -> str:
         """One line for a terminal status bar."""
-        if self.phase != "indexing":
+        if self.phase != Phase.INDEXING:
             return f"{self.phase}…"
         pct = 100.0 * self.files_done / self.files_total if self.files_total else 100.0
         fails = f" {self.failed} failed" if self.failed else ""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -26,6 +27,13 @@ logger = logging.getLogger(__name__)
 # 2: passages are stored before their embedding (``chunks.embedding`` NULL until
 # the embedding stream fills it) and failures carry a code (``documents.failure``).
 SCHEMA_VERSION = 2
+
+
+class DocStatus(StrEnum):
+    """A document's row status (stored as the bare word)."""
+
+    INDEXED = "indexed"
+    FAILED = "failed"
 
 
 class FsPath(TypeDecorator):
