@@ -6,6 +6,7 @@ A bare ``desktop-search`` opens the GUI.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import signal
@@ -19,7 +20,7 @@ from desktop_search import __version__
 from desktop_search.chunking import ChunkSettings
 from desktop_search.errors import UserFacingError
 from desktop_search.paths import DataPaths, library_path, resolve_data_dir
-from desktop_search.progress import Progress, format_duration
+from desktop_search.progress import Progress, format_duration, load_progress
 from desktop_search.terms import PER_DOCUMENT
 from desktop_search.settings import Settings
 
@@ -324,6 +325,8 @@ def cmd_status(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
     info = library.to_json()
     info["data_dir"] = str(paths.root)
     info["device"] = _device_description(args.device or settings.device)
+    running = load_progress(paths.progress)
+    info["indexing"] = dataclasses.asdict(running) if running is not None else None
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2))
         return 0
@@ -332,6 +335,8 @@ def cmd_status(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
     print(f"Device:    {info['device']}")
     print(f"Documents: {library.documents}   Passages: {library.chunks} ({library.embedded} embedded)   "
           f"Failed: {len(library.failed)}")
+    if running is not None:
+        print(f"Indexing:  {running.line()}")
     for f in library.folders:
         print(f"  {f.path}  ({f.indexed} indexed, {f.failed} failed)")
     if library.failed:

@@ -40,7 +40,7 @@ from desktop_search.index_streams import (
 )
 from desktop_search.models import ModelSpec, resolve_model
 from desktop_search.paths import DataPaths, library_path
-from desktop_search.progress import Phase, Progress, RateMeter
+from desktop_search.progress import Phase, Progress, RateMeter, save_progress
 from desktop_search.storage import Manifest, Store, VectorIndex
 from desktop_search.storage.database import DocumentRecord, KnownDocument
 from desktop_search.storage.files import atomic_write_bytes
@@ -56,6 +56,8 @@ ProgressCallback = Callable[[Progress], None]
 EAGER_CHUNKS = 32
 # How often the main thread reports progress while it waits for the embedder.
 PROGRESS_INTERVAL_S = 0.5
+# How often progress is saved to the data dir for `status` in another process.
+PUBLISH_INTERVAL_S = 2.0
 
 
 @dataclass
@@ -181,6 +183,7 @@ class Indexer:
         self._on_progress = on_progress or (lambda p: None)
         self.cancel = cancel or threading.Event()
         self.pause = pause or threading.Event()
+        self._published = 0.0  # when progress was last saved for `status`
 
     # -- public ----------------------------------------------------------------
 
@@ -234,6 +237,13 @@ class Indexer:
             store.close()
 
     def _emit(self, p: Progress) -> None:
+        if p.phase == "indexing":
+            now = time.monotonic()
+            if now - self._published >= PUBLISH_INTERVAL_S:
+                self._published = now
+                save_progress(self.paths.progress, p)
+        elif p.phase == "done":
+            self.paths.progress.unlink(missing_ok=True)
         try:
             self._on_progress(p)
         except Exception:  # noqa: BLE001 - a broken progress display must not stop indexing

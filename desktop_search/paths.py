@@ -48,6 +48,11 @@ class DataPaths:
         return self.root / "folders.json"
 
     @property
+    def progress(self) -> Path:
+        """The running index's progress, for `status` in another process (gone when the run ends)."""
+        return self.root / "progress.json"
+
+    @property
     def settings(self) -> Path:
         return self.root / "settings.json"
 

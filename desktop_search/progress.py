@@ -6,13 +6,19 @@ finds them). Each has its rate and ETA.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 import time
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Protocol
 
 logger = logging.getLogger(__name__)
+
+# A published progress older than this belongs to a run that was killed.
+STALE_AFTER_S = 30.0
 
 
 class Phase(StrEnum):
@@ -53,6 +59,28 @@ class Progress:
             f"ETA {_eta(self.files_eta_s)}{fails} | embedded {self.chunks_done}/{self.chunks_total} passages "
             f"{self.chunks_per_s:6.1f}/s ETA {_eta(self.eta_s)}"
         )
+
+
+def save_progress(path: Path, p: Progress) -> None:
+    """Publish a running index's progress for `status` (best effort)."""
+    from desktop_search.storage.files import atomic_write_bytes
+
+    data = dict(dataclasses.asdict(p), updated=time.time())
+    try:
+        atomic_write_bytes(path, json.dumps(data).encode("utf-8"))
+    except OSError as exc:
+        logger.debug("Cannot write %s: %s", path, exc)
+
+
+def load_progress(path: Path, max_age_s: float = STALE_AFTER_S) -> Progress | None:
+    """A running index's last published progress; None when there is none or it is stale (a killed run)."""
+    try:
+        data = json.loads(path.read_bytes())
+        if time.time() - float(data.pop("updated")) > max_age_s:
+            return None
+        return Progress(**data)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
 
 
 def _eta(seconds: float | None) -> str:

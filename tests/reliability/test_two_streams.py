@@ -76,6 +76,16 @@ def test_files_are_keyword_searchable_while_embedding_waits(tmp_path: Path, tiny
 
         status = json.loads(run_cli(data, tiny_model, "status", "--json").stdout)
         assert (status["documents"], status["chunks"], status["embedded"]) == (6, total, 0)
+        # The running index's two counts, as its progress bar shows them.
+        deadline = time.monotonic() + 30
+        while (status["indexing"] or {}).get("files_done") != 6:
+            assert time.monotonic() < deadline, status["indexing"]
+            time.sleep(0.5)
+            status = json.loads(run_cli(data, tiny_model, "status", "--json").stdout)
+        running = status["indexing"]
+        assert (running["files_total"], running["chunks_done"], running["chunks_total"]) == (6, 0, total)
+        text = run_cli(data, tiny_model, "status").stdout
+        assert f"read 6/6 files" in text and f"embedded 0/{total} passages" in text, text
 
         hits = run_cli(data, tiny_model, "search", "--mode", "keyword", "--json", "glacier")
         assert hits.returncode == 0, hits.stderr
@@ -98,6 +108,7 @@ def test_files_are_keyword_searchable_while_embedding_waits(tmp_path: Path, tiny
     assert store_state(data)["chunks"] == total
     hits = run_cli(data, tiny_model, "search", "--json", "glacier")
     assert "still being embedded" not in hits.stderr
+    assert json.loads(run_cli(data, tiny_model, "status", "--json").stdout)["indexing"] is None
 
 
 def test_kill_between_the_text_and_the_vector_commits_then_rerun(tmp_path: Path, tiny_model: Path) -> None:
