@@ -142,7 +142,10 @@ def main_cli(args: argparse.Namespace) -> int:
     print(f"machine before: {machine_note()}")
     with tempfile.TemporaryDirectory(prefix="bench-index-cli-") as tmp:
         library = LIBRARY if args.all else link_library(files, Path(tmp) / "library")
-        app_s = cli_run(library, Path(tmp) / "data", args.device)
+        data = Path(args.data_dir) if args.data_dir else Path(tmp) / "data"
+        if (data / "index.sqlite3").exists():
+            raise SystemExit(f"{data} already holds an index: a cold run needs an empty data dir")
+        app_s = cli_run(library, data, args.device)
     print(f"machine after the app: {machine_note()}")
     fp32 = Embedder(resolve_model(None), device=args.device)
     batches, n_windows, n_tokens = window_batches(fp32, files)
@@ -166,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=None, help="extraction processes (default: the pipeline's choice)")
     ap.add_argument("--batch-chunks", type=int, default=IndexOptions.batch_chunks)
     ap.add_argument("--cli", action="store_true", help="a cold `desktop-search index` process vs the bare forward")
+    ap.add_argument("--data-dir", help="with --cli: index into this (empty) dir and keep it, e.g. for retrieval_eval.py")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     if args.cli:

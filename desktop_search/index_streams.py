@@ -77,6 +77,7 @@ class Counts:
     embedded: int = 0
     waiting_at_start: int = 0  # passages a killed or cancelled run left without vectors
     failed: int = 0
+    embedding_since: float | None = None  # time.monotonic() when the first batch went to the model
 
 
 @dataclass
@@ -190,7 +191,7 @@ class EmbedStream(threading.Thread):
 
     def __init__(self, store: Store, load_embedder: Callable[[], PassageEmbedder], title_prefix: bool,
                  batch_chunks: int, out: "queue.Queue[EmbeddedBatch | None]", clock: StreamClock,
-                 cancel: threading.Event, pause: threading.Event) -> None:
+                 counts: Counts, cancel: threading.Event, pause: threading.Event) -> None:
         super().__init__(name="index-embed", daemon=True)
         self.store = store
         self.load_embedder = load_embedder
@@ -198,6 +199,7 @@ class EmbedStream(threading.Thread):
         self.batch_chunks = batch_chunks
         self.out = out
         self.clock = clock
+        self.counts = counts
         self.cancel = cancel
         self.pause = pause
         self.reading_done = threading.Event()
@@ -225,6 +227,8 @@ class EmbedStream(threading.Thread):
                     self.idle.clear()
                     continue
                 checkpoint("embedding")
+                if self.counts.embedding_since is None:
+                    self.counts.embedding_since = time.monotonic()
                 vecs = embedder.encode_passages(batch.texts)
                 t0 = time.perf_counter()
                 self._put(EmbeddedBatch(batch.ids, vecs))

@@ -358,7 +358,7 @@ class Indexer:
         write_lock = threading.Lock()
         handoff: queue.Queue[EmbeddedBatch | None] = queue.Queue(maxsize=STORE_QUEUE)
         embed = EmbedStream(store, lambda: self._timed_embedder(spec, clock), manifest.title_prefix,
-                            self.options.batch_chunks, handoff, clock, self.cancel, self.pause)
+                            self.options.batch_chunks, handoff, clock, counts, self.cancel, self.pause)
         store_vectors = VectorStream(store, vectors, self.paths, write_lock, handoff, counts, clock,
                                      self.options.save_interval_s)
         keyword = KeywordStream(store, vectors, write_lock, counts, clock, self.options.batch_chunks,

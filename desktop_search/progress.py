@@ -102,6 +102,7 @@ class RunCounts(Protocol):
     embedded: int
     waiting_at_start: int
     failed: int
+    embedding_since: float | None
 
 
 class RateMeter:
@@ -109,7 +110,6 @@ class RateMeter:
 
     def __init__(self) -> None:
         self.start = time.monotonic()
-        self._first_vector: float | None = None  # rates exclude the model load
 
     def update(self, p: Progress, counts: RunCounts) -> Progress:
         now = time.monotonic()
@@ -118,10 +118,9 @@ class RateMeter:
         p.chunks_total = counts.waiting_at_start + counts.passages_committed
         p.files_per_s = p.files_done / elapsed
         p.files_eta_s = (p.files_total - p.files_done) / p.files_per_s if p.files_done else None
-        if p.chunks_done and self._first_vector is None:
-            self._first_vector = now
-        embedding_for = now - self._first_vector if self._first_vector is not None else 0.0
-        p.chunks_per_s = p.chunks_done / embedding_for if embedding_for > 1.0 else 0.0
+        # The embedding rate counts from the first batch given to the model, not the model load.
+        embedding_for = now - counts.embedding_since if counts.embedding_since is not None else 0.0
+        p.chunks_per_s = p.chunks_done / embedding_for if p.chunks_done and embedding_for > 0 else 0.0
         # Passages still to come from unread files, at this run's passages per file.
         per_file = counts.passages_committed / p.files_done if p.files_done else 0.0
         expected = p.chunks_total + per_file * (p.files_total - p.files_done)
