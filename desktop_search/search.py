@@ -13,9 +13,11 @@ import os
 import re
 import threading
 import unicodedata
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, fields, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+import numpy as np
 
 
 from desktop_search.errors import IndexMismatchError, UserFacingError
@@ -193,6 +195,38 @@ class FusionSettings:
         return cls(**values)
 
 
+class ChunkDocuments:
+    """Chunk id -> document id for every stored passage, kept in memory.
+
+    Ranking needs the document of each of up to two thousand candidates per
+    query; an SQL lookup for them was a third of a query's time. Chunk ids
+    are never reused and a passage never changes document (a move keeps the
+    document's id), so the map only grows: :meth:`refresh` reads the rows
+    added since. A deleted passage may linger here; its row is gone, so it is
+    never shown.
+    """
+
+    def __init__(self) -> None:
+        self._docs = np.zeros(0, dtype=np.int64)  # index: chunk id; 0 = no such chunk
+        self._upto = 0
+
+    def refresh(self, store: Store, top: int) -> None:
+        if top <= self._upto:
+            return
+        ids, docs = store.chunk_document_rows(self._upto)
+        if len(ids):
+            if int(ids.max()) >= len(self._docs):
+                grown = np.zeros(max(int(ids.max()) + 1, int(len(self._docs) * 1.5)), dtype=np.int64)
+                grown[: len(self._docs)] = self._docs
+                self._docs = grown
+            self._docs[ids] = docs
+        self._upto = top
+
+    def lookup(self, ids: Iterable[int]) -> dict[int, int]:
+        docs, n = self._docs, len(self._docs)
+        return {cid: int(docs[cid]) for cid in ids if cid < n and docs[cid]}
+
+
 class Searcher:
     """Keeps the model and the vectors loaded across queries."""
 
@@ -217,6 +251,7 @@ class Searcher:
         self._lock = threading.RLock()
         self.vectors: VectorIndex | None = None
         self._first_waiting: int | None = None  # oldest passage without a vector, as of the last refresh
+        self._chunk_documents = ChunkDocuments()
         self.manifest: Manifest | None = None
         self.spec: ModelSpec | None = None
         self._bind_manifest()
@@ -259,6 +294,7 @@ class Searcher:
         with self._lock:
             first, top = self.store.embedding_frontier()
             self._first_waiting = first
+            self._chunk_documents.refresh(self.store, top)
             if self.vectors is None:
                 self.vectors = VectorIndex.open(self.paths, self.store, self.manifest.dim, writable=False)
             elif (top if first is None else first - 1) > self.vectors.max_id:
@@ -318,12 +354,11 @@ class Searcher:
         if mode == "dense" and keyword:
             keyword = [cs for cs in keyword if cs[0] in waiting]
             exact = set()
-        doc_of = self.store.chunk_documents({cid for cid, _ in dense} | {cid for cid, _ in keyword})
+        doc_of = self._chunk_documents.lookup({cid for cid, _ in dense} | {cid for cid, _ in keyword})
         if mode == "hybrid" or (mode == "dense" and keyword):
             dense_weight = self.fusion.dense_weight if mode == "hybrid" else 1.0
             weights = [dense_weight, 1.0 - dense_weight]
-            scored = fuse([dense, keyword], weights, doc_of, self.fusion, waiting)
-            own = fuse([dense, keyword], weights, doc_of, replace(self.fusion, level="chunk"), waiting)
+            scored, own = fuse_levels([dense, keyword], weights, doc_of, self.fusion, waiting)
         else:
             scored = own = dense or keyword
         if exact:
@@ -348,7 +383,7 @@ class Searcher:
             raise UserFacingError(f"Passage {chunk_id} is not in the index (any more); search again.")
         ids, scores = self.vectors.search(vec, max(self.fusion.pool, top_k * 4) + 1)
         scored = [(cid, s) for cid, s in zip(ids.tolist(), scores.tolist()) if cid != chunk_id]
-        doc_of = self.store.chunk_documents(cid for cid, _ in scored)
+        doc_of = self._chunk_documents.lookup(cid for cid, _ in scored)
         return self._group(scored, scored, doc_of, parse_query(""), top_k, folders, kinds, per_document)
 
     def chunk_at(self, path: str, page: int | None = None) -> int | None:
@@ -483,7 +518,20 @@ def fuse(
     fusion: FusionSettings,
     keyword_only: frozenset[int] = frozenset(),
 ) -> list[tuple[int, float]]:
-    """Weighted fusion of rankings of chunk ids, best first.
+    """Weighted fusion of rankings of chunk ids, best first (see :func:`fuse_levels`)."""
+    return fuse_levels(rankings, weights, doc_of, fusion, keyword_only)[0]
+
+
+def fuse_levels(
+    rankings: Sequence[Sequence[tuple[int, float]]],
+    weights: Sequence[float],
+    doc_of: dict[int, int],
+    fusion: FusionSettings,
+    keyword_only: frozenset[int] = frozenset(),
+) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+    """(the fused ranking at ``fusion.level``, the passages' own fused ranking), from one pass.
+
+    Weighted fusion of rankings of chunk ids, best first.
 
     At document level each ranking first shrinks to one entry per document
     (its best passage), so a document with many middling passages cannot
@@ -506,8 +554,9 @@ def fuse(
         return total
 
     by_chunk = combine(rankings, keyword_only)
+    own = sorted(by_chunk.items(), key=lambda kv: kv[1], reverse=True)
     if fusion.level == "chunk":
-        return sorted(by_chunk.items(), key=lambda kv: kv[1], reverse=True)
+        return own, own
     solo_docs: set[int] = set()
     if keyword_only:
         with_vectors = {doc_of.get(cid) for ranking in rankings[:-1] for cid, _ in ranking}
@@ -515,7 +564,7 @@ def fuse(
     by_doc = combine([_best_per_document(r, doc_of) for r in rankings], solo_docs)
     keyed = [(cid, by_doc[doc_of[cid]], s) for cid, s in by_chunk.items() if cid in doc_of]
     keyed.sort(key=lambda t: (t[1], t[2]), reverse=True)
-    return [(cid, doc_score) for cid, doc_score, _s in keyed]
+    return [(cid, doc_score) for cid, doc_score, _s in keyed], own
 
 
 def rrf(rankings: Sequence[Sequence[tuple[int, float]]], k: int = RRF_K) -> list[tuple[int, float]]:

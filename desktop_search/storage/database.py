@@ -552,15 +552,12 @@ class Store:
             found = conn.execute(q).scalar()
         return None if found is None else int(found)
 
-    def chunk_documents(self, ids: Iterable[int]) -> dict[int, int]:
-        """Chunk id -> document id: what ranking needs, without the text."""
-        ids = [int(i) for i in ids]
-        out: dict[int, int] = {}
+    def chunk_document_rows(self, after_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, their document ids) for every chunk with id > ``after_id``."""
         with self.engine.connect() as conn:
-            for part in _batched(ids):
-                q = select(chunks.c.id, chunks.c.document_id).where(chunks.c.id.in_(part))
-                out.update((int(cid), int(doc)) for cid, doc in conn.execute(q))
-        return out
+            rows = conn.exec_driver_sql("SELECT id, document_id FROM chunks WHERE id > ?", (int(after_id),)).all()
+        arr = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+        return arr[:, 0], arr[:, 1]
 
     def neighbours(self, document_id: int, ordinal: int, span: int = 1) -> list[dict[str, Any]]:
         """Chunks around one hit, for showing a passage in its context."""
