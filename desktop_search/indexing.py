@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import queue
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -237,12 +238,12 @@ class Indexer:
             store.close()
 
     def _emit(self, p: Progress) -> None:
-        if p.phase == "indexing":
+        if p.phase == Phase.INDEXING:
             now = time.monotonic()
             if now - self._published >= PUBLISH_INTERVAL_S:
                 self._published = now
                 save_progress(self.paths.progress, p)
-        elif p.phase == "done":
+        elif p.phase == Phase.DONE:
             self.paths.progress.unlink(missing_ok=True)
         try:
             self._on_progress(p)
@@ -457,13 +458,20 @@ class Indexer:
 def _default_workers(device: str) -> int | None:
     """On a GPU, extraction is the bottleneck: use every core but the two that
     feed the GPU and store. On a CPU the model needs the cores (pool default)."""
-    if device == "cpu":  # known without importing torch
+    if device == "cpu" or (device == "auto" and not _gpu_possible()):  # known without importing torch
         return None
     from desktop_search.embedding import cpu_cores, pick_device
 
     if pick_device(device).startswith("cpu"):
         return None
     return max(2, cpu_cores() - 2)
+
+
+def _gpu_possible() -> bool:
+    """Whether ``auto`` could pick a GPU, known without importing torch (seconds on a busy machine)."""
+    if sys.platform.startswith("linux"):
+        return Path("/proc/driver/nvidia/version").exists()
+    return True  # macOS (MPS), Windows (CUDA): ask torch
 
 
 def _safe_hash(path: str) -> str | None:
