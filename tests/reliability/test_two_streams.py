@@ -77,7 +77,7 @@ def test_files_are_keyword_searchable_while_embedding_waits(tmp_path: Path, tiny
         status = json.loads(run_cli(data, tiny_model, "status", "--json").stdout)
         assert (status["documents"], status["chunks"], status["embedded"]) == (6, total, 0)
         # The running index's two counts, as its progress bar shows them.
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PAUSE_WAIT_S  # each status call imports torch: slow on a busy machine
         while (status["indexing"] or {}).get("files_done") != 6:
             assert time.monotonic() < deadline, status["indexing"]
             time.sleep(0.5)
