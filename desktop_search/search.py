@@ -62,6 +62,7 @@ class SearchResult:
     char_start: int = 0
     char_end: int = 0
     query_id: str | None = None
+    ocr: bool = False  # the passage was read by OCR from a scanned page
 
     @property
     def location(self) -> str:
@@ -359,6 +360,7 @@ class Searcher:
                     section=row["section"], text=row["text"], page_label=row["page_label"], href=row["href"],
                     author=row["author"], kind=row["kind"], chunk_id=cid, document_id=row["document_id"],
                     ordinal=row["ordinal"], char_start=row["char_start"], char_end=row["char_end"],
+                    ocr=bool(row["ocr"]),
                 )
             )
             if len(out) >= want:
