@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -25,6 +26,13 @@ logger = logging.getLogger(__name__)
 
 # 2: chunks.ocr (passages read by OCR from scanned pages).
 SCHEMA_VERSION = 2
+
+
+class DocStatus(StrEnum):
+    """A document's row status (stored as the bare word)."""
+
+    INDEXED = "indexed"
+    FAILED = "failed"
 
 
 class FsPath(TypeDecorator):
