@@ -91,8 +91,7 @@ def install_hint() -> str:
 def find_tesseract(configured: str | None = None) -> str | None:
     """The tesseract program to run, or None when it is not installed."""
     if configured:
-        found = shutil.which(configured)
-        return found
+        return shutil.which(configured)
     found = shutil.which("tesseract")
     if found:
         return found
