@@ -30,6 +30,9 @@ NO_TEXT = "no text layer (scanned image?)"
 DAMAGED = "damaged PDF: it could not be repaired (truncated or corrupt?)"
 TOO_BIG = "too large to read safely: its pages exceed the PDF reader's limits"
 OCR_FOUND_NOTHING = "no text layer, and OCR found no words on its pages"
+# Each page OCR reads restarts the file's clock (see pool.py), so this bounds the
+# time a file of thousands of tiny pictures can hold a worker.
+MAX_OCR_PAGES = 2000
 
 
 def needs_tesseract() -> str:
@@ -193,7 +196,9 @@ def _read_scans(doc, pages: list[PageText], ocr: OcrOptions,
     if engine is None:
         return len(scanned), 0.0
     t0 = time.perf_counter()
-    for page in scanned:
+    for page in scanned[MAX_OCR_PAGES:]:
+        page.fault = True  # counted in the "partly read" warning
+    for page in scanned[:MAX_OCR_PAGES]:
         _ocr_page(doc, page, engine, ocr.dpi)
         if on_ocr_page is not None:
             on_ocr_page()
