@@ -96,3 +96,11 @@ def test_the_progress_panel_counts_pages_read_by_ocr(qtbot):
     assert "7 pages by OCR (0.5/s)" in panel.label.text()
     panel.show_progress(Progress(Phase.INDEXING, files_done=1, files_total=3))
     assert "OCR" not in panel.label.text()
+
+
+def test_latest_request_lets_the_worker_skip_superseded_searches():
+    from desktop_search.gui.workers import LatestRequest
+
+    latest = LatestRequest()
+    first, second = latest.next(), latest.next()
+    assert not latest.is_latest(first) and latest.is_latest(second)
