@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import percentiles
 from bench_index import RecordingEmbedder, bare_forward, prepare
-from retrieval_eval import corpus_id, dedupe, mean_metrics
+from retrieval_eval import corpus_id, mean_metrics
 
 from desktop_search.embedding import Embedder, cpu_cores
 from desktop_search.indexing import Indexer, IndexOptions, IndexReport
@@ -372,7 +372,7 @@ def index_once(ctx: Context, name: str, device: str, library: Path) -> tuple[Dat
 
 
 def top10(searcher: Searcher, queries: Sequence[tuple[str, str]], mode: str) -> dict[str, list[str]]:
-    return {qid: dedupe(corpus_id(r.path) for r in searcher.search(text, top_k=10, mode=mode))[:10]
+    return {qid: [corpus_id(d.best.path) for d in searcher.search_documents(text, top_k=10, mode=mode)]
             for qid, text in queries}
 
 

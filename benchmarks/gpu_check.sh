@@ -40,12 +40,12 @@ else
 fi
 START=$(date +%s)
 CARRY=$PWD/.gpu-carry
-MODEL=$CARRY/model/all-MiniLM-L6-v2
 WORK=${WORK:-/tmp/gpu-check-work}
+MODEL=$WORK/model/all-MiniLM-L6-v2
 PY=${PYTHON:-python3}
 mkdir -p "$OUT"
 rm -rf "$WORK"
-mkdir -p "$WORK/scifact"
+mkdir -p "$WORK/scifact" "$WORK/model"
 LOG=$OUT/steps.log
 STEPS=$OUT/steps.tsv
 RESULTS=$OUT/results.jsonl
@@ -98,6 +98,7 @@ env_info() {
 install() {
     set -e
     tar -xzf "$CARRY/scifact/library.tar.gz" -C "$WORK/scifact"
+    tar -xzf "$CARRY/model.tar.gz" -C "$WORK/model"
     cp "$CARRY"/scifact/*.jsonl "$CARRY"/scifact/*.tsv "$WORK/scifact/"
     echo "library: $(find "$WORK/scifact/library" -type f | wc -l) files"
     if [ "$INSTALL" = 0 ]; then
@@ -111,7 +112,7 @@ install() {
             "${pip[@]}" --no-build-isolation "$CARRY"/wheels/hnswlib-*.tar.gz # no wheels exist: builds here
         fi
         "${pip[@]}" --no-build-isolation --force-reinstall . # hatchling from the carried wheels; no PySide6
-        (cd /tmp && "$PY" -c 'import desktop_search, hnswlib, pypdf, ebooklib, sqlalchemy, platformdirs
+        (cd /tmp && "$PY" -c 'import desktop_search, hnswlib, pypdfium2, pypdf, ebooklib, sqlalchemy, platformdirs
 print("installed", desktop_search.__file__)')
     fi
     check env # the versions, into results.jsonl
