@@ -33,6 +33,7 @@ class FailureCode(str, Enum):
     READER_DIED = "reader_died"  # the worker process crashed or was killed
     DISAPPEARED = "disappeared"  # gone between the crawl and the read
     IO_ERROR = "io_error"  # the OS failed the read
+    NEEDS_TESSERACT = "needs_tesseract"  # scanned pages, and no Tesseract to read them
 
 
 class Retry(Enum):
@@ -57,7 +58,14 @@ _POLICIES: dict[FailureCode, Policy] = {
     FailureCode.READER_DIED: Policy(Retry.TRANSIENT),
     FailureCode.DISAPPEARED: Policy(Retry.TRANSIENT),
     FailureCode.IO_ERROR: Policy(Retry.TRANSIENT),
+    FailureCode.NEEDS_TESSERACT: Policy(Retry.WHEN_AVAILABLE, available=lambda: _tesseract_installed()),
 }
+
+
+def _tesseract_installed() -> bool:
+    from desktop_search.extract.ocr import find_tesseract
+
+    return find_tesseract() is not None
 
 
 def policy(code: FailureCode) -> Policy:

@@ -133,7 +133,7 @@ def record_of(result: ExtractionResult, folder_id: int, attempt: int) -> Documen
         title=doc.title, author=doc.author, status="indexed", error=doc.warning, pages=doc.pages,
         chunks=[
             ChunkRecord(ordinal=c.ordinal, text=c.text, char_start=c.char_start, char_end=c.char_end, page=c.page,
-                        page_label=c.page_label, section=c.section, href=c.href)
+                        page_label=c.page_label, section=c.section, href=c.href, ocr=c.ocr)
             for c in chunks
         ],
     )

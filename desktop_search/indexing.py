@@ -26,6 +26,7 @@ from desktop_search.checkpoints import checkpoint
 from desktop_search.chunking import ChunkJob, ChunkSettings
 from desktop_search.crawl import crawl
 from desktop_search.errors import UserFacingError
+from desktop_search.extract.ocr import OcrOptions
 from desktop_search.extract.pool import DEFAULT_TIMEOUT_S, ExtractorPool, hash_file
 from desktop_search.failures import should_retry
 from desktop_search.index_streams import (
@@ -73,6 +74,7 @@ class IndexOptions:
     flush_interval_s: float = 2.0  # commit at least this often, so searches see progress
     save_interval_s: float = 60.0  # how often the hnsw file is saved mid-run
     quantize: bool = False
+    ocr: OcrOptions | None = field(default_factory=OcrOptions)  # None: pages without a text layer are not read
 
 
 @dataclass
@@ -383,7 +385,7 @@ class Indexer:
         # The pool starts before the model loads (in the embed thread): the
         # first files are keyword-searchable while the model is still loading.
         pool = ExtractorPool(workers=self.options.workers or _default_workers(self.options.device),
-                             timeout_s=self.options.timeout_s, chunk_job=job)
+                             timeout_s=self.options.timeout_s, chunk_job=job, ocr=self.options.ocr)
         embed.start()
         store_vectors.start()
         try:
@@ -404,6 +406,8 @@ class Indexer:
                 keyword.add(record_of(result, folder_of[result.path], attempt),
                             eager=embed.idle.is_set() and keyword.pending_chunks >= EAGER_CHUNKS)
                 progress.current = result.path
+                if result.document is not None:
+                    progress.ocr_pages += result.document.ocr_pages
                 emit()
                 while self.pause.is_set() and not self.cancel.is_set():
                     self.cancel.wait(0.2)

@@ -44,6 +44,8 @@ class Progress:
     chunks_total: int = 0  # passages to embed, as far as known (grows while files are read)
     files_per_s: float = 0.0
     files_eta_s: float | None = None  # until every file is keyword-searchable
+    ocr_pages: int = 0  # scanned pages read by OCR so far
+    ocr_pages_per_s: float = 0.0
 
     def __post_init__(self) -> None:
         self.phase = Phase(self.phase)
@@ -54,10 +56,11 @@ class Progress:
             return f"{self.phase}…"
         pct = 100.0 * self.files_done / self.files_total if self.files_total else 100.0
         fails = f" {self.failed} failed" if self.failed else ""
+        ocr = f" | OCR {self.ocr_pages} pages {self.ocr_pages_per_s:.1f} pages/s" if self.ocr_pages else ""
         return (
             f"read {self.files_done}/{self.files_total} files ({pct:4.1f}%) {self.files_per_s:5.1f}/s "
             f"ETA {_eta(self.files_eta_s)}{fails} | embedded {self.chunks_done}/{self.chunks_total} passages "
-            f"{self.chunks_per_s:6.1f}/s ETA {_eta(self.eta_s)}"
+            f"{self.chunks_per_s:6.1f}/s ETA {_eta(self.eta_s)}{ocr}"
         )
 
 
@@ -125,4 +128,5 @@ class RateMeter:
         per_file = counts.passages_committed / p.files_done if p.files_done else 0.0
         expected = p.chunks_total + per_file * (p.files_total - p.files_done)
         p.eta_s = (expected - p.chunks_done) / p.chunks_per_s if p.chunks_per_s > 0 else None
+        p.ocr_pages_per_s = p.ocr_pages / elapsed
         return p

@@ -6,7 +6,9 @@ without torch), so the main process only stores, batches and embeds.
 A dispatcher thread in the parent hands paths to workers and collects their
 results into a bounded queue, so extraction runs ahead of embedding. A worker
 that overruns its timeout is killed and replaced; one that dies (a crash in a
-parser, an out-of-memory kill) costs only the file it was reading.
+parser, an out-of-memory kill) costs only the file it was reading. A worker
+reading a scanned PDF by OCR reports each page it finishes, and each report
+starts the file's clock afresh: a 300-page scan is slow, not hung.
 """
 from __future__ import annotations
 
@@ -20,13 +22,14 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
 from desktop_search.chunking import Chunk, ChunkJob, Chunker, load_chunk_tokenizer
 from desktop_search.errors import ExtractionError
 from desktop_search.extract.model import ExtractedDocument
+from desktop_search.extract.ocr import OcrOptions, resolve
 from desktop_search.failures import FailureCode
 
 logger = logging.getLogger(__name__)
@@ -49,6 +52,11 @@ class ExtractionResult:
     chunk_seconds: float = 0.0
 
 
+@dataclass
+class OcrPageRead:
+    """Sent by a worker after each page OCR reads: it is making progress."""
+
+
 def hash_bytes(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=20).hexdigest()
 
@@ -61,8 +69,9 @@ def hash_file(path: str) -> str:
     return h.hexdigest()
 
 
-def read_and_extract(path: str) -> ExtractedDocument:
-    """Read a file once: stat, hash and extract from the same bytes."""
+def read_and_extract(path: str, ocr: OcrOptions | None = None,
+                     on_ocr_page: Callable[[], None] | None = None) -> ExtractedDocument:
+    """Read a file once: stat, hash and extract from the same bytes (scanned PDF pages by OCR with ``ocr``)."""
     from desktop_search.extract import extract_file
 
     try:
@@ -82,7 +91,7 @@ def read_and_extract(path: str) -> ExtractedDocument:
         raise ExtractionError("is a folder, not a file", FailureCode.NOT_A_FILE) from exc
     except OSError as exc:
         raise ExtractionError(f"cannot be read: {exc.strerror or exc}", FailureCode.IO_ERROR) from exc
-    doc = extract_file(path, data)
+    doc = extract_file(path, data, ocr, on_ocr_page)
     doc.size, doc.mtime_ns, doc.hash = st.st_size, st.st_mtime_ns, hash_bytes(data)
     return doc
 
@@ -96,10 +105,11 @@ def _limit_memory(limit: int) -> None:
         logger.debug("cannot limit worker memory", exc_info=True)
 
 
-def _read_one(path: str, chunker: Chunker | None, job: ChunkJob | None) -> ExtractionResult:
+def _read_one(path: str, chunker: Chunker | None, job: ChunkJob | None, ocr: OcrOptions | None,
+              on_ocr_page: Callable[[], None]) -> ExtractionResult:
     start = time.perf_counter()
     try:
-        doc = read_and_extract(path)
+        doc = read_and_extract(path, ocr, on_ocr_page)
         reply = ExtractionResult(path, document=doc)
         if chunker is not None and job is not None:
             t0 = time.perf_counter()
@@ -119,7 +129,7 @@ def _read_one(path: str, chunker: Chunker | None, job: ChunkJob | None) -> Extra
     return reply
 
 
-def _worker_main(conn: Connection, memory_limit: int, job: ChunkJob | None) -> None:
+def _worker_main(conn: Connection, memory_limit: int, job: ChunkJob | None, ocr: OcrOptions | None = None) -> None:
     _limit_memory(memory_limit)
     logging.getLogger().handlers.clear()
     logging.getLogger().setLevel(logging.ERROR)
@@ -136,7 +146,7 @@ def _worker_main(conn: Connection, memory_limit: int, job: ChunkJob | None) -> N
             # Loaded on the first file, not at start: a worker that only ever
             # times out, or a pool for one file, pays nothing more.
             chunker = Chunker(load_chunk_tokenizer(job.tokenizer_dir), job.settings)
-        reply = _read_one(path, chunker, job)
+        reply = _read_one(path, chunker, job, ocr, lambda: conn.send(OcrPageRead()))
         try:
             conn.send(reply)
         except (MemoryError, OSError, ValueError):
@@ -144,9 +154,10 @@ def _worker_main(conn: Connection, memory_limit: int, job: ChunkJob | None) -> N
 
 
 class _Worker:
-    def __init__(self, ctx: mp.context.BaseContext, memory_limit: int, job: ChunkJob | None) -> None:
+    def __init__(self, ctx: mp.context.BaseContext, memory_limit: int, job: ChunkJob | None,
+                 ocr: OcrOptions | None = None) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_worker_main, args=(child, memory_limit, job), daemon=True)
+        self.process = ctx.Process(target=_worker_main, args=(child, memory_limit, job, ocr), daemon=True)
         self.process.start()
         child.close()
         self.path: str | None = None
@@ -178,11 +189,13 @@ class ExtractorPool:
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
         lookahead: int | None = None,
         chunk_job: ChunkJob | None = None,
+        ocr: OcrOptions | None = None,
     ) -> None:
         self.n_workers = max(1, workers or min(8, os.cpu_count() or 1))
         self.chunk_job = chunk_job
         self.timeout_s = timeout_s
         self.memory_limit = memory_limit
+        self.ocr = resolve(ocr, timeout_s) if ocr is not None else None  # None: scanned pages are not read
         self._results: queue.Queue[ExtractionResult | None] = queue.Queue(maxsize=lookahead or 4 * self.n_workers)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -229,7 +242,8 @@ class ExtractorPool:
     def _dispatch(self, todo: deque[str]) -> None:
         workers: list[_Worker] = []
         try:
-            workers = [_Worker(self._ctx, self.memory_limit, self.chunk_job) for _ in range(min(self.n_workers, len(todo)) or 1)]
+            workers = [_Worker(self._ctx, self.memory_limit, self.chunk_job, self.ocr)
+                       for _ in range(min(self.n_workers, len(todo)) or 1)]
             idle = list(workers)
             busy: dict[Connection, _Worker] = {}
             while (todo or busy) and not self._stop.is_set():
@@ -244,7 +258,11 @@ class ExtractorPool:
                 for conn in ready:
                     w = busy.pop(conn)  # type: ignore[arg-type]
                     try:
-                        result: ExtractionResult = w.conn.recv()
+                        result: ExtractionResult | OcrPageRead = w.conn.recv()
+                        if isinstance(result, OcrPageRead):
+                            w.started = time.monotonic()  # a page read: the clock starts again
+                            busy[conn] = w  # type: ignore[index]
+                            continue
                         idle.append(w)
                     except (EOFError, OSError):
                         code = w.process.exitcode
@@ -252,7 +270,7 @@ class ExtractorPool:
                         workers.remove(w)
                         result = ExtractionResult(w.path or "", error=_death_reason(code),
                                                   seconds=time.monotonic() - w.started, failure=FailureCode.READER_DIED)
-                        fresh = _Worker(self._ctx, self.memory_limit, self.chunk_job)
+                        fresh = _Worker(self._ctx, self.memory_limit, self.chunk_job, self.ocr)
                         workers.append(fresh)
                         idle.append(fresh)
                     if not self._put(result):
@@ -264,7 +282,7 @@ class ExtractorPool:
                         busy.pop(conn)
                         w.kill()
                         workers.remove(w)
-                        fresh = _Worker(self._ctx, self.memory_limit, self.chunk_job)
+                        fresh = _Worker(self._ctx, self.memory_limit, self.chunk_job, self.ocr)
                         workers.append(fresh)
                         idle.append(fresh)
                         if not self._put(

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -24,9 +25,10 @@ from sqlalchemy import (
 
 logger = logging.getLogger(__name__)
 
-# 2: passages are stored before their embedding (``chunks.embedding`` NULL until
+# 2: chunks.ocr (passages read by OCR from scanned pages).
+# 3: passages are stored before their embedding (``chunks.embedding`` NULL until
 # the embedding stream fills it) and failures carry a code (``documents.failure``).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 class DocStatus(StrEnum):
@@ -122,6 +124,7 @@ chunks = Table(
     # float16, L2-normalised; NULL while the passage waits for the embedding
     # stream (it is keyword-searchable already).
     Column("embedding", LargeBinary, nullable=True),
+    Column("ocr", Boolean, nullable=False, default=False),  # read by OCR from a scanned page
     Index("ix_chunks_document", "document_id", "ordinal"),
     # The embedding stream's queue: passages without a vector, oldest first.
     Index("ix_chunks_pending", "id", sqlite_where=text("embedding IS NULL")),
