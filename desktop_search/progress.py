@@ -54,13 +54,17 @@ class Progress:
         """One line for a terminal status bar."""
         if self.phase != Phase.INDEXING:
             return f"{self.phase}…"
+        ocr = f" | OCR {self.ocr_pages} pages {self.ocr_pages_per_s:.1f} pages/s" if self.ocr_pages else ""
+        return self.counts() + ocr
+
+    def counts(self) -> str:
+        """Files read and passages embedded, each with its rate and ETA."""
         pct = 100.0 * self.files_done / self.files_total if self.files_total else 100.0
         fails = f" {self.failed} failed" if self.failed else ""
-        ocr = f" | OCR {self.ocr_pages} pages {self.ocr_pages_per_s:.1f} pages/s" if self.ocr_pages else ""
         return (
             f"read {self.files_done}/{self.files_total} files ({pct:4.1f}%) {self.files_per_s:5.1f}/s "
             f"ETA {_eta(self.files_eta_s)}{fails} | embedded {self.chunks_done}/{self.chunks_total} passages "
-            f"{self.chunks_per_s:6.1f}/s ETA {_eta(self.eta_s)}{ocr}"
+            f"{self.chunks_per_s:6.1f}/s ETA {_eta(self.eta_s)}"
         )
 
 

@@ -74,7 +74,8 @@ class ProgressPanel(QFrame):
             self.bar.setValue(p.files_done)
             current = f" · {os.path.basename(p.current)}" if p.current else ""
             paused = "Paused · " if self._paused else ""
-            self.label.setText(f"{paused}{p.line()}{current}")  # files read and passages embedded
+            ocr = f" · {p.ocr_pages} pages by OCR ({p.ocr_pages_per_s:.1f}/s)" if p.ocr_pages else ""
+            self.label.setText(f"{paused}{p.counts()}{ocr}{current}")  # files read and passages embedded
             self.label.setToolTip(p.current or "")
         elif p.phase in PHASE_TEXT:
             if p.phase == Phase.LOADING_MODEL:
