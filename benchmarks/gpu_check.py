@@ -36,7 +36,7 @@ from desktop_search.extract.pool import ExtractorPool
 from desktop_search.indexing import Indexer, IndexOptions, IndexReport, _default_workers
 from desktop_search.models import ModelSpec, resolve_model
 from desktop_search.paths import DataPaths, resolve_data_dir
-from desktop_search.progress import Progress
+from desktop_search.progress import Phase, Progress
 from desktop_search.search import Searcher
 
 logger = logging.getLogger(__name__)
@@ -184,7 +184,7 @@ def timed_index(paths: DataPaths, options: IndexOptions, embedder: Any, folders:
     timeline: list[tuple[float, int]] = []
 
     def on_progress(p: Progress) -> None:
-        if p.phase == "indexing":
+        if p.phase == Phase.INDEXING:
             timeline.append((time.monotonic() - t0, p.chunks_done))
 
     indexer = Indexer(paths, options, embedder=embedder, on_progress=on_progress, cancel=cancel)
