@@ -16,6 +16,7 @@ from typing import Any
 
 
 from desktop_search.errors import IndexMismatchError, UserFacingError
+from desktop_search.language import CJK_CHARS, korean_stem
 from desktop_search.models import ModelSpec, resolve_model
 from desktop_search.paths import DataPaths, library_path
 from desktop_search.storage import Manifest, Store, VectorIndex
@@ -26,9 +27,8 @@ MODES = ("dense", "keyword", "hybrid")
 RRF_K = 60
 _PHRASE = re.compile(r'"([^"]+)"')
 _WORD = re.compile(r"\w+", re.UNICODE)
-_CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_CJK = re.compile(f"[{_CJK_CHARS}]")
-_CJK_RUN = re.compile(f"[{_CJK_CHARS}]+")
+_CJK = re.compile(f"[{CJK_CHARS}]")
+_CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 # Function words that only add noise to an OR query ranked by bm25. Kept when
 # the query has nothing else, and always inside "quoted phrases".
 STOPWORDS = frozenset(
@@ -107,10 +107,19 @@ def trigram_terms(q: ParsedQuery) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
     Runs of CJK characters have no spaces between words, so a long run is cut
     into overlapping three-character pieces and bm25 ranks passages by how
-    many of them they contain; one- and two-character runs need a LIKE scan.
+    many of them they contain; one- and two-character runs go to the n-gram
+    index. A Korean word also searches for its stem without the particle
+    (신씨의 -> 신씨), so the same name with another particle matches.
     """
     long: list[str] = []
     short: list[str] = []
+
+    def add(run: str) -> None:
+        if len(run) < 3:
+            short.append(run)
+        else:
+            long.extend(run[i : i + 3] for i in range(len(run) - 2))
+
     for word in q.words:
         pos = 0
         for m in _CJK_RUN.finditer(word):
@@ -118,10 +127,10 @@ def trigram_terms(q: ParsedQuery) -> tuple[tuple[str, ...], tuple[str, ...]]:
             if len(latin) >= 3:
                 long.append(latin)
             run = m.group()
-            if len(run) < 3:
-                short.append(run)
-            else:
-                long.extend(run[i : i + 3] for i in range(len(run) - 2))
+            add(run)
+            stem = korean_stem(run)
+            if stem:
+                add(stem)
             pos = m.end()
         if len(word) - pos >= 3:
             long.append(word[pos:])
@@ -304,11 +313,12 @@ class Searcher:
         match = fts_match(q, trigram=True)
         hits = self.store.keyword_search(match, k, trigram=True) if match else []
         short = trigram_terms(q)[1]
-        if short and len(hits) < k:
-            seen = {cid for cid, _ in hits}
-            floor = min((s for _, s in hits), default=0.0)
-            extra = [(cid, floor - 1.0 / (1 + n)) for cid, n in self.store.substring_search(short, k) if cid not in seen]
-            hits.extend(extra[: k - len(hits)])
+        if short:
+            # Both bm25 scores count: a passage with the long words and the short ones ranks first.
+            total = dict(hits)
+            for cid, score in self.store.gram_search(short, k):
+                total[cid] = total.get(cid, 0.0) + score
+            hits = sorted(total.items(), key=lambda cs: cs[1], reverse=True)[:k]
         return hits, set()
 
     def _materialise(

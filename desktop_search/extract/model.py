@@ -6,6 +6,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from desktop_search.language import Lang, detect
+
 logger = logging.getLogger(__name__)
 
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
@@ -54,3 +56,14 @@ class ExtractedDocument:
     size: int = 0
     mtime_ns: int = 0
     hash: str = ""
+    lang: Lang | None = None  # main writing system, set by extract_file
+
+    def detect_language(self) -> None:
+        """Record the main writing system from a sample of the text (cheap: letters by block)."""
+        sample, size = [], 0
+        for seg in self.segments:
+            sample.append(seg.text)
+            size += len(seg.text)
+            if size > 20000:
+                break
+        self.lang = detect("\n".join(sample) or self.title)
