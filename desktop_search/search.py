@@ -16,7 +16,8 @@ from typing import Any
 
 
 from desktop_search.errors import IndexMismatchError, UserFacingError
-from desktop_search.language import CJK_CHARS, korean_stem
+from desktop_search.coverage import LanguageNotice, library_notice, query_notice
+from desktop_search.language import CJK_CHARS, detect, korean_stem
 from desktop_search.models import ModelSpec, resolve_model
 from desktop_search.paths import DataPaths, library_path
 from desktop_search.storage import Manifest, Store, VectorIndex
@@ -233,6 +234,13 @@ class Searcher:
     def close(self) -> None:
         self.store.close()
 
+    def language_notice(self, queries: Sequence[str] = ()) -> LanguageNotice | None:
+        """A notice when the library, or else most of ``queries``, is in a script the model does not read."""
+        if not self._bind_manifest():
+            return None
+        assert self.spec is not None
+        return library_notice(self.spec, self.store.language_counts()) or query_notice(self.spec, queries)
+
     @property
     def embedder(self) -> Any:
         """The query model, loaded on first use (the GUI preloads it in a thread)."""
@@ -278,10 +286,16 @@ class Searcher:
         # The pool does not shrink with top_k, so the first ten results of a
         # top-100 search are the results of a top-10 search.
         pool = max(self.fusion.pool, top_k * 4)
-        dense = self._dense(q, pool) if mode in ("dense", "hybrid") else []
+        assert self.spec is not None
+        # A model that cannot read the query's script ranks by noise: hybrid
+        # is then keyword search, with dense only when no word matched.
+        unread = mode == "hybrid" and not self.spec.reads(detect(q.text))
         keyword, exact = self._keyword(q, pool) if mode in ("keyword", "hybrid") else ([], set())
+        dense = self._dense(q, pool) if mode == "dense" or (mode == "hybrid" and not (unread and keyword)) else []
         doc_of = self.store.chunk_documents({cid for cid, _ in dense} | {cid for cid, _ in keyword})
-        if mode == "hybrid":
+        if unread:
+            scored = keyword or dense
+        elif mode == "hybrid":
             weights = [self.fusion.dense_weight, 1.0 - self.fusion.dense_weight]
             scored = fuse([dense, keyword], weights, doc_of, self.fusion)
         else:
