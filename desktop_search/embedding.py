@@ -152,10 +152,9 @@ class Embedder:
             start = 0
             while start < len(order):
                 t0 = time.perf_counter()
-                longest = len(ids[order[start]])
-                size = max(1, self.token_budget // max(longest, 1))
+                longest = max(len(ids[order[start]]), 1)
+                size = max(1, self.token_budget // longest)
                 batch = order[start : start + size]
-                start += len(batch)
                 padded = self.tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
                 input_ids, mask = padded["input_ids"], padded["attention_mask"]
                 if cuda:
@@ -164,9 +163,19 @@ class Embedder:
                 tokenize += t1 - t0
                 input_ids = input_ids.to(self.device, non_blocking=True)
                 mask = mask.to(self.device, non_blocking=True)
-                hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
-                vecs = pool(hidden, mask, self.spec.pooling)
-                vecs = torch.nn.functional.normalize(vecs.float(), p=2, dim=1)
+                try:
+                    vecs = self._forward(input_ids, mask)
+                except _out_of_memory_errors() as exc:
+                    if len(batch) == 1:
+                        raise  # not even one passage fits: nothing smaller to try
+                    self._shrink_budget(len(batch) * longest, exc)
+                    vecs = None
+                if vecs is None:
+                    # Outside the handler: its traceback pinned the failed forward's activations.
+                    _free_device_cache(self.device)
+                    forward += time.perf_counter() - t1
+                    continue  # the same passages again, in smaller batches
+                start += len(batch)
                 if cuda:
                     done.append((batch, vecs))
                 else:
@@ -179,6 +188,43 @@ class Embedder:
         self.timings["tokenize"] += tokenize
         self.timings["forward"] += forward
         return out
+
+    def _forward(self, input_ids: Any, mask: Any) -> Any:
+        """Pooled, L2-normalised fp32 vectors of one padded batch."""
+        import torch
+
+        hidden = self.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+        return torch.nn.functional.normalize(pool(hidden, mask, self.spec.pooling).float(), p=2, dim=1)
+
+    def _shrink_budget(self, failed_tokens: int, exc: BaseException) -> None:
+        """Halve the token budget after a batch of ``failed_tokens`` ran out
+        of device memory. It stays halved for the rest of the run: a budget
+        too large for the card costs one failed batch, not a failed index."""
+        before = self.token_budget
+        self.token_budget = max(1, min(before, failed_tokens) // 2)
+        logger.warning(
+            "Out of memory on %s with a batch of %d tokens (token budget %d); "
+            "going on with a token budget of %d (%s)",
+            self.name, failed_tokens, before, self.token_budget, str(exc).split("\n", 1)[0],
+        )
+
+
+def _out_of_memory_errors() -> tuple[type[BaseException], ...]:
+    """torch's device out-of-memory error (CUDA, and MPS in recent torch)."""
+    import torch
+
+    error = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError  # the former since torch 2.5
+    return (error,)
+
+
+def _free_device_cache(device: str) -> None:
+    """Give the allocator's cached blocks back so a smaller batch can use them."""
+    import torch
+
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+    elif device == "mps":
+        torch.mps.empty_cache()
 
 
 @contextmanager

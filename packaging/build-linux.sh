@@ -97,7 +97,7 @@ Architecture: $ARCH
 Maintainer: ${DEB_MAINTAINER:-desktop-search developers <desktop-search@localhost>}
 Installed-Size: $size_kb
 Depends: libc6 (>= $glibc)
-Recommends: libgl1, libegl1, libxcb1, libfontconfig1, libxkbcommon-x11-0
+Recommends: libgl1, libegl1, libxcb1, libfontconfig1, libxkbcommon-x11-0, tesseract-ocr, tesseract-ocr-eng, tesseract-ocr-deu, tesseract-ocr-jpn, tesseract-ocr-kor
 Section: utils
 Priority: optional
 Description: offline semantic search over your PDFs and EPUBs

@@ -121,6 +121,18 @@ def test_status_json(cli, indexed: Path) -> None:
     assert info["model"] and info["device"]
 
 
+def test_status_names_the_gpu_it_would_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert main([*data, "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["device"] == "NVIDIA H200"
+    assert main([*data, "--device", "cuda", "status"]) == 0
+    assert "Device:    NVIDIA H200\n" in capsys.readouterr().out
+
+
 def test_status_text_before_anything_is_indexed(cli) -> None:
     code, out, _ = cli("status")
     assert code == 0 and "Documents: 0" in out and "(none yet)" in out

@@ -7,10 +7,12 @@ understands for any file it cannot read.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from desktop_search.errors import ExtractionError
 from desktop_search.extract.model import ExtractedDocument, Segment
+from desktop_search.extract.ocr import OcrOptions
 
 logger = logging.getLogger(__name__)
 
@@ -22,15 +24,16 @@ def kind_of(path: str | Path) -> str | None:
     return SUPPORTED_SUFFIXES.get(Path(path).suffix.lower())
 
 
-def extract_file(path: str | Path, data: bytes) -> ExtractedDocument:
-    """Extract ``data`` (the bytes of ``path``) into located segments."""
+def extract_file(path: str | Path, data: bytes, ocr: OcrOptions | None = None,
+                 on_ocr_page: Callable[[], None] | None = None) -> ExtractedDocument:
+    """Extract ``data`` (the bytes of ``path``) into located segments (scanned PDF pages by OCR with ``ocr``)."""
     kind = kind_of(path)
     if not data:
         raise ExtractionError("empty file")
     if kind == "pdf":
         from desktop_search.extract.pdf import extract_pdf
 
-        doc = extract_pdf(Path(path), data)
+        doc = extract_pdf(Path(path), data, ocr, on_ocr_page)
     elif kind == "epub":
         from desktop_search.extract.epub import extract_epub
 

@@ -42,6 +42,7 @@ class Segment:
     page_label: str | None = None  # the PDF's printed label, e.g. "iv"
     section: str | None = None  # EPUB chapter title
     href: str | None = None  # EPUB item href
+    ocr: bool = False  # read from the page's picture by OCR, not from a text layer
 
 
 @dataclass
@@ -56,6 +57,8 @@ class ExtractedDocument:
     size: int = 0
     mtime_ns: int = 0
     hash: str = ""
+    ocr_pages: int = 0  # pages read by OCR
+    ocr_seconds: float = 0.0  # time spent rendering and reading them
     lang: Lang | None = None  # main writing system, set by extract_file
 
     def detect_language(self) -> None:

@@ -1,109 +1,211 @@
-"""PDF text, page by page, with pypdf."""
+"""PDF text, page by page, with PDFium (through pypdfium2).
+
+PDFium is the engine the preview renders with, so the index and the preview
+see the same text; it is also many times faster than pypdf (see
+benchmarks/bench_pdf_text.py). PDFium is not thread-safe: it only ever runs
+inside one extraction worker process at a time (see :mod:`.pool`).
+pypdf remains the fallback for files PDFium refuses to open and for pages on
+which PDFium finds no text (see :mod:`.pdf_pypdf`).
+"""
 from __future__ import annotations
 
-import io
 import logging
-import warnings
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_search.errors import ExtractionError
 from desktop_search.extract.model import ExtractedDocument, Segment, normalize_text
+from desktop_search.extract.ocr import OcrOptions, OcrPageError, PageFailure, install_hint, render_page, tesseract_for
 
 logger = logging.getLogger(__name__)
-
-# pypdf logs a warning per odd font or broken object; on a real library that
-# floods the console and says nothing the user can act on.
-logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 NOT_A_PDF = "not a valid PDF (damaged or wrong extension)"
 NEEDS_PASSWORD = "encrypted: needs a password"
 NO_TEXT = "no text layer (scanned image?)"
 DAMAGED = "damaged PDF: it could not be repaired (truncated or corrupt?)"
 TOO_BIG = "too large to read safely: its pages exceed the PDF reader's limits"
+OCR_FOUND_NOTHING = "no text layer, and OCR found no words on its pages"
 
 
-def _meta_str(value: object) -> str | None:
-    if value is None:
+def needs_tesseract() -> str:
+    """The reason for a scanned PDF read without Tesseract (it is read again once Tesseract is there)."""
+    return f"no text layer: install Tesseract to read it ({install_hint()})"
+
+# PDFium marks a hyphen it found at a line end with U+FFFE (older builds: U+0002).
+_LINE_END_HYPHEN = re.compile(r"[\ufffe\x02]\n?(\w?)")
+# Glyphs with no Unicode mapping (a proof's box, a math bracket part) come out as C0 controls.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0e-\x1f]")
+
+
+@dataclass
+class PageText:
+    """One page on its way to a segment: its text, or the fact that it could not be read."""
+
+    index: int  # 0-based
+    text: str = ""
+    label: str | None = None
+    fault: bool = False  # the page could not be read
+    too_big: bool = False  # ... because it exceeds the reader's limits
+    ocr: bool = False  # the text was read by OCR
+    ocr_failure: PageFailure | None = None  # ... or OCR failed on it
+
+    def segment(self) -> Segment:
+        number = self.index + 1
+        label = self.label if self.label and self.label != str(number) else None
+        return Segment(text=self.text, page=number, page_label=label, ocr=self.ocr)
+
+
+def clean_pdfium_text(raw: str) -> str:
+    """PDFium's page text as normalised text: CRLF lines, line-end hyphens, unmapped glyphs."""
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n")
+    raw = _LINE_END_HYPHEN.sub(lambda m: m.group(1) if m.group(1).islower() else "-" + m.group(1), raw)
+    return normalize_text(_CONTROLS.sub(" ", raw))
+
+
+def partly_read_warning(pages: list[PageText]) -> str | None:
+    bad = [p.index + 1 for p in pages if p.fault]
+    if not bad:
         return None
-    text = normalize_text(str(value))
-    return text or None
+    shown = ", ".join(map(str, bad[:10])) + ("…" if len(bad) > 10 else "")
+    warning = f"partly read: {len(bad)} of {len(pages)} pages could not be read (pages {shown})"
+    too_big = sum(1 for p in pages if p.too_big)
+    if too_big:
+        warning += f"; {too_big} of them too large to read safely"
+    for failure in PageFailure:
+        n = sum(1 for p in pages if p.ocr_failure is failure)
+        if n:
+            warning += f"; OCR {failure.value} on {n} of them"
+    return warning
 
 
-def extract_pdf(path: Path, data: bytes) -> ExtractedDocument:
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError
+def _meta(values: dict[str, str], key: str) -> str | None:
+    return normalize_text(values.get(key) or "") or None
 
-    warnings.filterwarnings("ignore", module="pypdf")
+
+def extract_pdf(path: Path, data: bytes, ocr: OcrOptions | None = None,
+                on_ocr_page: Callable[[], None] | None = None) -> ExtractedDocument:
+    """The text of every page; with ``ocr``, pages without a text layer are read by Tesseract.
+
+    ``on_ocr_page`` is called after each page OCR reads (the pool uses it to
+    keep a long scanned book from counting as hung).
+    """
+    import pypdfium2 as pdfium
+
     if not data.lstrip()[:1024].find(b"%PDF") >= 0:
         raise ExtractionError(NOT_A_PDF)
     try:
-        reader = PdfReader(io.BytesIO(data), strict=False)
-        if reader.is_encrypted:
-            try:
-                ok = reader.decrypt("")  # many "encrypted" PDFs open with no password
-            except DependencyError as exc:
-                raise ExtractionError(f"encrypted with an unsupported cipher ({exc})") from exc
-            if not ok:
-                raise ExtractionError(NEEDS_PASSWORD)
-        n_pages = len(reader.pages)
-    except ExtractionError:
-        raise
-    except FileNotDecryptedError as exc:
-        raise ExtractionError(NEEDS_PASSWORD) from exc
-    except LimitReachedError as exc:
-        raise ExtractionError(TOO_BIG) from exc
-    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, AssertionError, RecursionError) as exc:
-        # It starts like a PDF, so "wrong extension" would mislead.
-        raise ExtractionError(DAMAGED) from exc
+        doc = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as exc:
+        # Refused (a password PDFium will not try empty, a structure it cannot repair): pypdf
+        # reads some of these, and names the reason for the rest.
+        logger.debug("PDFium refused %s (%s); reading it with pypdf", path, exc)
+        from desktop_search.extract.pdf_pypdf import extract_pdf_pypdf
 
+        return extract_pdf_pypdf(path, data)
     try:
-        labels = list(reader.page_labels)
-    except Exception:  # noqa: BLE001 - labels are a nicety; bad ones are common
-        labels = []
-    title = author = None
-    try:
-        info = reader.metadata
-        if info is not None:
-            title, author = _meta_str(info.title), _meta_str(info.author)
-    except Exception:  # noqa: BLE001 - malformed metadata must not lose the text
-        logger.debug("unreadable metadata in %s", path, exc_info=True)
+        return _extract(doc, path, data, ocr, on_ocr_page)
+    finally:
+        doc.close()
 
-    segments: list[Segment] = []
-    bad_pages: list[int] = []
-    too_big = 0  # pages refused by pypdf's decompression limits (PDF bombs)
+
+def _extract(doc, path: Path, data: bytes, ocr: OcrOptions | None,  # doc: pypdfium2.PdfDocument
+             on_ocr_page: Callable[[], None] | None) -> ExtractedDocument:
+    import pypdfium2 as pdfium
+
+    n_pages = len(doc)
+    pages: list[PageText] = []
     for i in range(n_pages):
+        page = PageText(index=i)
         try:
-            raw = reader.pages[i].extract_text() or ""
-        except FileNotDecryptedError as exc:
-            raise ExtractionError(NEEDS_PASSWORD) from exc
-        except MemoryError:
-            raise
-        except LimitReachedError:
-            bad_pages.append(i + 1)
-            too_big += 1
-            continue
-        except Exception:  # noqa: BLE001 - one broken page must not lose the rest
-            logger.debug("page %d of %s unreadable", i + 1, path, exc_info=True)
-            bad_pages.append(i + 1)
-            continue
-        text = normalize_text(raw)
-        if text:
-            label = labels[i] if i < len(labels) else None
-            segments.append(Segment(text=text, page=i + 1, page_label=label if label != str(i + 1) else None))
+            page.label = doc.get_page_label(i) or None
+            pdf_page = doc[i]
+            try:
+                textpage = pdf_page.get_textpage()
+                page.text = clean_pdfium_text(textpage.get_text_range())
+                textpage.close()
+            finally:
+                pdf_page.close()
+        except pdfium.PdfiumError:
+            logger.debug("page %d of %s unreadable by PDFium", i + 1, path, exc_info=True)
+            page.fault = True
+        pages.append(page)
 
+    blank = [p.index for p in pages if not p.text]
+    if blank:
+        # PDFium shows an undecodable page as blank; pypdf tells it apart (and reads a few PDFium misses).
+        from desktop_search.extract.pdf_pypdf import PageFault, read_pages
+
+        for i, got in read_pages(data, blank).items():
+            pages[i].text, pages[i].fault = got.text, got.fault is not None
+            pages[i].too_big = got.fault is PageFault.TOO_BIG
+
+    scanned = [p for p in pages if not p.text and not p.fault and _has_content(doc, p.index)]
+    unread_scans = 0  # scanned pages left unread for want of Tesseract
+    ocr_seconds = 0.0
+    if scanned and ocr is not None and ocr.enabled:
+        engine = tesseract_for(ocr)
+        if engine is None:
+            unread_scans = len(scanned)
+        else:
+            t0 = time.perf_counter()
+            for page in scanned:
+                _ocr_page(doc, page, engine, ocr.dpi)
+                if on_ocr_page is not None:
+                    on_ocr_page()
+            ocr_seconds = time.perf_counter() - t0
+
+    segments = [p.segment() for p in pages if p.text]
     if not segments:
-        if too_big and len(bad_pages) == n_pages:
-            raise ExtractionError(TOO_BIG)
-        if bad_pages and len(bad_pages) == n_pages:
+        bad = [p for p in pages if p.fault]
+        if unread_scans:
+            raise ExtractionError(needs_tesseract())
+        if bad and len(bad) == n_pages:
+            if any(p.too_big for p in bad):
+                raise ExtractionError(TOO_BIG)
+            if all(p.ocr_failure for p in bad):
+                raise ExtractionError(f"OCR failed on all of its {n_pages} pages ({bad[0].ocr_failure.value})")
             raise ExtractionError(f"damaged PDF: none of its {n_pages} pages could be read")
+        if any(p.ocr for p in pages):
+            raise ExtractionError(OCR_FOUND_NOTHING)
         raise ExtractionError(NO_TEXT if n_pages else "damaged PDF: it has no pages")
-    warning = None
-    if bad_pages:
-        shown = ", ".join(map(str, bad_pages[:10])) + ("…" if len(bad_pages) > 10 else "")
-        warning = f"partly read: {len(bad_pages)} of {n_pages} pages could not be read (pages {shown})"
-        if too_big:
-            warning += f"; {too_big} of them too large to read safely"
+    warning = partly_read_warning(pages)
+    if unread_scans:
+        note = f"{unread_scans} scanned pages need Tesseract to be read ({install_hint()})"
+        warning = f"{warning}; {note}" if warning else f"partly read: {note}"
+    meta = doc.get_metadata_dict()
+    title, author = _meta(meta, "Title"), _meta(meta, "Author")
+    if not f"{title or ''}{author or ''}".isascii():
+        from desktop_search.extract.pdf_pypdf import read_metadata
+
+        title, author = read_metadata(data)
     return ExtractedDocument(
         path=str(path), kind="pdf", title=title or path.stem, author=author,
         segments=segments, pages=n_pages, warning=warning,
+        ocr_pages=sum(1 for p in pages if p.ocr), ocr_seconds=ocr_seconds,
     )
+
+
+def _has_content(doc, index: int) -> bool:
+    """Whether the page draws anything (a scan); an empty page is not worth OCR."""
+    page = doc[index]
+    try:
+        return next(iter(page.get_objects(max_depth=1)), None) is not None
+    finally:
+        page.close()
+
+
+def _ocr_page(doc, page: PageText, engine, dpi: int) -> None:  # engine: ocr.Tesseract
+    pdf_page = doc[page.index]
+    try:
+        image = render_page(pdf_page, dpi)
+    finally:
+        pdf_page.close()
+    try:
+        page.text = engine.read(image)
+        page.ocr = True
+    except OcrPageError as exc:
+        logger.debug("OCR of page %d failed: %s", page.index + 1, exc)
+        page.fault, page.ocr_failure = True, exc.failure

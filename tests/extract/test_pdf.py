@@ -9,7 +9,9 @@ from tests.conftest import PDF_ZOO, SHARED, make_pdf
 
 from desktop_search.errors import ExtractionError
 from desktop_search.extract import extract_file
-from desktop_search.extract.pdf import NEEDS_PASSWORD, NO_TEXT, NOT_A_PDF, extract_pdf
+from desktop_search.extract.pdf import NEEDS_PASSWORD, NO_TEXT, NOT_A_PDF, clean_pdfium_text
+from desktop_search.extract.pdf_pypdf import extract_pdf_pypdf
+from tests.reliability.hostile import write_partly_broken_pdf
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +122,64 @@ def test_every_zoo_pdf_is_read_or_refused_with_a_reason() -> None:
             assert all(s.text.strip() and s.page >= 1 for s in doc.segments), pdf
 
 
+GEOTOPO = SAMPLES / "009-pdflatex-geotopo__GeoTopo-komprimiert.pdf"
+
+
+def test_pdfium_reads_a_long_book_with_its_printed_page_labels() -> None:
+    doc = extract(GEOTOPO)
+    assert doc.pages == 117 and len(doc.segments) == 117
+    # Roman front matter, then the body numbered from 1 on the 4th page.
+    assert [(s.page, s.page_label) for s in doc.segments[:5]] == [(1, "i"), (2, "ii"), (3, "iii"), (4, "1"), (5, "2")]
+    assert doc.segments[-1].page == 117
+    # PDFium keeps the minus signs that pypdf turned into NUL characters.
+    assert "−" in doc.segments[10].text and "x2" in doc.segments[10].text
+    assert doc.title == "Geometrie und Topologie"
+
+
+def test_pdfium_text_is_cleaned_of_its_markers() -> None:
+    assert clean_pdfium_text("Übungsauf\ufffegaben und\r\nSchwarz\ufffeWeiß") == "Übungsaufgaben und Schwarz-Weiß"
+    assert clean_pdfium_text("bewiesen. \x04\r\nBeispiel 1") == "bewiesen. Beispiel 1"
+    assert clean_pdfium_text("first\r\n\r\nsecond") == "first\n\nsecond"
+
+
+def test_a_file_pdfium_refuses_is_read_by_pypdf() -> None:
+    # Owner password empty, user password set: PDFium will not open it without one, pypdf does.
+    doc = extract(RESOURCES / "encryption_r6-user-password.pdf")
+    assert [(s.page, s.text) for s in doc.segments] == [(1, "pdf encryption test password: asdfzxcv")]
+
+
+def test_a_page_pdfium_shows_blank_but_cannot_be_decoded_is_named(tmp_path: Path) -> None:
+    doc = extract(write_partly_broken_pdf(tmp_path / "broken.pdf"))
+    assert [s.page for s in doc.segments] == [1, 3]
+    assert doc.warning == "partly read: 1 of 3 pages could not be read (pages 2)"
+
+
+def test_a_title_stored_as_bare_utf8_is_decoded() -> None:
+    assert extract(RESOURCES / "bytes.pdf").title == "Microsoft Word - トランスバース社買収電話会議英語Final.docx"
+
+
+def _outcome(read, path: Path) -> tuple[int, str | None]:
+    """(pages with text, failure reason)."""
+    try:
+        doc = read(path, path.read_bytes())
+    except ExtractionError as exc:
+        return 0, str(exc)
+    return len(doc.segments), None
+
+
+def test_every_zoo_pdf_ends_as_well_through_pdfium_as_through_pypdf() -> None:
+    from desktop_search.extract.pdf import extract_pdf
+
+    pdfs = sorted(PDF_ZOO.rglob("*.pdf"))
+    assert len(pdfs) > 90
+    for pdf in pdfs:
+        pages, error = _outcome(extract_pdf, pdf)
+        old_pages, old_error = _outcome(extract_pdf_pypdf, pdf)
+        assert pages >= old_pages, (pdf, pages, old_pages, error)
+        if old_error is not None and error is not None:
+            assert error == old_error, pdf
+
+
 def test_japanese_pdf_lines_are_joined_without_spaces_inside_words() -> None:
     """JSQuAD's PDFs break lines between any two characters; joining must not add spaces."""
     import re
@@ -127,7 +187,7 @@ def test_japanese_pdf_lines_are_joined_without_spaces_inside_words() -> None:
     cjk_gap = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff、] [\u3040-\u30ff\u4e00-\u9fff]")
     pages = gapped = 0
     for path in sorted((SHARED / "jsquad" / "library").glob("*.pdf")):
-        for seg in extract_pdf(path, path.read_bytes()).segments:
+        for seg in extract_file(path, path.read_bytes()).segments:
             pages += 1
             gapped += bool(cjk_gap.search(seg.text))
     assert pages == 457
