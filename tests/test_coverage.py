@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from pathlib import Path
 
 import pytest
@@ -25,14 +24,8 @@ JAPANESE = [
 
 
 @pytest.fixture(scope="module")
-def english_only(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
-    """The tiny model, saying (as a copied Hub model does) that it is all-MiniLM-L6-v2: English only."""
-    folder = tmp_path_factory.mktemp("models") / "english-only"
-    shutil.copytree(tiny_model, folder)
-    config = json.loads((folder / "config.json").read_text())
-    config["_name_or_path"] = "sentence-transformers/all-MiniLM-L6-v2"
-    (folder / "config.json").write_text(json.dumps(config))
-    return folder
+def english_only(english_only_model: Path) -> Path:
+    return english_only_model
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 from pathlib import Path
 
 import pytest
+from tests.conftest import MULTILINGUAL_REPO
 from tests.hub_server import HubServer
 
 from desktop_search.cli import main
@@ -15,21 +15,12 @@ from desktop_search.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-REPO_ID = "intfloat/multilingual-e5-small"
+REPO_ID = MULTILINGUAL_REPO
 
 
 @pytest.fixture
-def hub(tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch):
-    """The tiny model served as intfloat/multilingual-e5-small, with files a download must skip."""
-    repo = tmp_path / "hub" / "me5"
-    shutil.copytree(tiny_model, repo)
-    (repo / "onnx").mkdir()
-    (repo / "onnx" / "model.onnx").write_bytes(b"\0" * 1000)
-    (repo / "pytorch_model.bin").write_bytes(b"\0" * 1000)
-    with HubServer({REPO_ID: repo}) as server:
-        monkeypatch.setenv("HF_ENDPOINT", server.url)
-        monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # as the app runs: the download must lift it for itself
-        yield server
+def hub(tiny_hub: HubServer) -> HubServer:
+    return tiny_hub
 
 
 @pytest.fixture

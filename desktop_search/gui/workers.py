@@ -152,6 +152,7 @@ class SearchWorker(_Worker):
     results = Signal(int, str, list)  # request id, query, [SearchResult]
     context = Signal(int, object, list)  # request id, SearchResult, neighbour chunk dicts
     info = Signal(dict)  # store stats plus "folders" and (sometimes) "watch_dirs"
+    notice = Signal(object)  # coverage.LanguageNotice, or None: the model reads the library and the query
 
     def __init__(self, paths: DataPaths, settings: Settings) -> None:
         super().__init__(paths, settings)
@@ -236,6 +237,8 @@ class SearchWorker(_Worker):
             self._embedder = searcher.embedder
             self.ready.emit({"model": self._embedder.spec.id, "device": self._embedder.name})
         self.results.emit(request, query, results)
+        if searcher is not None:
+            self.notice.emit(searcher.language_notice([query]) if mode != "keyword" else None)
 
     @Slot(int, object)
     @report_errors("reading the passage's context")
@@ -262,6 +265,12 @@ class SearchWorker(_Worker):
         if with_dirs:
             info["watch_dirs"] = watch_dirs([f["path"] for f in info["folders"]])
         self.info.emit(info)
+        try:
+            searcher = self._open()
+        except UserFacingError:
+            return  # a missing model is reported by load(), once
+        if searcher is not None:
+            self.notice.emit(searcher.language_notice())
 
     def shutdown(self) -> None:
         """Called from the GUI thread after this worker's thread has stopped."""
