@@ -182,8 +182,9 @@ def indexed_ids(paths: DataPaths) -> set[str]:
 
 
 def run_searcher(searcher: Searcher, queries: Sequence[tuple[str, str]], mode: str) -> dict[str, list[str]]:
+    """Document-level rankings: each result document once, in its rank (its further passages do not count)."""
     return {
-        qid: dedupe(corpus_id(r.path) for r in searcher.search(text, top_k=DEPTH, mode=mode))
+        qid: [corpus_id(d.best.path) for d in searcher.search_documents(text, top_k=DEPTH, mode=mode)]
         for qid, text in queries
     }
 
@@ -203,6 +204,8 @@ def run_cli(data_dir: Path, queries: Sequence[tuple[str, str]], mode: str) -> di
         ).stdout
     finally:
         os.unlink(qfile)
+    # Rows come grouped (a document's passages together, `doc_rank` counting documents):
+    # the document order is the order of first appearance.
     runs: dict[str, list[str]] = {}
     for line in out.splitlines():
         r = json.loads(line)

@@ -20,6 +20,7 @@ from desktop_search.chunking import ChunkSettings
 from desktop_search.errors import UserFacingError
 from desktop_search.paths import DataPaths, library_path, resolve_data_dir
 from desktop_search.progress import Progress, format_duration
+from desktop_search.terms import PER_DOCUMENT
 from desktop_search.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -55,12 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("search", help="search the index")
     p.add_argument("text", nargs="*", help="the question or keywords; \"quoted phrases\" must match exactly")
     p.add_argument("--queries", metavar="FILE.jsonl", help='answer many queries: one {"id": ..., "text": ...} per line')
-    p.add_argument("-k", "--top-k", type=int, default=None, help="number of results (default 10)")
     p.add_argument("--mode", choices=["dense", "keyword", "hybrid"], default=None, help="default: hybrid")
-    p.add_argument("--json", action="store_true", help="one JSON object per result line")
-    p.add_argument("--folder", action="append", default=[], help="only results under this folder")
-    p.add_argument("--type", action="append", default=[], choices=["pdf", "epub"], dest="kinds", help="only this file type")
-    p.add_argument("--per-document", type=int, default=1, help="passages per document (0 = no limit)")
+    _result_options(p)
+
+    p = sub.add_parser("similar", help="passages like one passage (\"more like this\")")
+    p.add_argument("path", nargs="?", help="the document the passage is in")
+    p.add_argument("--page", type=int, help="the passage is the first one on this page (PDF)")
+    p.add_argument("--chunk", type=int, metavar="ID", help="the passage's chunk_id, from search --json")
+    _result_options(p)
 
     p = sub.add_parser("status", help="what is indexed, and what failed")
     p.add_argument("--json", action="store_true")
@@ -76,6 +79,16 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("name", help="e.g. intfloat/multilingual-e5-small")
 
     return parser
+
+
+def _result_options(p: argparse.ArgumentParser) -> None:
+    """The options every command that lists results takes."""
+    p.add_argument("-k", "--top-k", type=int, default=None, help="number of documents (default 10)")
+    p.add_argument("--per-document", type=int, default=PER_DOCUMENT,
+                   help=f"passages shown per document (default {PER_DOCUMENT}; 0 = every one that is a hit)")
+    p.add_argument("--json", action="store_true", help="one JSON object per result line (passage)")
+    p.add_argument("--folder", action="append", default=[], help="only results under this folder")
+    p.add_argument("--type", action="append", default=[], choices=["pdf", "epub"], dest="kinds", help="only this file type")
 
 
 def _setup_logging(verbosity: int, paths: DataPaths | None) -> None:
@@ -242,21 +255,13 @@ def cmd_search(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
                         threads=1)
     top_k = args.top_k or settings.top_k
     mode = args.mode or settings.search_mode
-    out = sys.stdout
     try:
         if mode != "keyword":
             _print_notice(searcher.language_notice([text for _qid, text in queries]))
         for qid, text in queries:
-            results = searcher.search(text, top_k=top_k, mode=mode, folders=args.folder, kinds=args.kinds,
-                                      per_document=args.per_document)
-            for r in results:
-                r.query_id = qid
-                if args.json:
-                    out.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
-                else:
-                    _print_result(r, out)
-            if not results and not args.json:
-                print("No results.", file=out)
+            documents = searcher.search_documents(text, top_k=top_k, mode=mode, folders=args.folder, kinds=args.kinds,
+                                                  per_document=args.per_document)
+            _print_documents(documents, args.json, qid)
     finally:
         searcher.close()
     return 0
@@ -280,47 +285,82 @@ def _print_language_notice(paths: DataPaths, model: str | None, settings: Settin
         searcher.close()
 
 
-def _print_result(r: Any, out: TextIO) -> None:
+def cmd_similar(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
+    from desktop_search.search import Searcher
+
+    if not paths.database.exists():
+        raise UserFacingError("Nothing is indexed yet. Run `desktop-search index FOLDER` first.")
+    if (args.chunk is None) == (args.path is None):
+        raise UserFacingError("Give a document (PATH, with --page N for a PDF page), or --chunk ID.")
+    # No query to embed: the passage's own vector is the query, so no model loads.
+    searcher = Searcher(paths, model=args.model, extra_models=settings.extra_models, threads=1)
+    try:
+        chunk = args.chunk
+        if chunk is None:
+            chunk = searcher.chunk_at(args.path, args.page)
+            if chunk is None:
+                where = f" on page {args.page}" if args.page is not None else ""
+                raise UserFacingError(f"No indexed passage of {args.path}{where}.")
+        documents = searcher.similar(chunk, top_k=args.top_k or settings.top_k, folders=args.folder,
+                                     kinds=args.kinds, per_document=args.per_document)
+        _print_documents(documents, args.json, None)
+    finally:
+        searcher.close()
+    return 0
+
+
+def _print_documents(documents: Sequence[Any], as_json: bool, qid: str | None) -> None:
+    """Rows of one document together: JSON lines, or a block per document with its further passages."""
+    from desktop_search.search import flatten
+
+    out = sys.stdout
+    for r in flatten(documents):
+        r.query_id = qid
+        if as_json:
+            out.write(json.dumps(r.to_json(), ensure_ascii=False) + "\n")
+    if as_json:
+        return
+    for d in documents:
+        _print_document(d, out)
+    if not documents:
+        print("No results.", file=out)
+
+
+def _print_document(d: Any, out: TextIO) -> None:
     import textwrap
 
-    snippet = textwrap.shorten(r.text, width=300, placeholder=" …")
-    print(f"{r.rank:>2}. [{r.score:.3f}] {r.title}  —  {r.location}", file=out)
-    print(f"    {r.path}", file=out)
+    best = d.best
+    snippet = textwrap.shorten(best.text, width=300, placeholder=" …")
+    print(f"{d.rank:>2}. [{best.score:.3f}] {best.title}  —  {best.location}", file=out)
+    print(f"    {best.path}", file=out)
     print(textwrap.indent(textwrap.fill(snippet, width=96), "    "), file=out)
+    for r in d.passages[1:]:
+        more = textwrap.shorten(r.text, width=200, placeholder=" …")
+        print(textwrap.fill(f"{r.location}: {more}", width=96, initial_indent="    + ", subsequent_indent="      "),
+              file=out)
     print(file=out)
 
 
 def cmd_status(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
-    from desktop_search.storage import Store
+    from desktop_search.library_info import read_library_info
 
-    if not paths.database.exists():
-        info: dict[str, Any] = {"documents": 0, "chunks": 0, "failed": [], "warnings": [], "folders": [],
-                                "model": None, "data_dir": str(paths.root)}
-    else:
-        store = Store(paths.database, readonly=True)
-        try:
-            info = store.stats()
-            info["folders"] = store.folders()
-            manifest = store.manifest()
-            info["model"] = manifest.model_id if manifest else None
-            info["manifest"] = manifest.__dict__ if manifest else None
-            info["data_dir"] = str(paths.root)
-        finally:
-            store.close()
+    library = read_library_info(paths)
+    info = library.to_json()
+    info["data_dir"] = str(paths.root)
     info["device"] = _device_description(args.device or settings.device)
     if args.json:
         print(json.dumps(info, ensure_ascii=False, indent=2))
         return 0
     print(f"Data dir:  {info['data_dir']}")
-    print(f"Model:     {info['model'] or '(none yet)'}")
+    print(f"Model:     {library.model or '(none yet)'}")
     print(f"Device:    {info['device']}")
-    print(f"Documents: {info['documents']}   Passages: {info['chunks']}   Failed: {len(info['failed'])}")
-    for f in info["folders"]:
-        print(f"  {f['path']}  ({f['indexed']} indexed, {f['failed']} failed)")
-    if info["failed"]:
+    print(f"Documents: {library.documents}   Passages: {library.chunks}   Failed: {len(library.failed)}")
+    for f in library.folders:
+        print(f"  {f.path}  ({f.indexed} indexed, {f.failed} failed)")
+    if library.failed:
         print("Failed files:")
-        for f in info["failed"]:
-            print(f"  {f['path']}: {f['error']}")
+        for problem in library.failed:
+            print(f"  {problem.path}: {problem.error}")
     return 0
 
 
@@ -369,7 +409,8 @@ def cmd_models(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
     return 0
 
 
-COMMANDS = {"index": cmd_index, "search": cmd_search, "status": cmd_status, "remove": cmd_remove, "models": cmd_models}
+COMMANDS = {"index": cmd_index, "search": cmd_search, "similar": cmd_similar, "status": cmd_status, "remove": cmd_remove,
+            "models": cmd_models}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -88,3 +88,41 @@ def _note(errors: list[str] | None, message: str) -> None:
     logger.warning("Cannot read folder %s", message)
     if errors is not None:
         errors.append(message)
+
+
+@dataclass(frozen=True)
+class PatternCounts:
+    """What a folder's include/exclude patterns would do to its files."""
+
+    total: int  # supported files under the folder, before the patterns
+    kept: int  # files the patterns let through
+    excluded_by: dict[str, int]  # exclude pattern -> files it keeps out (itself or through a folder)
+    matched_by: dict[str, int]  # include pattern -> files it lets in
+
+
+def pattern_counts(root: str | os.PathLike[str], include: Sequence[str] = (), exclude: Sequence[str] = ()) -> PatternCounts:
+    """Count, without indexing anything, the files each pattern excludes (or lets in).
+
+    The rules are :func:`crawl`'s: an exclude pattern matching a folder keeps
+    everything under it out; include patterns apply to files only.
+    """
+    root = os.path.abspath(root)
+    excluded_by = dict.fromkeys(exclude, 0)
+    matched_by = dict.fromkeys(include, 0)
+    total = kept = 0
+    for found in crawl(root):
+        total += 1
+        rel = os.path.relpath(found.path, root).replace(os.sep, "/")
+        parts = rel.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]  # each folder on the way, then the file
+        out = False
+        for p in exclude:
+            if any(_matches(prefix, prefix.rsplit("/", 1)[-1], [p]) for prefix in prefixes):
+                excluded_by[p] += 1
+                out = True
+        hits = [p for p in include if _matches(rel, parts[-1], [p])]
+        for p in hits:
+            matched_by[p] += 1
+        if not out and (not include or hits):
+            kept += 1
+    return PatternCounts(total, kept, excluded_by, matched_by)

@@ -4,13 +4,24 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 
 logger = logging.getLogger(__name__)
 
 
+class Phase(StrEnum):
+    """Where a run is; a str, so logs and older callers read it as the bare word."""
+
+    SCANNING = "scanning"
+    LOADING_MODEL = "loading model"
+    INDEXING = "indexing"
+    SAVING = "saving"
+    DONE = "done"
+
+
 @dataclass
 class Progress:
-    phase: str  # scanning | loading model | indexing | saving | done
+    phase: Phase
     files_done: int = 0
     files_total: int = 0
     chunks_done: int = 0
@@ -18,6 +29,9 @@ class Progress:
     eta_s: float | None = None
     current: str | None = None
     failed: int = 0
+
+    def __post_init__(self) -> None:
+        self.phase = Phase(self.phase)
 
     def line(self) -> str:
         """One line for a terminal status bar."""

@@ -21,6 +21,7 @@ from desktop_search.language import CJK_CHARS, Lang, detect, korean_stem
 from desktop_search.models import ModelSpec, resolve_model
 from desktop_search.paths import DataPaths, library_path
 from desktop_search.storage import Manifest, Store, VectorIndex
+from desktop_search.terms import PER_DOCUMENT, STOPWORDS, WORD, format_location
 
 logger = logging.getLogger(__name__)
 
@@ -28,24 +29,17 @@ MODES = ("dense", "keyword", "hybrid")
 _CJK_LANGS = (Lang.JAPANESE, Lang.CHINESE, Lang.KOREAN)
 RRF_K = 60
 _PHRASE = re.compile(r'"([^"]+)"')
-_WORD = re.compile(r"\w+", re.UNICODE)
 _CJK = re.compile(f"[{CJK_CHARS}]")
 _CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
-# Function words that only add noise to an OR query ranked by bm25. Kept when
-# the query has nothing else, and always inside "quoted phrases".
-STOPWORDS = frozenset(
-    "a about above after again against all also am an and any are as at be because been before being below "
-    "between both but by can could did do does doing down during each few for from further had has have having "
-    "he her here hers him his how i if in into is it its itself just me more most my no nor not now of off on "
-    "once only or other our ours out over own same she should so some such than that the their theirs them then "
-    "there these they this those through to too under until up very was we were what when where which while who "
-    "whom why will with would you your yours".split()
-)
 
 
 @dataclass
 class SearchResult:
-    """One ranked passage; ``to_json`` is the CLI's stable contract."""
+    """One ranked passage (a row); ``to_json`` is the CLI's stable contract.
+
+    ``score`` is its document's score, so rows sort by document;
+    ``passage_score`` is the passage's own.
+    """
 
     rank: int
     score: float
@@ -64,19 +58,39 @@ class SearchResult:
     char_start: int = 0
     char_end: int = 0
     query_id: str | None = None
+    doc_rank: int = 0
+    passage_score: float = 0.0
 
     @property
     def location(self) -> str:
-        """"p. 12", "p. xii (12)" or the chapter title, for display."""
-        if self.page is not None:
-            return f"p. {self.page_label} ({self.page})" if self.page_label else f"p. {self.page}"
-        return self.section or "—"
+        """"p. 12", "p. xii (12)" or the chapter, for display."""
+        return format_location(self.page, self.page_label, self.section)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         if self.query_id is None:
             data.pop("query_id")
         return data
+
+
+@dataclass
+class DocumentResult:
+    """One document in a ranking: its best passage first, then its other hits, best first."""
+
+    rank: int
+    passages: list[SearchResult]
+
+    @property
+    def best(self) -> SearchResult:
+        return self.passages[0]
+
+
+def flatten(documents: Sequence[DocumentResult]) -> list[SearchResult]:
+    """The rows of a grouped ranking: one document's passages together, ``rank`` counting rows."""
+    rows = [p for d in documents for p in d.passages]
+    for i, r in enumerate(rows, 1):
+        r.rank = i
+    return rows
 
 
 @dataclass(frozen=True)
@@ -89,7 +103,7 @@ class ParsedQuery:
 def parse_query(query: str) -> ParsedQuery:
     query = unicodedata.normalize("NFKC", query).strip()
     phrases = tuple(p.strip() for p in _PHRASE.findall(query) if p.strip())
-    return ParsedQuery(text=query.replace('"', " ").strip(), phrases=phrases, words=tuple(_WORD.findall(query.lower())))
+    return ParsedQuery(text=query.replace('"', " ").strip(), phrases=phrases, words=tuple(WORD.findall(query.lower())))
 
 
 def _quote(s: str) -> str:
@@ -285,9 +299,21 @@ class Searcher:
         mode: str = "hybrid",
         folders: Sequence[str] = (),
         kinds: Sequence[str] = (),
-        per_document: int = 1,
+        per_document: int = PER_DOCUMENT,
     ) -> list[SearchResult]:
-        """Ranked passages; at most ``per_document`` from any one document."""
+        """The rows of :meth:`search_documents`: ``top_k`` documents, their passages together."""
+        return flatten(self.search_documents(query, top_k, mode, folders, kinds, per_document))
+
+    def search_documents(
+        self,
+        query: str,
+        top_k: int = 10,
+        mode: str = "hybrid",
+        folders: Sequence[str] = (),
+        kinds: Sequence[str] = (),
+        per_document: int = PER_DOCUMENT,
+    ) -> list[DocumentResult]:
+        """The ``top_k`` best documents, each with up to ``per_document`` passages (0: all its hits)."""
         if mode not in MODES:
             raise UserFacingError(f"Unknown search mode {mode!r}; use one of {', '.join(MODES)}.")
         q = parse_query(query)
@@ -308,16 +334,42 @@ class Searcher:
         dense = self._dense(q, pool) if mode == "dense" or (mode == "hybrid" and not (unread and keyword)) else []
         doc_of = self.store.chunk_documents({cid for cid, _ in dense} | {cid for cid, _ in keyword})
         if unread:
-            scored = keyword or dense
+            scored = own = keyword or dense
         elif mode == "hybrid":
             fusion = self.fusion.for_query(lang)
-            scored = fuse([dense, keyword], [fusion.dense_weight, 1.0 - fusion.dense_weight], doc_of, fusion)
+            weights = [fusion.dense_weight, 1.0 - fusion.dense_weight]
+            scored = fuse([dense, keyword], weights, doc_of, fusion)
+            own = fuse([dense, keyword], weights, doc_of, replace(fusion, level="chunk"))
         else:
-            scored = dense or keyword
+            scored = own = dense or keyword
         if exact:
             # A stable sort keeps each group in its fused order.
             scored = sorted(scored, key=lambda cs: cs[0] not in exact)
-        return self._materialise(scored, doc_of, q, top_k, folders, kinds, per_document)
+        return self._group(scored, own, doc_of, q, top_k, folders, kinds, per_document)
+
+    def similar(
+        self,
+        chunk_id: int,
+        top_k: int = 10,
+        folders: Sequence[str] = (),
+        kinds: Sequence[str] = (),
+        per_document: int = PER_DOCUMENT,
+    ) -> list[DocumentResult]:
+        """Documents with passages near one passage's vector ("more like this"); that passage is left out."""
+        self.refresh()
+        if self.vectors is None:
+            return []
+        vec = self.vectors.vector(chunk_id)
+        if vec is None:
+            raise UserFacingError(f"Passage {chunk_id} is not in the index (any more); search again.")
+        ids, scores = self.vectors.search(vec, max(self.fusion.pool, top_k * 4) + 1)
+        scored = [(cid, s) for cid, s in zip(ids.tolist(), scores.tolist()) if cid != chunk_id]
+        doc_of = self.store.chunk_documents(cid for cid, _ in scored)
+        return self._group(scored, scored, doc_of, parse_query(""), top_k, folders, kinds, per_document)
+
+    def chunk_at(self, path: str, page: int | None = None) -> int | None:
+        """The first passage of ``path`` (on ``page``, if given): what `similar PATH --page N` starts from."""
+        return self.store.first_chunk(library_path(path), page)
 
     def _dense(self, q: ParsedQuery, k: int) -> list[tuple[int, float]]:
         if self.vectors is None:
@@ -349,63 +401,72 @@ class Searcher:
             hits = sorted(total.items(), key=lambda cs: cs[1], reverse=True)[:k]
         return hits, set()
 
-    def _materialise(
-        self, scored: list[tuple[int, float]], doc_of: dict[int, int], q: ParsedQuery, top_k: int,
-        folders: Sequence[str], kinds: Sequence[str], per_document: int,
-    ) -> list[SearchResult]:
+    def _group(
+        self, scored: list[tuple[int, float]], own: list[tuple[int, float]], doc_of: dict[int, int],
+        q: ParsedQuery, top_k: int, folders: Sequence[str], kinds: Sequence[str], per_document: int,
+    ) -> list[DocumentResult]:
+        """Documents in the order of ``scored``, each with its passages that are hits in their own right.
+
+        A further passage must rank among the best ``top_k * per_document``
+        passages by its own score (``own``), so a long book cannot fill its
+        card with weak passages. Rows (with their text) are read a batch at a
+        time, and only for passages that can still be shown.
+        """
         folder_prefixes = [library_path(f).rstrip(os.sep) + os.sep for f in folders]
-        per_doc: dict[int, int] = {}
-        out: list[SearchResult] = []
-        # Rows (with their text) are read a batch at a time, and never for
-        # passages of a document that already has its share of results.
+        own_score = dict(own)
+        own_rank = {cid: i for i, (cid, _s) in enumerate(own)}
+        limit = top_k * per_document if per_document else len(own)
+        cap = per_document or len(own)
+        groups: dict[int, list[SearchResult]] = {}
+        doc_score: dict[int, float] = {}
+        rejected: set[int] = set()  # documents outside the folder or type filters
+
+        def wanted(cid: int) -> bool:
+            doc = doc_of.get(cid)
+            if doc is None or doc in rejected:
+                return False
+            if doc in groups:
+                return len(groups[doc]) < cap and own_rank.get(cid, limit) < limit
+            return len(groups) < top_k
+
         step = max(2 * top_k, 50)
         for start in range(0, len(scored), step):
-            part = [
-                cs for cs in scored[start : start + step]
-                if cs[0] in doc_of and not (per_document and per_doc.get(doc_of[cs[0]], 0) >= per_document)
-            ]
+            part = [cs for cs in scored[start : start + step] if wanted(cs[0])]
+            if not part:
+                continue
             rows = self.store.fetch_chunks(cid for cid, _ in part)
-            out.extend(self._results(part, rows, q, top_k - len(out), folder_prefixes, kinds, per_document, per_doc))
-            if len(out) >= top_k:
-                break
-        for i, r in enumerate(out, 1):
-            r.rank = i
-        return out
-
-    @staticmethod
-    def _results(
-        scored: list[tuple[int, float]], rows: dict[int, dict[str, Any]], q: ParsedQuery, want: int,
-        folder_prefixes: list[str], kinds: Sequence[str], per_document: int, per_doc: dict[int, int],
-    ) -> list[SearchResult]:
-        out: list[SearchResult] = []
-        for cid, score in scored:
-            row = rows.get(cid)
-            if row is None:
-                continue  # deleted since the vectors were loaded
-            if kinds and row["kind"] not in kinds:
-                continue
-            if folder_prefixes and not any(row["path"].startswith(p) for p in folder_prefixes):
-                continue
-            if q.phrases and not all(p.lower() in row["text"].lower() for p in q.phrases):
-                continue
-            if per_document and per_doc.get(row["document_id"], 0) >= per_document:
-                continue
-            per_doc[row["document_id"]] = per_doc.get(row["document_id"], 0) + 1
-            out.append(
-                SearchResult(
-                    rank=len(out) + 1, score=float(score), path=row["path"], title=row["title"], page=row["page"],
-                    section=row["section"], text=row["text"], page_label=row["page_label"], href=row["href"],
-                    author=row["author"], kind=row["kind"], chunk_id=cid, document_id=row["document_id"],
-                    ordinal=row["ordinal"], char_start=row["char_start"], char_end=row["char_end"],
-                )
-            )
-            if len(out) >= want:
-                break
+            for cid, score in part:
+                row = rows.get(cid)
+                if row is None or not wanted(cid):
+                    continue  # deleted since the vectors were loaded, or its document is full
+                doc = row["document_id"]
+                if (kinds and row["kind"] not in kinds) or (
+                        folder_prefixes and not any(row["path"].startswith(p) for p in folder_prefixes)):
+                    rejected.add(doc)
+                    continue
+                if q.phrases and not all(p.lower() in row["text"].lower() for p in q.phrases):
+                    continue
+                if doc not in groups:
+                    groups[doc], doc_score[doc] = [], float(score)
+                groups[doc].append(_result(row, cid, doc_score[doc], own_score.get(cid, float(score))))
+        out = [DocumentResult(rank=i, passages=passages) for i, passages in enumerate(groups.values(), 1)]
+        for d in out:
+            for p in d.passages:
+                p.doc_rank = d.rank
         return out
 
     def context(self, result: SearchResult, span: int = 1) -> list[dict[str, Any]]:
         """The passage with its neighbours, for a preview."""
         return self.store.neighbours(result.document_id, result.ordinal, span)
+
+
+def _result(row: dict[str, Any], cid: int, score: float, passage_score: float) -> SearchResult:
+    return SearchResult(
+        rank=0, score=score, path=row["path"], title=row["title"], page=row["page"], section=row["section"],
+        text=row["text"], page_label=row["page_label"], href=row["href"], author=row["author"], kind=row["kind"],
+        chunk_id=cid, document_id=row["document_id"], ordinal=row["ordinal"], char_start=row["char_start"],
+        char_end=row["char_end"], passage_score=float(passage_score),
+    )
 
 
 def _contributions(ranking: Sequence[tuple[Any, float]], fusion: FusionSettings) -> dict[Any, float]:

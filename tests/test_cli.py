@@ -61,10 +61,10 @@ def test_index_exits_zero_lists_failures_and_shows_progress(cli, library: Path) 
 
 
 def test_search_json_contract(cli, indexed: Path) -> None:
-    code, out, _ = cli("search", PAGE_TWO, "--json", "--mode", "dense", "--top-k", "2")
+    code, out, _ = cli("search", PAGE_TWO, "--json", "--mode", "dense", "--top-k", "2", "--per-document", "1")
     assert code == 0
     rows = json_lines(out)
-    assert [r["rank"] for r in rows] == [1, 2]
+    assert [r["rank"] for r in rows] == [1, 2] and [r["doc_rank"] for r in rows] == [1, 2]
     top = rows[0]
     for key in ("rank", "score", "path", "title", "page", "section", "text"):
         assert key in top
@@ -72,6 +72,36 @@ def test_search_json_contract(cli, indexed: Path) -> None:
     assert top["path"] == str(indexed / "statins.pdf") and Path(top["path"]).is_absolute()
     assert (top["title"], top["page"], top["section"], top["text"]) == ("Statins Review", 2, None, PAGE_TWO)
     assert isinstance(top["score"], float)
+
+
+def test_search_rows_are_grouped_by_document(cli, indexed: Path) -> None:
+    code, out, _ = cli("search", "statins", "--json", "--mode", "dense", "--top-k", "2")
+    rows = json_lines(out)
+    assert code == 0 and [r["rank"] for r in rows] == list(range(1, len(rows) + 1))
+    assert len({r["doc_rank"] for r in rows}) == 2  # --top-k counts documents
+    # The rows of one document are consecutive, in document order.
+    doc_ranks = [r["doc_rank"] for r in rows]
+    assert doc_ranks == sorted(doc_ranks)
+    statins = [r for r in rows if r["path"].endswith("statins.pdf")]
+    assert sorted(r["page"] for r in statins) == [1, 2]
+    code, out, _ = cli("search", "statins", "--json", "--mode", "dense", "--per-document", "1")
+    rows = json_lines(out)
+    assert len(rows) == len({r["path"] for r in rows})
+    # The text view shows the document once, its further passage under it with its page.
+    code, out, _ = cli("search", "statins", "--mode", "dense", "--top-k", "1")
+    assert out.count("statins.pdf") == 1 and "    + p. " in out
+
+
+def test_similar_from_a_page_or_a_chunk_id(cli, indexed: Path) -> None:
+    code, out, _ = cli("search", PAGE_TWO, "--json", "--mode", "dense", "--top-k", "1", "--per-document", "1")
+    chunk = json_lines(out)[0]["chunk_id"]
+    code, out, _ = cli("similar", str(indexed / "statins.pdf"), "--page", "2", "--json", "--per-document", "0")
+    by_page = json_lines(out)
+    assert code == 0 and by_page and chunk not in {r["chunk_id"] for r in by_page}
+    code, out, _ = cli("similar", "--chunk", str(chunk), "--json", "--per-document", "0")
+    assert [r["chunk_id"] for r in json_lines(out)] == [r["chunk_id"] for r in by_page]
+    code, _, err = cli("similar", str(indexed / "statins.pdf"), "--page", "7")
+    assert code != 0 and "page 7" in err
 
 
 def test_search_json_for_an_epub_has_a_section_and_null_page(cli, indexed: Path) -> None:
@@ -87,7 +117,8 @@ def test_batch_queries_carry_their_ids(cli, indexed: Path, tmp_path: Path) -> No
         json.dumps({"id": "q-statins", "text": PAGE_TWO}) + "\n\n"
         + json.dumps({"id": 7, "text": "Sleep deprivation impairs memory consolidation."}) + "\n"
     )
-    code, out, _ = cli("search", "--queries", str(qfile), "--json", "--mode", "dense", "--top-k", "1")
+    code, out, _ = cli("search", "--queries", str(qfile), "--json", "--mode", "dense", "--top-k", "1",
+                       "--per-document", "1")
     rows = json_lines(out)
     assert code == 0
     assert [(r["query_id"], Path(r["path"]).name) for r in rows] == [("q-statins", "statins.pdf"), ("7", "sleep.pdf")]

@@ -120,3 +120,18 @@ def test_unreadable_folder_is_noted_and_skipped(tmp_path: Path, monkeypatch: pyt
     found = [os.path.basename(f.path) for f in crawl(tmp_path, errors=errors)]
     assert found == ["ok.pdf"]
     assert len(errors) == 1 and "locked" in errors[0] and "Permission denied" in errors[0]
+
+
+def test_pattern_counts_say_what_each_pattern_excludes(tmp_path):
+    from desktop_search.crawl import pattern_counts
+
+    for rel in ("a.pdf", "drafts/b.pdf", "drafts/c.epub", "notes/old-d.pdf", "e.epub"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(b"x")
+    counts = pattern_counts(tmp_path, include=["*.pdf"], exclude=["drafts", "old-*"])
+    assert counts.total == 5
+    assert counts.excluded_by == {"drafts": 2, "old-*": 1}
+    assert counts.matched_by == {"*.pdf": 3}
+    # What crawl itself keeps, the counts agree with.
+    kept = sorted(os.path.relpath(f.path, tmp_path) for f in crawl(tmp_path, ["*.pdf"], ["drafts", "old-*"]))
+    assert kept == ["a.pdf"] and counts.kept == 1

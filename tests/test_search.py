@@ -65,9 +65,49 @@ def test_every_dense_result_carries_a_page_or_section(searcher: Searcher) -> Non
     assert all(Path(r.path).is_absolute() for r in results)
 
 
-def test_one_passage_per_document_by_default(searcher: Searcher) -> None:
-    results = searcher.search("statins", top_k=10, mode="dense")
-    assert len({r.document_id for r in results}) == len(results) == 3
+def test_results_are_documents_carrying_their_further_hits(searcher: Searcher) -> None:
+    docs = searcher.search_documents("statins", top_k=10, mode="dense")
+    assert [d.rank for d in docs] == [1, 2, 3] and len({d.best.document_id for d in docs}) == 3
+    statins = next(d for d in docs if d.best.path.endswith("statins.pdf"))
+    # Both pages of the PDF are hits: the best one first, then the other, each with its own page.
+    assert sorted(p.page for p in statins.passages) == [1, 2]
+    assert statins.passages[0].passage_score >= statins.passages[1].passage_score
+    # Every row of a document carries the document's score and rank.
+    assert all(p.score == statins.best.score and p.doc_rank == statins.rank for p in statins.passages)
+    # Rows: one document's passages together, rank counting rows.
+    rows = searcher.search("statins", top_k=10, mode="dense")
+    assert [r.rank for r in rows] == list(range(1, len(rows) + 1)) and len(rows) == sum(len(d.passages) for d in docs)
+    doc_ranks = [r.doc_rank for r in rows]
+    assert doc_ranks == sorted(doc_ranks) and set(doc_ranks) == {1, 2, 3}
+
+
+def test_per_document_caps_the_passages_and_top_k_counts_documents(searcher: Searcher) -> None:
+    one = searcher.search("statins", top_k=10, mode="dense", per_document=1)
+    assert len({r.document_id for r in one}) == len(one) == 3
+    assert len(searcher.search_documents("statins", top_k=2, mode="dense", per_document=0)) == 2
+    # The cap applies to the further passages; the document order does not change with it.
+    assert [d.best.document_id for d in searcher.search_documents("statins", mode="dense", per_document=1)] == \
+        [d.best.document_id for d in searcher.search_documents("statins", mode="dense", per_document=3)]
+
+
+def test_further_passages_must_be_hits_in_their_own_right(searcher: Searcher) -> None:
+    # A passage counts only if it ranks among the best top_k * per_document passages on its own.
+    docs = searcher.search_documents("statins", top_k=1, mode="keyword", per_document=3)
+    assert len(docs) == 1 and all("statin" in p.text.lower() for p in docs[0].passages)
+
+
+def test_similar_finds_near_passages_without_the_passage_itself(searcher: Searcher, indexed) -> None:
+    _paths, lib, _o, _e = indexed
+    start = searcher.chunk_at(str(lib / "papers" / "statins.pdf"), page=2)
+    assert start is not None
+    assert searcher.chunk_at(str(lib / "papers" / "statins.pdf"), page=9) is None
+    docs = searcher.similar(start, top_k=10, per_document=0)
+    rows = [p for d in docs for p in d.passages]
+    assert rows and start not in {r.chunk_id for r in rows}
+    # The vector of a passage is its own query: the most similar passages have scores below 1 but rank in order.
+    assert [d.best.score for d in docs] == sorted((d.best.score for d in docs), reverse=True)
+    with pytest.raises(UserFacingError):
+        searcher.similar(10**9)
 
 
 def test_type_filter(searcher: Searcher) -> None:
@@ -104,7 +144,7 @@ def test_empty_query_and_unknown_mode(searcher: Searcher) -> None:
 def test_to_json_contract(searcher: Searcher) -> None:
     r = searcher.search(PAGE_TWO, top_k=1, mode="dense")[0]
     data = r.to_json()
-    assert {"rank", "score", "path", "title", "page", "section", "text"} <= set(data)
+    assert {"rank", "score", "path", "title", "page", "section", "text", "doc_rank", "chunk_id"} <= set(data)
     assert "query_id" not in data
     r.query_id = "q1"
     assert r.to_json()["query_id"] == "q1"

@@ -99,4 +99,7 @@ def main(paths: DataPaths, argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m desktop_search.gui.app [--data-dir DIR]`: the CLI resolves (and checks) the data dir.
+    from desktop_search.cli import main as cli_main
+
+    sys.exit(cli_main(sys.argv[1:]))

@@ -43,6 +43,10 @@ class SettingsDialog(QDialog):
         self.top_k.setValue(settings.top_k)
         self.as_you_type = QCheckBox("Search as I type (after a short pause)")
         self.as_you_type.setChecked(settings.search_as_you_type)
+        self.viewer = QLineEdit(settings.viewer)
+        self.viewer.setPlaceholderText("the system's default viewer, at the page where it can")
+        self.viewer.setToolTip("A command that opens a file at a page: %f is the file, %p the page, "
+                               "for example: okular -p %p %f")
         note = QLabel("A different model only works with an index built with it: rebuild the library after changing it.")
         note.setWordWrap(True)
 
@@ -51,6 +55,7 @@ class SettingsDialog(QDialog):
         form.addRow("&Device:", self.device)
         form.addRow("&Results:", self.top_k)
         form.addRow("", self.as_you_type)
+        form.addRow("&Viewer command:", self.viewer)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -71,6 +76,7 @@ class SettingsDialog(QDialog):
             device=self.device.currentText(),
             top_k=self.top_k.value(),
             search_as_you_type=self.as_you_type.isChecked(),
+            viewer=self.viewer.text().strip(),
         )
 
 

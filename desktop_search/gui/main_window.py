@@ -1,16 +1,16 @@
-"""The main window: search field, result cards, preview, library, indexing progress.
+"""The main window: search field, filters, result cards, preview, library, indexing progress.
 
-Everything slow runs in the two workers (:mod:`desktop_search.gui.workers`);
-the window only sends them requests and renders what they send back. The
-workers start after the window is first exposed, so the window never waits
-for the model, SQLAlchemy or torch.
+A view: the index controller (:mod:`desktop_search.gui.controller`) runs and
+queues indexing jobs, the search worker answers queries, and the window only
+sends them requests and renders what they send back. The workers start after
+the window is first exposed, so the window never waits for the model,
+SQLAlchemy or torch.
 """
 from __future__ import annotations
 
 import logging
 import os
 import time
-from collections import deque
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -18,21 +18,30 @@ from typing import Any
 from PySide6.QtCore import QEvent, QObject, QFileSystemWatcher, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QDockWidget, QFileDialog, QFrame, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-    QMainWindow, QMessageBox, QProgressBar, QPushButton, QSplitter, QStackedWidget, QToolButton, QVBoxLayout,
-    QWidget,
+    QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
+    QMainWindow, QMessageBox, QProgressBar, QPushButton, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
 )
 
+from desktop_search.gui.banner import MessageBanner
+from desktop_search.gui.controller import IndexController, JobOutcome
 from desktop_search.gui.dialogs import AboutDialog, SettingsDialog
 from desktop_search.gui.language_notice import LanguageNoticeBar, ModelDownloadWorker
-from desktop_search.gui.library import FailedFilesDialog, LibraryPanel
+from desktop_search.gui.library import FailedFilesDialog, LibraryPanel, PatternsDialog
 from desktop_search.gui.preview import PreviewPane
-from desktop_search.gui.results import HTML_ROLE, RESULT_ROLE, CardDelegate, card_html, query_terms
-from desktop_search.gui.workers import IndexJob, IndexWorker, SearchWorker, start_thread, stop_thread
+from desktop_search.gui.progress_panel import ProgressPanel
+from desktop_search.gui.results import (
+    DOC_ROLE, HTML_ROLE, MORE_ROLE, RESULT_ROLE, CardDelegate, card_html, passage_html,
+)
+from desktop_search.gui.workers import (
+    IndexJob, IndexWorker, JobKind, LatestRequest, RunFlags, SearchRequest, SearchWorker, start_thread, stop_thread,
+)
+from desktop_search.library_info import LibraryInfo
 from desktop_search.models import multilingual_model_name
 from desktop_search.paths import DataPaths
-from desktop_search.progress import format_duration
+from desktop_search.progress import Phase, Progress
 from desktop_search.settings import Settings
+from desktop_search.terms import highlight_terms
+from desktop_search.viewer import Passage, launch, viewer_command
 
 logger = logging.getLogger(__name__)
 
@@ -41,27 +50,29 @@ TYPE_PAUSE_MS = 350  # search-as-you-type waits for this pause in typing
 WATCH_SETTLE_MS = 2000  # let a copy into a watched folder finish before rescanning
 RESCAN_INTERVAL_MS = 60_000  # the safety net for changes the watcher missed
 INFO_INTERVAL_S = 2.0  # status bar counts refresh at most this often while indexing
+ALL = ""  # the filter combos' "everything" entry
+KINDS = (("All types", ALL), ("PDF", "pdf"), ("EPUB", "epub"))
 
 
 class MainWindow(QMainWindow):
     # For tests and the start-up probe: emitted after the window has updated itself.
     first_exposed = Signal()
     model_ready = Signal(dict)
-    results_shown = Signal(int)  # number of results
+    results_shown = Signal(int)  # number of documents
     preview_shown = Signal()
     index_finished = Signal(object)  # IndexReport, or None after a removal or failure
-    info_updated = Signal(dict)
+    info_updated = Signal(object)  # LibraryInfo
+    opened = Signal(object)  # the ViewerCommand a passage was opened with
 
-    # Requests to the workers (queued: the workers live on their own threads).
-    _index_request = Signal(object)
-    _index_settings = Signal(object)
-    _search_request = Signal(int, str, int, str)
+    # Requests to the search worker (queued: it lives on its own thread).
+    _search_request = Signal(object)
     _context_request = Signal(int, object)
     _info_request = Signal(bool)
     _load_request = Signal()
     _reopen_request = Signal()
     _release_request = Signal()
     _search_settings = Signal(object)
+    _count_request = Signal(str, list, list)
     _download_request = Signal(str)
     model_downloaded = Signal(str)  # the model's name, once it is on disk (and the user was asked)
 
@@ -73,19 +84,19 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.resize(1200, 760)
 
+        self._latest = LatestRequest()  # the newest search; the worker skips older ones
         self._search_id = 0
         self._context_id = 0
-        self._terms: list[str] = []
+        self._terms: list[str] = []  # the shown query's words, for highlighting
         self._search_started = 0.0
-        self._model_info: dict[str, Any] | None = None
-        self._info: dict[str, Any] = {"failed": [], "warnings": [], "folders": []}
-        self._running: IndexJob | None = None
-        self._auto_job = False
-        self._jobs: deque[tuple[IndexJob, bool]] = deque()
-        self._last_info = 0.0
+        self._model_info: dict[str, Any] | None = None  # None until the query model has loaded
+        self._info = LibraryInfo()  # the library as last read
+        self._last_info = 0.0  # when the counts were last refreshed during a run
         self._exposed = False
         self._background_started = False
         self._closed = False
+        self._warned_no_page: set[str] = set()  # viewers already reported as not taking a page
+        self.patterns_dialog: PatternsDialog | None = None  # while one is open
         self._downloading = False
 
         self._build_ui()
@@ -122,31 +133,41 @@ class MainWindow(QMainWindow):
         top.addWidget(self.busy)
         top.addWidget(self.search_button)
 
-        # A dismissable message line for errors: visible, never modal, never a crash.
-        self.banner = QFrame()
-        self.banner.setFrameShape(QFrame.Shape.StyledPanel)
-        self.banner_label = QLabel()
-        self.banner_label.setWordWrap(True)
-        self.banner_label.setTextFormat(Qt.TextFormat.PlainText)
-        self.banner_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.clicked.connect(self.banner.hide)
-        row = QHBoxLayout(self.banner)
-        row.setContentsMargins(8, 4, 4, 4)
-        row.addWidget(self.banner_label, 1)
-        row.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        self.banner.hide()
+        # Filters: a folder of the library and a file type, kept in the settings.
+        self.folder_filter = QComboBox()
+        self.folder_filter.setToolTip("Only results from this library folder")
+        self.folder_filter.setMinimumContentsLength(24)
+        self.folder_filter.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.kind_filter = QComboBox()
+        self.kind_filter.setToolTip("Only results of this file type")
+        for text, kind in KINDS:
+            self.kind_filter.addItem(text, kind)
+        kinds = self.settings.filter_kinds
+        self.kind_filter.setCurrentIndex(max(0, self.kind_filter.findData(kinds[0] if len(kinds) == 1 else ALL)))
+        self._fill_folder_filter([])
+        self.folder_filter.activated.connect(self._on_filter_changed)
+        self.kind_filter.activated.connect(self._on_filter_changed)
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("&Folder:", buddy=self.folder_filter))
+        filters.addWidget(self.folder_filter, 1)
+        filters.addWidget(QLabel("&Type:", buddy=self.kind_filter))
+        filters.addWidget(self.kind_filter)
+        self.similar_label = QLabel()
+        filters.addWidget(self.similar_label)
+        filters.addStretch(1)
+
+        self.banner = MessageBanner()
 
         self.results = QListWidget()
-        self.results.setItemDelegate(CardDelegate(self.results))
+        self.card_delegate = CardDelegate(self.results)
+        self.card_delegate.more_clicked.connect(self._toggle_row)
+        self.results.setItemDelegate(self.card_delegate)
         self.results.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.results.setVerticalScrollMode(QListWidget.ScrollMode.ScrollPerPixel)
         self.results.setWordWrap(True)
         self.results.setUniformItemSizes(False)
         self.results.currentItemChanged.connect(self._on_current_changed)
-        self.results.itemActivated.connect(lambda _item: self.preview.open_document())
+        self.results.itemDoubleClicked.connect(lambda _item: self.open_current())
         self.results.installEventFilter(self)
         self.placeholder = QLabel("Type a question and press Enter.")
         self.placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -157,36 +178,20 @@ class MainWindow(QMainWindow):
 
         self.preview = PreviewPane()
         self.preview.message.connect(lambda m: self.statusBar().showMessage(m, 5000))
+        self.preview.open_requested.connect(self.open_current)
+        self.preview.similar_requested.connect(self.more_like_this)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.results_stack)
         self.splitter.addWidget(self.preview)
         self.splitter.setStretchFactor(0, 1)
         self.splitter.setStretchFactor(1, 1)
 
-        # Indexing progress: files done/total, current file, chunks/s, ETA; pause and cancel.
-        self.progress_panel = QFrame()
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setFormat("%v / %m files")
-        self.progress_label = QLabel()
-        self.progress_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.pause_button = QPushButton("&Pause")
-        self.pause_button.setCheckable(True)
-        self.pause_button.toggled.connect(self.set_paused)
-        self.cancel_button = QPushButton("Cancel")
-        self.cancel_button.clicked.connect(self.cancel_indexing)
-        prow = QHBoxLayout()
-        prow.addWidget(self.progress_bar, 1)
-        prow.addWidget(self.pause_button)
-        prow.addWidget(self.cancel_button)
-        pcol = QVBoxLayout(self.progress_panel)
-        pcol.setContentsMargins(0, 0, 0, 0)
-        pcol.addLayout(prow)
-        pcol.addWidget(self.progress_label)
-        self.progress_panel.hide()
+        self.progress_panel = ProgressPanel()
 
         central = QWidget()
         col = QVBoxLayout(central)
         col.addLayout(top)
+        col.addLayout(filters)
         col.addWidget(self.banner)
         self.notice_bar = LanguageNoticeBar()
         self.notice_bar.get_requested.connect(self.get_model)
@@ -201,6 +206,7 @@ class MainWindow(QMainWindow):
         self.library.update_requested.connect(lambda: self.request_update(auto=False))
         self.library.rebuild_requested.connect(self.rebuild)
         self.library.failed_requested.connect(self.show_failed_files)
+        self.library.patterns_requested.connect(self.edit_patterns)
         self.library_dock = QDockWidget("Library", self)
         self.library_dock.setObjectName("library")
         self.library_dock.setWidget(self.library)
@@ -235,7 +241,8 @@ class MainWindow(QMainWindow):
         action(m, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         m = self.menuBar().addMenu("&Edit")
         action(m, "&Copy passage with citation", self.preview.copy_passage, "Ctrl+Shift+C")
-        action(m, "&Open document", self.preview.open_document)
+        self.open_action = action(m, "&Open at the passage's page", self.open_current, "Ctrl+Return")
+        action(m, "&More like this", self.more_like_this, "Ctrl+M")
         action(m, "Show in &folder", self.preview.show_in_folder)
         m.addSeparator()
         action(m, "&Settings…", self.edit_settings, QKeySequence.StandardKey.Preferences)
@@ -246,25 +253,35 @@ class MainWindow(QMainWindow):
         action(m, "&About Desktop Search", lambda: AboutDialog(self).exec())
         QShortcut(QKeySequence("Ctrl+L"), self, activated=self._focus_search)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self, activated=self._focus_search)
+        QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.open_current)  # the keypad's Enter
 
     def _start_workers(self) -> None:
-        self.index_worker = IndexWorker(self.paths, self.settings)
-        self.search_worker = SearchWorker(self.paths, self.settings)
-        self.index_thread = start_thread(self.index_worker, "desktop-search-index")
+        self.index_flags = RunFlags()
+        self.index_worker = IndexWorker(self.paths, self.settings, self.index_flags)
+        self.controller = IndexController(self.index_worker, self.index_flags, self)
+        self.index_thread = self.controller.thread
+        self.search_worker = SearchWorker(self.paths, self.settings, self._latest)
         self.search_thread = start_thread(self.search_worker, "desktop-search-search")
-        iw, sw = self.index_worker, self.search_worker
-        self._index_request.connect(iw.run)
-        self._index_settings.connect(iw.set_settings)
-        iw.progress.connect(self._on_progress)
-        iw.finished.connect(self._on_index_finished)
-        iw.failed.connect(self._on_index_failed)
+        c, sw = self.controller, self.search_worker
+        c.started.connect(self._on_job_started)
+        c.progress.connect(self._on_progress)
+        c.finished.connect(self._on_job_finished)
+        c.queued.connect(lambda _job: self.statusBar().showMessage(
+            "Queued until the current indexing run finishes", 5000))
+        c.paused_changed.connect(self.progress_panel.set_paused)
+        c.cancelling.connect(self.progress_panel.stopping)
+        c.release_requested.connect(sw.release)
+        sw.released.connect(c.on_released)
+        c.reopen_requested.connect(sw.reopen)
+        self.progress_panel.pause_toggled.connect(c.set_paused)
+        self.progress_panel.cancel_clicked.connect(c.cancel)
         self._search_request.connect(sw.search)
         self._context_request.connect(sw.fetch_context)
         self._info_request.connect(sw.refresh_info)
         self._load_request.connect(sw.load)
         self._reopen_request.connect(sw.reopen)
-        self._release_request.connect(sw.release)
         self._search_settings.connect(sw.set_settings)
+        self._count_request.connect(sw.count_patterns)
         sw.ready.connect(self._on_model_ready)
         sw.results.connect(self._on_results)
         sw.context.connect(self._on_context)
@@ -314,45 +331,104 @@ class MainWindow(QMainWindow):
         if self.settings.search_as_you_type and text.strip():
             self._type_timer.start()
 
+    def _filters(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        folder, kind = self.folder_filter.currentData(), self.kind_filter.currentData()
+        return ((folder,) if folder else ()), ((kind,) if kind else ())
+
     def run_search(self) -> None:
         self._type_timer.stop()
         query = self.search_field.text().strip()
         if not query:
             return
-        self._search_id += 1
-        self.search_worker.latest = self._search_id  # lets the worker skip superseded queries
-        self._terms = query_terms(query)
+        self._terms = highlight_terms(query)
+        self._send(query, None)
+
+    def more_like_this(self) -> None:
+        """Passages near the selected one's vector (the passage itself left out)."""
+        result = self.current_result()
+        if result is None:
+            return
+        self._terms = []
+        self._send(f"more like {result.location} of {os.path.basename(result.path)}", result.chunk_id)
+
+    def _send(self, query: str, similar_to: int | None) -> None:
+        self._search_id = self._latest.next()
+        folders, kinds = self._filters()
         self._search_started = time.monotonic()
+        self.similar_label.setText(f"· {query}" if similar_to is not None else "")
         self.busy.show()
-        if self._model_info is None:
+        if self._model_info is None and similar_to is None:
             self._show_placeholder("Searching… (the model is still loading; this happens once)")
         self.statusBar().showMessage("Searching…")
-        self._search_request.emit(self._search_id, query, self.settings.top_k, self.settings.search_mode)
+        self._search_request.emit(SearchRequest(
+            id=self._search_id, query=query, top_k=self.settings.top_k, mode=self.settings.search_mode,
+            folders=folders, kinds=kinds, similar_to=similar_to))
 
-    def _on_results(self, request: int, query: str, results: list[Any]) -> None:
-        if request != self._search_id:
+    def _on_results(self, request: SearchRequest, documents: list[Any]) -> None:
+        if request.id != self._search_id:
             return
         self.busy.hide()
         elapsed = time.monotonic() - self._search_started
         self.results.clear()
         self.preview.clear()
         muted = self.palette().color(self.palette().ColorRole.PlaceholderText).name()
-        for r in results:
-            item = QListWidgetItem()
-            item.setData(RESULT_ROLE, r)
-            item.setData(HTML_ROLE, card_html(r, self._terms, muted))
-            item.setToolTip(r.path)
-            self.results.addItem(item)
-        if results:
+        for d in documents:
+            more = len(d.passages) - 1
+            for n, r in enumerate(d.passages):
+                item = QListWidgetItem()
+                item.setData(RESULT_ROLE, r)
+                item.setData(DOC_ROLE, d.rank)
+                if n == 0:
+                    item.setData(MORE_ROLE, more)
+                    item.setData(HTML_ROLE, card_html(r, self._terms, muted, more))
+                else:
+                    item.setData(HTML_ROLE, passage_html(r, self._terms, muted))
+                item.setToolTip(f"{r.path}\n{r.location}")
+                self.results.addItem(item)
+                item.setHidden(n > 0)  # further passages: one click or → away
+        if documents:
             self.results_stack.setCurrentWidget(self.results)
             self.results.setCurrentRow(0)
-        elif not self._info.get("folders"):
+        elif not self._info.folders:
             self._show_placeholder("Nothing is indexed yet. Add a folder in the Library panel, or drop one here.")
+        elif request.similar_to is not None:
+            self._show_placeholder("No other passages are near this one.")
         else:
-            self._show_placeholder(f"No passages found for “{query}”.")
-        self.statusBar().showMessage(f"{len(results)} results for “{query}” in {elapsed:.2f} s", 10000)
-        logger.info("%d results in %.2f s", len(results), elapsed)
-        self.results_shown.emit(len(results))
+            self._show_placeholder(f"No passages found for “{request.query}”.")
+        self.statusBar().showMessage(f"{len(documents)} documents for “{request.query}” in {elapsed:.2f} s", 10000)
+        logger.info("%d documents in %.2f s", len(documents), elapsed)
+        self.results_shown.emit(len(documents))
+
+    # -- the cards: a document's card, and its further passages under it -------------------
+
+    def _card_row(self, row: int) -> int:
+        """The row of the card that ``row`` belongs to."""
+        doc = self.results.item(row).data(DOC_ROLE)
+        while row > 0 and self.results.item(row - 1).data(DOC_ROLE) == doc:
+            row -= 1
+        return row
+
+    def expanded(self, row: int) -> bool:
+        card = self._card_row(row)
+        nxt = self.results.item(card + 1)
+        return nxt is not None and nxt.data(DOC_ROLE) == self.results.item(card).data(DOC_ROLE) and not nxt.isHidden()
+
+    def set_expanded(self, row: int, expanded: bool) -> None:
+        """Show or hide the further passages of the document at ``row``."""
+        card = self._card_row(row)
+        item = self.results.item(card)
+        more = item.data(MORE_ROLE) or 0
+        if not more:
+            return
+        muted = self.palette().color(self.palette().ColorRole.PlaceholderText).name()
+        item.setData(HTML_ROLE, card_html(item.data(RESULT_ROLE), self._terms, muted, more, expanded))
+        for i in range(card + 1, card + 1 + more):
+            self.results.item(i).setHidden(not expanded)
+        if not expanded and self.results.currentRow() > card:
+            self.results.setCurrentRow(card)
+
+    def _toggle_row(self, row: int) -> None:
+        self.set_expanded(row, not self.expanded(row))
 
     def _show_placeholder(self, text: str) -> None:
         self.placeholder.setText(text)
@@ -374,22 +450,52 @@ class MainWindow(QMainWindow):
         item = self.results.currentItem()
         return item.data(RESULT_ROLE) if item is not None else None
 
+    def open_current(self) -> None:
+        """Open the selected passage in the user's viewer, at its page or chapter where the viewer can."""
+        r = self.current_result()
+        if r is None:
+            return
+        command = viewer_command(Passage(r.path, r.page, r.page_label, r.section), self.settings.viewer)
+        if not launch(command):
+            self.show_message(f"Could not start {command.argv[0]} to open {r.path}.")
+            return
+        if not command.at_page and (r.page is not None or r.section) and command.viewer not in self._warned_no_page:
+            self._warned_no_page.add(command.viewer)
+            self.show_message(
+                f"{command.viewer} cannot be told where to open, so {os.path.basename(r.path)} opens at its start "
+                f"(the passage is on {r.location}). Set a viewer command with %f (file) and %p (page) in Settings.")
+        self.statusBar().showMessage(f"Opened {os.path.basename(r.path)} ({r.location})", 5000)
+        self.opened.emit(command)
+
     def _focus_search(self) -> None:
         self.search_field.setFocus()
         self.search_field.selectAll()
 
     def _on_key(self, obj: QObject, event: Any) -> bool:
-        """Down from the field goes to the results; Escape from the results goes back."""
+        """Down from the field goes to the results; Escape from the results goes back;
+        → and ← show and hide a card's further passages; Ctrl+Return opens at the page."""
         key = event.key()
+        ctrl = bool(event.modifiers() & Qt.KeyboardModifier.ControlModifier)
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and ctrl:
+            self.open_current()  # from the field too: the selected result is what opens
+            return True
         if obj is self.search_field and key == Qt.Key.Key_Down and self.results.count():
             self.results.setFocus()
             if self.results.currentRow() < 0:
                 self.results.setCurrentRow(0)
             return True
-        if obj is self.results and key == Qt.Key.Key_Escape:
+        if obj is not self.results:
+            return False
+        if key == Qt.Key.Key_Escape:
             self._focus_search()
             return True
-        if obj is self.results and event.matches(QKeySequence.StandardKey.Copy):
+        if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+            self.open_current()
+            return True
+        if key in (Qt.Key.Key_Right, Qt.Key.Key_Left) and self.results.currentRow() >= 0:
+            self.set_expanded(self.results.currentRow(), key == Qt.Key.Key_Right)
+            return True
+        if event.matches(QKeySequence.StandardKey.Copy):
             self.preview.copy_passage()
             return True
         return False
@@ -407,6 +513,34 @@ class MainWindow(QMainWindow):
             self._show_placeholder("The search could not run; see the message above.")
         self.show_message(message)
 
+    # -- filters ----------------------------------------------------------------------
+
+    def _fill_folder_filter(self, folders: list[str]) -> None:
+        """The library's folders, the saved choice selected (kept even while the library loads)."""
+        wanted = self.folder_filter.currentData() if self.folder_filter.count() else (
+            self.settings.filter_folders[0] if self.settings.filter_folders else ALL)
+        self.folder_filter.clear()
+        self.folder_filter.addItem("All folders", ALL)
+        for f in sorted(set(folders) | ({wanted} - {ALL})):
+            self.folder_filter.addItem(f, f)
+        self.folder_filter.setCurrentIndex(max(0, self.folder_filter.findData(wanted)))
+
+    def set_filters(self, folder: str = ALL, kind: str = ALL) -> None:
+        """Choose the filters (as the combos would) and search again."""
+        if folder and self.folder_filter.findData(folder) < 0:
+            self.folder_filter.addItem(folder, folder)
+        self.folder_filter.setCurrentIndex(max(0, self.folder_filter.findData(folder)))
+        self.kind_filter.setCurrentIndex(max(0, self.kind_filter.findData(kind)))
+        self._on_filter_changed()
+
+    def _on_filter_changed(self, *_args: Any) -> None:
+        folders, kinds = self._filters()
+        # A new Settings object: the workers hold the old one, and are never written into.
+        self.settings = replace(self.settings, filter_folders=list(folders), filter_kinds=list(kinds))
+        self._save_settings()
+        if self.search_field.text().strip():
+            self.run_search()
+
     # -- library and indexing -----------------------------------------------------------
 
     def add_folder_dialog(self) -> None:
@@ -417,7 +551,27 @@ class MainWindow(QMainWindow):
     def add_folders(self, folders: list[str]) -> None:
         folders = [os.path.abspath(f) for f in folders if os.path.isdir(f)]
         if folders:
-            self.start_job(IndexJob("update", add=folders))
+            self.controller.submit(IndexJob(JobKind.UPDATE, add=folders))
+
+    def edit_patterns(self, folder: str) -> None:
+        info = self.library.folder_info(folder)
+        if info is None:
+            return
+        dialog = PatternsDialog(info, self)
+        dialog.counts_wanted.connect(self._count_request)
+        self.search_worker.pattern_counts.connect(dialog.show_counts)
+        self.patterns_dialog = dialog  # for tests
+        dialog.start()
+        try:
+            if dialog.exec():
+                self.set_patterns(folder, *dialog.patterns())
+        finally:
+            self.search_worker.pattern_counts.disconnect(dialog.show_counts)
+            self.patterns_dialog = None
+
+    def set_patterns(self, folder: str, include: list[str], exclude: list[str]) -> None:
+        """New include/exclude patterns for a folder: saved by an update run, which applies them."""
+        self.controller.submit(IndexJob(JobKind.UPDATE, add=[folder], include=include, exclude=exclude))
 
     def remove_folder(self, folder: str) -> None:
         answer = QMessageBox.question(
@@ -425,7 +579,7 @@ class MainWindow(QMainWindow):
             f"Take {folder} out of the library?\n\nIts documents leave the index; the files themselves are not touched.",
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self.start_job(IndexJob("remove", remove=folder))
+            self.controller.submit(IndexJob(JobKind.REMOVE, remove=folder))
 
     def rebuild(self) -> None:
         answer = QMessageBox.question(
@@ -433,131 +587,65 @@ class MainWindow(QMainWindow):
             "Read and embed every document again? This takes as long as the first indexing did.",
         )
         if answer == QMessageBox.StandardButton.Yes:
-            self.start_job(IndexJob("rebuild"))
+            self.controller.submit(IndexJob(JobKind.REBUILD))
 
     def request_update(self, auto: bool = False) -> None:
-        """Update now; automatic requests (watcher, timer) skip an empty library and merge."""
-        if auto and not self._info.get("folders"):
+        """Update now; automatic requests (watcher, timer) skip an empty library."""
+        if auto and not self._info.folders:
             return
-        if self._running is not None or self._jobs:
-            if not any(j.kind == "update" and not j.add for j, _ in self._jobs):
-                self._jobs.append((IndexJob("update"), auto))
-            return
-        self.start_job(IndexJob("update"), auto=auto)
+        self.controller.submit(IndexJob(JobKind.UPDATE), auto=auto)
 
-    def start_job(self, job: IndexJob, auto: bool = False) -> None:
-        if self._closed:
-            return
-        if self._running is not None:
-            self._jobs.append((job, auto))
-            self.statusBar().showMessage("Queued until the current indexing run finishes", 5000)
-            return
-        self._running, self._auto_job = job, auto
-        self.index_worker.cancel.clear()
-        self.index_worker.pause.clear()
-        self.pause_button.setChecked(False)
+    def cancel_indexing(self) -> None:
+        self.controller.cancel()
+
+    def set_paused(self, paused: bool) -> None:
+        self.controller.set_paused(paused)
+
+    @property
+    def indexing(self) -> bool:
+        return self.controller.busy
+
+    def _on_job_started(self, _job: IndexJob, auto: bool) -> None:
         self.library.set_indexing(True)
-        if not auto:
-            self._show_progress("Starting…")
-        if job.kind == "rebuild":
-            self._release_request.emit()  # reopened when the run ends
-        self._index_request.emit(job)
+        self.progress_panel.start(visible=not auto)
 
-    def _show_progress(self, text: str) -> None:
-        self.progress_bar.setRange(0, 0)
-        self.progress_label.setText(text)
-        self.cancel_button.setEnabled(True)
-        self.pause_button.setEnabled(True)
-        self.progress_panel.show()
-
-    def _on_progress(self, p: Any) -> None:
-        if self._running is None:
-            return
-        if p.phase == "indexing":
-            self.progress_panel.show()
-            self.progress_bar.setRange(0, max(p.files_total, 1))
-            self.progress_bar.setValue(p.files_done)
-            eta = format_duration(p.eta_s) if p.eta_s is not None else "--:--"
-            current = f" · {os.path.basename(p.current)}" if p.current else ""
-            failed = f" · {p.failed} failed" if p.failed else ""
-            paused = "Paused · " if self.index_worker.pause.is_set() else ""
-            self.progress_label.setText(
-                f"{paused}{p.files_done}/{p.files_total} files · {p.chunks_done} passages · "
-                f"{p.chunks_per_s:.1f} passages/s · ETA {eta}{failed}{current}"
-            )
-            self.progress_label.setToolTip(p.current or "")
+    def _on_progress(self, p: Progress) -> None:
+        self.progress_panel.show_progress(p)
+        if p.phase == Phase.INDEXING:
             now = time.monotonic()
             if now - self._last_info >= INFO_INTERVAL_S:
                 self._last_info = now
                 self._info_request.emit(False)  # counts grow as batches commit; search sees them too
-        elif p.phase in ("loading model", "scanning", "saving"):
-            if p.phase == "loading model":
-                self.progress_panel.show()
-            self.progress_bar.setRange(0, 0)
-            self.progress_label.setText({"scanning": "Looking for new and changed files…",
-                                         "loading model": "Loading the model…",
-                                         "saving": "Saving the index…"}[p.phase])
 
-    def _on_index_finished(self, report: Any) -> None:
-        job = self._running
-        if report is not None:
+    def _on_job_finished(self, outcome: JobOutcome) -> None:
+        report = outcome.report
+        if outcome.error is not None:
+            if outcome.auto:
+                self.statusBar().showMessage(outcome.error, 15000)
+            else:
+                self.show_message(outcome.error)
+        elif report is not None:
             parts = [f"{report.added} new", f"{report.updated} changed", f"{report.deleted} removed"]
             if report.moved:
                 parts.append(f"{report.moved} moved")
             summary = f"Indexed: {', '.join(parts)}; {len(report.failed)} failed; {report.chunks} passages"
             if report.cancelled:
                 summary = "Indexing stopped: " + summary + ". Update again to finish."
-            if not self._auto_job or report.added or report.updated or report.deleted or report.moved or report.failed:
+            if not outcome.auto or report.added or report.updated or report.deleted or report.moved or report.failed:
                 self.statusBar().showMessage(summary, 15000)
-        if job is not None and job.kind in ("rebuild", "remove"):
-            self._reopen_request.emit()  # the index files were replaced
-        self._job_done(report)
-
-    def _on_index_failed(self, message: str) -> None:
-        if self._auto_job:
-            self.statusBar().showMessage(message, 15000)
-        else:
-            self.show_message(message)
-        self._job_done(None)
-
-    def _job_done(self, report: Any) -> None:
-        self._running = None
         self.progress_panel.hide()
-        self.library.set_indexing(False)
+        self.library.set_indexing(self.controller.busy)
         self._info_request.emit(True)
         self.index_finished.emit(report)
-        if self._jobs and not self._closed:
-            job, auto = self._jobs.popleft()
-            self.start_job(job, auto=auto)
 
-    def set_paused(self, paused: bool) -> None:
-        if paused:
-            self.index_worker.pause.set()
-            self.pause_button.setText("&Resume")
-        else:
-            self.index_worker.pause.clear()
-            self.pause_button.setText("&Pause")
-
-    def cancel_indexing(self) -> None:
-        self._jobs.clear()
-        self.index_worker.cancel.set()
-        self.index_worker.pause.clear()
-        self.cancel_button.setEnabled(False)
-        self.pause_button.setEnabled(False)
-        self.progress_label.setText("Stopping after the current file… (what is done is kept)")
-
-    @property
-    def indexing(self) -> bool:
-        return self._running is not None
-
-    def _on_info(self, info: dict[str, Any]) -> None:
+    def _on_info(self, info: LibraryInfo, dirs: list[str] | None) -> None:
         self._info = info
-        self.library.set_folders(info["folders"])
-        self.counts_label.setText(f"{info['documents']} documents · {info['chunks']} passages")
-        if info["failed"]:
-            self.counts_label.setText(self.counts_label.text() + f" · {len(info['failed'])} failed")
-        if "watch_dirs" in info:
-            self._watch(info["watch_dirs"])
+        self.library.set_folders(info.folders)
+        self._fill_folder_filter([f.path for f in info.folders])
+        text = f"{info.documents} documents · {info.chunks} passages"
+        self.counts_label.setText(text + (f" · {len(info.failed)} failed" if info.failed else ""))
+        if dirs is not None:
+            self._watch(dirs)
         self.info_updated.emit(info)
 
     def _watch(self, dirs: list[str]) -> None:
@@ -573,7 +661,7 @@ class MainWindow(QMainWindow):
         self._watch_timer.start()
 
     def show_failed_files(self) -> None:
-        FailedFilesDialog(self._info.get("failed", []), self._info.get("warnings", []), self).exec()
+        FailedFilesDialog(list(self._info.failed), list(self._info.warnings), self).exec()
 
     # -- drag and drop ----------------------------------------------------------------
 
@@ -601,14 +689,17 @@ class MainWindow(QMainWindow):
         if dialog.exec():
             self.apply_settings(dialog.settings())
 
+    def _save_settings(self) -> None:
+        try:
+            self.settings.save(self.paths.settings)
+        except OSError as exc:
+            self.show_message(f"Could not save the settings: {exc}")
+
     def apply_settings(self, settings: Settings) -> None:
         model_changed = (settings.model, settings.device) != (self.settings.model, self.settings.device)
         self.settings = settings
-        try:
-            settings.save(self.paths.settings)
-        except OSError as exc:
-            self.show_message(f"Could not save the settings: {exc}")
-        self._index_settings.emit(settings)
+        self._save_settings()
+        self.controller.apply_settings(settings)
         self._search_settings.emit(settings)
         if model_changed:
             self._model_info = None
@@ -640,7 +731,7 @@ class MainWindow(QMainWindow):
             settings.model = name
             self.apply_settings(settings)
             self.notice_bar.hide()
-            self.start_job(IndexJob("rebuild"))
+            self.controller.submit(IndexJob(JobKind.REBUILD))
         else:
             self.apply_settings(settings)
         self.model_downloaded.emit(name)
@@ -651,14 +742,11 @@ class MainWindow(QMainWindow):
         self.show_message(message)
 
     def show_message(self, text: str) -> None:
-        """Show ``text`` in the message line, under the last few messages still shown."""
-        lines = self.banner_label.text().split("\n") if self.banner.isVisible() else []
-        lines = [line for line in lines if line != text][-2:] + [text]
-        self.banner_label.setText("\n".join(lines))
-        self.banner.show()
+        """Show ``text`` in the message banner, under the last few messages still shown."""
+        self.banner.show_message(text)
 
     def banner_text(self) -> str:
-        return self.banner_label.text() if self.banner.isVisible() else ""
+        return self.banner.text()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self.shutdown()
@@ -671,12 +759,9 @@ class MainWindow(QMainWindow):
         self._closed = True
         for t in (self._type_timer, self._watch_timer, self.rescan_timer):
             t.stop()
-        self._jobs.clear()
         if self.watcher.directories():
             self.watcher.removePaths(self.watcher.directories())
-        self.index_worker.cancel.set()
-        self.index_worker.pause.clear()
-        stop_thread(self.index_thread)
+        self.controller.shutdown()
         stop_thread(self.search_thread)
         stop_thread(self.download_thread)
         self.search_worker.shutdown()

@@ -19,7 +19,8 @@ from PySide6.QtWidgets import (
     QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QTabWidget, QTextBrowser, QVBoxLayout, QWidget,
 )
 
-from desktop_search.gui.results import citation, display_title, highlight_html, location
+from desktop_search.gui.results import citation, display_title, highlight_html
+from desktop_search.terms import format_location
 
 if TYPE_CHECKING:
     from desktop_search.search import SearchResult
@@ -54,7 +55,7 @@ def context_html(result: "SearchResult", rows: list[dict[str, Any]], terms: list
     for row in rows or [{"ordinal": result.ordinal, "text": result.text, "page": result.page, "section": result.section}]:
         here = row.get("page") or row.get("section")
         if here is not None and here != where:
-            label = f"page {here}" if row.get("page") is not None else str(here)
+            label = format_location(row.get("page"), row.get("page_label"), row.get("section"))
             parts.append(f'<p style="color:gray;font-size:small">— {html.escape(label)} —</p>')
             where = here
             previous_text = ""  # chunks overlap only within a page or chapter
@@ -96,11 +97,6 @@ def find_passage(page_text: str, passage: str, probe: int = 60) -> tuple[int, in
     end = hay.find(tail, start)
     end = end + len(tail) if end >= 0 else min(len(hay), start + len(needle))
     return index[start], index[end - 1] + 1
-
-
-def open_file(path: str) -> bool:
-    """Open in the system's viewer."""
-    return QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
 
 def show_in_folder(path: str) -> bool:
@@ -196,6 +192,8 @@ class PreviewPane(QWidget):
     """Header, actions, the passage in context, and the page image for PDFs."""
 
     message = Signal(str)  # for the status bar
+    open_requested = Signal()  # open the passage in the viewer, at its page
+    similar_requested = Signal()  # "more like this"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -204,13 +202,16 @@ class PreviewPane(QWidget):
         self.header.setWordWrap(True)
         self.header.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.open_button = QPushButton("&Open")
-        self.open_button.setToolTip("Open the document in the system's viewer")
+        self.open_button.setToolTip("Open the document at this page in your viewer (Ctrl+Return, or double-click)")
+        self.similar_button = QPushButton("&More like this")
+        self.similar_button.setToolTip("Passages close in meaning to this one (Ctrl+M)")
         self.folder_button = QPushButton("Show in &folder")
         self.copy_button = QPushButton("&Copy with citation")
         self.copy_button.setToolTip("Copy the passage with its file and page")
-        for b in (self.open_button, self.folder_button, self.copy_button):
+        for b in self._buttons():
             b.setEnabled(False)
-        self.open_button.clicked.connect(self.open_document)
+        self.open_button.clicked.connect(self.open_requested)
+        self.similar_button.clicked.connect(self.similar_requested)
         self.folder_button.clicked.connect(self.show_in_folder)
         self.copy_button.clicked.connect(self.copy_passage)
 
@@ -231,7 +232,7 @@ class PreviewPane(QWidget):
         self.pdf: PdfPage | None = None  # made at the first PDF preview
 
         actions = QHBoxLayout()
-        for b in (self.open_button, self.folder_button, self.copy_button):
+        for b in self._buttons():
             actions.addWidget(b)
         actions.addStretch(1)
         layout = QVBoxLayout(self)
@@ -240,6 +241,9 @@ class PreviewPane(QWidget):
         layout.addLayout(actions)
         layout.addWidget(self.tabs, 1)
 
+    def _buttons(self) -> tuple[QPushButton, ...]:
+        return (self.open_button, self.similar_button, self.folder_button, self.copy_button)
+
     # -- showing a result ------------------------------------------------------------
 
     def clear(self) -> None:
@@ -247,7 +251,7 @@ class PreviewPane(QWidget):
         self.header.setText("Select a result to see it in context.")
         self.text.clear()
         self.page_label.clear()
-        for b in (self.open_button, self.folder_button, self.copy_button):
+        for b in self._buttons():
             b.setEnabled(False)
 
     def show_result(self, result: "SearchResult", rows: list[dict[str, Any]], terms: list[str]) -> None:
@@ -256,12 +260,12 @@ class PreviewPane(QWidget):
         author = f" — {html.escape(result.author)}" if result.author else ""
         self.header.setText(
             f"<b>{html.escape(display_title(result))}</b>{author}<br>"
-            f"{html.escape(location(result))} · {html.escape(name)}<br>"
+            f"{html.escape(result.location)} · {html.escape(name)}<br>"
             f'<span style="color:gray">{html.escape(folder)}</span>'
         )
         self.text.setHtml(context_html(result, rows, terms))
         self.text.scrollToAnchor("hit")
-        for b in (self.open_button, self.folder_button, self.copy_button):
+        for b in self._buttons():
             b.setEnabled(True)
         self.page_label.clear()
         if result.page is None:
@@ -292,10 +296,6 @@ class PreviewPane(QWidget):
         self.page_label.setPixmap(pixmap)
 
     # -- actions -------------------------------------------------------------------
-
-    def open_document(self) -> None:
-        if self.result is not None and not open_file(self.result.path):
-            self.message.emit(f"Could not open {self.result.path}")
 
     def show_in_folder(self) -> None:
         if self.result is not None and not show_in_folder(self.result.path):

@@ -10,11 +10,10 @@ import html
 import logging
 import os
 import re
-import unicodedata
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt
-from PySide6.QtGui import QAbstractTextDocumentLayout, QPainter, QPalette, QTextDocument
+from PySide6.QtCore import QAbstractItemModel, QEvent, QModelIndex, QPersistentModelIndex, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QAbstractTextDocumentLayout, QMouseEvent, QPainter, QPalette, QTextDocument
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 if TYPE_CHECKING:
@@ -22,22 +21,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RESULT_ROLE = Qt.ItemDataRole.UserRole + 1
+RESULT_ROLE = Qt.ItemDataRole.UserRole + 1  # the SearchResult (passage) an item shows
 HTML_ROLE = Qt.ItemDataRole.UserRole + 2
+DOC_ROLE = Qt.ItemDataRole.UserRole + 3  # the document's rank: a card and its further passages share it
+MORE_ROLE = Qt.ItemDataRole.UserRole + 4  # on a card: how many further passages it carries
 SNIPPET_CHARS = 260  # about three lines in a card of ordinary width
-_WORD = re.compile(r"\w+", re.UNICODE)
-# Words too common to be worth a highlight.
-_STOP = frozenset(
-    "a an and are as at be by do does for from has have how i in is it its of on or that the this to was were "
-    "what when where which who why with".split()
-)
 HIGHLIGHT_STYLE = "background-color:#ffd54f;color:#000000"
-
-
-def query_terms(query: str) -> list[str]:
-    """The query's words worth highlighting, longest first (so overlaps prefer them)."""
-    words = {w for w in _WORD.findall(unicodedata.normalize("NFKC", query).lower()) if w not in _STOP}
-    return sorted(words, key=len, reverse=True)
 
 
 def _term_pattern(terms: list[str]) -> re.Pattern[str] | None:
@@ -80,44 +69,68 @@ def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> str:
     return ("… " if start else "") + text[start:end] + (" …" if end < len(text) else "")
 
 
-def location(result: "SearchResult") -> str:
-    """"page 12", "page xii (12)" or "chapter: <title>", for a card."""
-    if result.page is not None:
-        return f"page {result.page_label} ({result.page})" if result.page_label else f"page {result.page}"
-    return f"chapter: {result.section}" if result.section else "—"
-
-
 def display_title(result: "SearchResult") -> str:
     return result.title or os.path.splitext(os.path.basename(result.path))[0]
 
 
-def card_html(result: "SearchResult", terms: list[str], muted: str) -> str:
-    """The rich text of one card: title, location and score, file and folder, passage."""
+def card_html(result: "SearchResult", terms: list[str], muted: str, more: int = 0, expanded: bool = False) -> str:
+    """The rich text of one card: title, location and score, file and folder, the best passage,
+    and a line saying how many further passages the document has (→ shows them)."""
     folder, name = os.path.split(result.path)
+    more_line = ""
+    if more:
+        arrow, verb = ("▾", "hide") if expanded else ("▸", "show")
+        plural = "s" if more > 1 else ""
+        more_line = (f'<div style="color:{muted}">{arrow} {more} more passage{plural} in this document '
+                     f"(click here or → / ← to {verb})</div>")
     return (
         f'<div><b>{html.escape(display_title(result))}</b>'
-        f'&nbsp;&nbsp;<span style="color:{muted}">{html.escape(location(result))}'
+        f'&nbsp;&nbsp;<span style="color:{muted}">{html.escape(result.location)}'
         f'&nbsp;·&nbsp;score {result.score:.3f}</span></div>'
         f'<div style="color:{muted}">{html.escape(name)} — {html.escape(folder)}</div>'
         f"<div>{highlight_html(snippet(result.text, terms), terms)}</div>"
+        f"{more_line}"
+    )
+
+
+def passage_html(result: "SearchResult", terms: list[str], muted: str) -> str:
+    """A further passage of a document, under its card: where it is, and the passage."""
+    return (
+        f'<div style="margin-left:24px"><span style="color:{muted}">↳ {html.escape(result.location)}</span> '
+        f"{highlight_html(snippet(result.text, terms, width=SNIPPET_CHARS * 2 // 3), terms)}</div>"
     )
 
 
 def citation(result: "SearchResult") -> str:
     """The passage with a citation, for the clipboard."""
     text = " ".join(result.text.split())
-    where = location(result)
+    where = result.location
     return f"“{text}”\n— {display_title(result)}, {os.path.basename(result.path)}, {where}"
 
 
 class CardDelegate(QStyledItemDelegate):
-    """Paints a card's HTML with the palette's colours, selection included."""
+    """Paints a card's HTML with the palette's colours, selection included.
+
+    A click on the last line of a card that carries further passages emits
+    ``more_clicked`` with the card's row.
+    """
 
     PADDING = 8
+    more_clicked = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._doc = QTextDocument()
+
+    def editorEvent(self, event: QEvent, model: QAbstractItemModel, option: QStyleOptionViewItem,  # noqa: N802
+                    index: QModelIndex | QPersistentModelIndex) -> bool:
+        if (event.type() == QEvent.Type.MouseButtonRelease and isinstance(event, QMouseEvent)
+                and index.data(MORE_ROLE)):
+            line = option.fontMetrics.lineSpacing() * 1.5
+            if event.position().y() >= option.rect.bottom() - self.PADDING - line:
+                self.more_clicked.emit(index.row())
+                return True
+        return super().editorEvent(event, model, option, index)
 
     def _layout(self, html_text: str, width: int) -> QTextDocument:
         doc = self._doc

@@ -14,15 +14,18 @@ import dataclasses
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from desktop_search.errors import UserFacingError
+from desktop_search.library_info import LibraryInfo, read_library_info
 from desktop_search.paths import DataPaths
 from desktop_search.settings import Settings
+from desktop_search.terms import PER_DOCUMENT
 
 logger = logging.getLogger(__name__)
 
@@ -83,30 +86,42 @@ def stop_thread(thread: QThread, timeout_ms: int = 120_000) -> bool:
     return ok
 
 
+class JobKind(StrEnum):
+    UPDATE = "update"
+    REBUILD = "rebuild"
+    REMOVE = "remove"
+
+
 @dataclass
 class IndexJob:
     """One request to the index worker."""
 
-    kind: str = "update"  # update | rebuild | remove
+    kind: JobKind = JobKind.UPDATE
     add: list[str] = field(default_factory=list)
     remove: str | None = None
+    include: list[str] = field(default_factory=list)  # patterns for the folders in ``add``
+    exclude: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunFlags:
+    """Cancel and pause for the running job: thread-safe events, owned by the
+    :class:`~desktop_search.gui.controller.IndexController` on the GUI thread and
+    only read by the indexer, so neither waits for the worker's event loop."""
+
+    cancel: threading.Event = field(default_factory=threading.Event)
+    pause: threading.Event = field(default_factory=threading.Event)
 
 
 class IndexWorker(_Worker):
-    """Runs :class:`~desktop_search.indexing.Indexer` jobs one after another.
-
-    ``cancel`` and ``pause`` are plain ``threading.Event`` objects shared with
-    the indexer: the GUI sets them directly, and the indexer checks them
-    between files, so neither has to wait for the worker's event loop.
-    """
+    """Runs :class:`~desktop_search.indexing.Indexer` jobs one after another."""
 
     progress = Signal(object)  # desktop_search.progress.Progress (a copy)
     finished = Signal(object)  # desktop_search.indexing.IndexReport, or None after a removal
 
-    def __init__(self, paths: DataPaths, settings: Settings) -> None:
+    def __init__(self, paths: DataPaths, settings: Settings, flags: RunFlags) -> None:
         super().__init__(paths, settings)
-        self.cancel = threading.Event()
-        self.pause = threading.Event()
+        self.flags = flags
         self._indexer: Any = None
         self._indexer_key: tuple[Any, ...] | None = None
 
@@ -118,8 +133,8 @@ class IndexWorker(_Worker):
         if self._indexer is None or key != self._indexer_key:
             options = IndexOptions(model=self.settings.model, extra_models=self.settings.extra_models,
                                    device=self.settings.device)
-            self._indexer = Indexer(self.paths, options, on_progress=self._on_progress, cancel=self.cancel,
-                                    pause=self.pause)
+            self._indexer = Indexer(self.paths, options, on_progress=self._on_progress, cancel=self.flags.cancel,
+                                    pause=self.flags.pause)
             self._indexer_key = key
         return self._indexer
 
@@ -130,14 +145,49 @@ class IndexWorker(_Worker):
     @Slot(object)
     @report_errors("indexing")
     def run(self, job: IndexJob) -> None:
-        if job.kind == "remove" and job.remove:
+        if job.kind == JobKind.REMOVE and job.remove:
             from desktop_search.indexing import remove_folder
 
             remove_folder(self.paths, job.remove)
             self.finished.emit(None)
             return
-        report = self._get_indexer().run(job.add, rebuild=job.kind == "rebuild")
+        report = self._get_indexer().run(job.add, include=job.include, exclude=job.exclude,
+                                         rebuild=job.kind == JobKind.REBUILD)
         self.finished.emit(report)
+
+
+class LatestRequest:
+    """The newest request id: the window counts, the search worker skips older ones.
+
+    Lock-protected, so the window never writes into the worker; owned by the window.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value = 0
+
+    def next(self) -> int:
+        with self._lock:
+            self._value += 1
+            return self._value
+
+    def is_latest(self, request: int) -> bool:
+        with self._lock:
+            return request == self._value
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A query (or a "more like this" passage) with the filters it runs under."""
+
+    id: int
+    query: str
+    top_k: int
+    mode: str
+    folders: tuple[str, ...] = ()
+    kinds: tuple[str, ...] = ()
+    per_document: int = PER_DOCUMENT
+    similar_to: int | None = None  # a chunk id: search near its vector instead of the query
 
 
 class SearchWorker(_Worker):
@@ -149,14 +199,16 @@ class SearchWorker(_Worker):
     """
 
     ready = Signal(dict)  # {"model": id, "device": name}
-    results = Signal(int, str, list)  # request id, query, [SearchResult]
+    results = Signal(object, list)  # SearchRequest, [DocumentResult]
     context = Signal(int, object, list)  # request id, SearchResult, neighbour chunk dicts
-    info = Signal(dict)  # store stats plus "folders" and (sometimes) "watch_dirs"
+    info = Signal(object, object)  # LibraryInfo, the folders to watch (None unless asked)
+    released = Signal()  # the index files are closed: a rebuild may replace them
+    pattern_counts = Signal(str, list, list, object)  # folder, include, exclude, crawl.PatternCounts
     notice = Signal(object)  # coverage.LanguageNotice, or None: the model reads the library and the query
 
-    def __init__(self, paths: DataPaths, settings: Settings) -> None:
+    def __init__(self, paths: DataPaths, settings: Settings, latest: LatestRequest) -> None:
         super().__init__(paths, settings)
-        self.latest = 0
+        self.latest = latest
         self._searcher: Any = None
         self._embedder: Any = None
 
@@ -211,6 +263,7 @@ class SearchWorker(_Worker):
     def release(self) -> None:
         """Close the index files before a rebuild replaces them (Windows cannot delete open files)."""
         self._close()
+        self.released.emit()
 
     @Slot()
     @report_errors("reopening the index")
@@ -226,19 +279,27 @@ class SearchWorker(_Worker):
 
     # -- requests -------------------------------------------------------------------
 
-    @Slot(int, str, int, str)
+    @Slot(object)
     @report_errors("searching")
-    def search(self, request: int, query: str, top_k: int, mode: str) -> None:
-        if request != self.latest:
+    def search(self, request: SearchRequest) -> None:
+        if not self.latest.is_latest(request.id):
             return  # a newer query is already waiting
         searcher = self._open()
-        results = [] if searcher is None else searcher.search(query, top_k=top_k, mode=mode)
-        if searcher is not None and searcher.spec is not None and self._embedder is None:
+        if searcher is None:
+            results: list[Any] = []
+        elif request.similar_to is not None:
+            results = searcher.similar(request.similar_to, top_k=request.top_k, folders=request.folders,
+                                       kinds=request.kinds, per_document=request.per_document)
+        else:
+            results = searcher.search_documents(request.query, top_k=request.top_k, mode=request.mode,
+                                                folders=request.folders, kinds=request.kinds,
+                                                per_document=request.per_document)
+        if searcher is not None and searcher.spec is not None and self._embedder is None and request.similar_to is None:
             self._embedder = searcher.embedder
             self.ready.emit({"model": self._embedder.spec.id, "device": self._embedder.name})
-        self.results.emit(request, query, results)
+        self.results.emit(request, results)
         if searcher is not None:
-            self.notice.emit(searcher.language_notice([query]) if mode != "keyword" else None)
+            self.notice.emit(searcher.language_notice([request.query]) if request.mode != "keyword" else None)
 
     @Slot(int, object)
     @report_errors("reading the passage's context")
@@ -250,21 +311,11 @@ class SearchWorker(_Worker):
     @Slot(bool)
     @report_errors("reading the library")
     def refresh_info(self, with_dirs: bool) -> None:
-        """Counts for the status bar and the library panel."""
-        if not self.paths.database.exists():
-            info: dict[str, Any] = {"documents": 0, "chunks": 0, "failed": [], "warnings": [], "folders": []}
-        else:
-            from desktop_search.storage import Store
+        """Counts for the status bar and the library panel, and (if asked) the folders to watch."""
+        info: LibraryInfo = read_library_info(self.paths)
+        dirs = watch_dirs([f.path for f in info.folders]) if with_dirs else None
+        self.info.emit(info, dirs)
 
-            store = Store(self.paths.database, readonly=True)
-            try:
-                info = store.stats()
-                info["folders"] = store.folders()
-            finally:
-                store.close()
-        if with_dirs:
-            info["watch_dirs"] = watch_dirs([f["path"] for f in info["folders"]])
-        self.info.emit(info)
         try:
             searcher = self._open()
         except UserFacingError:
@@ -272,12 +323,19 @@ class SearchWorker(_Worker):
         if searcher is not None:
             self.notice.emit(searcher.language_notice())
 
+    @Slot(str, list, list)
+    @report_errors("counting the files patterns exclude")
+    def count_patterns(self, folder: str, include: list[str], exclude: list[str]) -> None:
+        from desktop_search.crawl import pattern_counts
+
+        self.pattern_counts.emit(folder, include, exclude, pattern_counts(folder, include, exclude))
+
     def shutdown(self) -> None:
         """Called from the GUI thread after this worker's thread has stopped."""
         self._close()
 
 
-def watch_dirs(folders: list[str], limit: int = MAX_WATCHED_DIRS) -> list[str]:
+def watch_dirs(folders: Sequence[str], limit: int = MAX_WATCHED_DIRS) -> list[str]:
     """Library folders and their visible subfolders, for a QFileSystemWatcher.
 
     Directory watches see files appear, vanish and be renamed; edits in place

@@ -29,7 +29,7 @@ from desktop_search.checkpoints import checkpoint
 from desktop_search.errors import IndexCorruptError, IndexMismatchError, StorageError
 from desktop_search.language import Lang, cjk_grams
 from desktop_search.storage import schema
-from desktop_search.storage.schema import chunks, documents, folders, meta
+from desktop_search.storage.schema import DocStatus, chunks, documents, folders, meta
 
 logger = logging.getLogger(__name__)
 
@@ -277,8 +277,8 @@ class Store:
         counts = (
             select(
                 documents.c.folder_id,
-                func.sum(case((documents.c.status == "indexed", 1), else_=0)).label("indexed"),
-                func.sum(case((documents.c.status == "failed", 1), else_=0)).label("failed"),
+                func.sum(case((documents.c.status == DocStatus.INDEXED, 1), else_=0)).label("indexed"),
+                func.sum(case((documents.c.status == DocStatus.FAILED, 1), else_=0)).label("failed"),
             )
             .group_by(documents.c.folder_id)
             .subquery()
@@ -450,6 +450,18 @@ class Store:
                     out[r.id] = dict(r._mapping)
         return out
 
+    def first_chunk(self, path: str, page: int | None = None) -> int | None:
+        """The id of the first passage of the document at ``path`` (on ``page``, if given)."""
+        q = (
+            select(chunks.c.id).join(documents, documents.c.id == chunks.c.document_id)
+            .where(documents.c.path == path).order_by(chunks.c.ordinal).limit(1)
+        )
+        if page is not None:
+            q = q.where(chunks.c.page == page)
+        with self.engine.connect() as conn:
+            found = conn.execute(q).scalar()
+        return None if found is None else int(found)
+
     def chunk_documents(self, ids: Iterable[int]) -> dict[int, int]:
         """Chunk id -> document id: what ranking needs, without the text."""
         ids = [int(i) for i in ids]
@@ -463,7 +475,7 @@ class Store:
     def neighbours(self, document_id: int, ordinal: int, span: int = 1) -> list[dict[str, Any]]:
         """Chunks around one hit, for showing a passage in its context."""
         q = (
-            select(chunks.c.id, chunks.c.ordinal, chunks.c.page, chunks.c.section, chunks.c.text)
+            select(chunks.c.id, chunks.c.ordinal, chunks.c.page, chunks.c.page_label, chunks.c.section, chunks.c.text)
             .where(chunks.c.document_id == document_id)
             .where(chunks.c.ordinal.between(ordinal - span, ordinal + span))
             .order_by(chunks.c.ordinal)
@@ -533,19 +545,19 @@ class Store:
 
     def stats(self) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            n_docs = conn.execute(select(func.count()).where(documents.c.status == "indexed")).scalar_one()
+            n_docs = conn.execute(select(func.count()).where(documents.c.status == DocStatus.INDEXED)).scalar_one()
             n_chunks = conn.execute(select(func.count()).select_from(chunks)).scalar_one()
             failed = [
                 {"path": r.path, "error": r.error}
                 for r in conn.execute(
-                    select(documents.c.path, documents.c.error).where(documents.c.status == "failed").order_by(documents.c.path)
+                    select(documents.c.path, documents.c.error).where(documents.c.status == DocStatus.FAILED).order_by(documents.c.path)
                 )
             ]
             warnings = [
                 {"path": r.path, "error": r.error}
                 for r in conn.execute(
                     select(documents.c.path, documents.c.error)
-                    .where((documents.c.status == "indexed") & documents.c.error.is_not(None))
+                    .where((documents.c.status == DocStatus.INDEXED) & documents.c.error.is_not(None))
                     .order_by(documents.c.path)
                 )
             ]

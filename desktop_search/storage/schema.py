@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -23,6 +24,13 @@ from sqlalchemy import (
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+
+
+class DocStatus(StrEnum):
+    """A document's row status (stored as the bare word)."""
+
+    INDEXED = "indexed"
+    FAILED = "failed"
 
 
 class FsPath(TypeDecorator):

@@ -156,6 +156,14 @@ class VectorIndex:
                 labels, dist = self._index.knn_query(np.asarray(query, dtype=np.float32).reshape(1, -1), k=max(1, k // 2))
         return labels[0].astype(np.int64), (1.0 - dist[0]).astype(np.float32)
 
+    def vector(self, chunk_id: int) -> np.ndarray | None:
+        """The stored vector of one passage, or None if it is not (or no longer) in the index."""
+        with self._lock:
+            try:
+                return np.asarray(self._index.get_items([int(chunk_id)]), dtype=np.float32)[0]
+            except RuntimeError:  # never added, or marked deleted
+                return None
+
     # -- saving --------------------------------------------------------------------
 
     def save(self, paths: DataPaths) -> None:

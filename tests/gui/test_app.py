@@ -33,3 +33,12 @@ def test_icon_and_desktop_entry(qapp):
     entry = (REPO / "resources" / "desktop-search.desktop").read_text(encoding="utf-8")
     assert "Exec=desktop-search" in entry and "Icon=desktop-search" in entry
     assert (REPO / "resources" / "desktop-search.svg").is_file() and (REPO / "resources" / "desktop-search.png").is_file()
+
+
+def test_python_dash_m_gui_app_opens_the_window(tmp_path):
+    data = tmp_path / "data"
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO), **{PROBE_ENV: "1"})
+    proc = subprocess.run([sys.executable, "-m", "desktop_search.gui.app", "--data-dir", str(data)], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "shown_at" in json.loads(proc.stdout.strip().splitlines()[-1]) and data.is_dir()

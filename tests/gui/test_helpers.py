@@ -4,9 +4,10 @@ from __future__ import annotations
 import logging
 
 from desktop_search.gui.preview import context_html, find_passage, strip_overlap
-from desktop_search.gui.results import citation, highlight_html, query_terms, snippet
+from desktop_search.gui.results import citation, highlight_html, snippet
 from desktop_search.gui.workers import watch_dirs
 from desktop_search.search import SearchResult
+from desktop_search.terms import format_location, highlight_terms
 
 logger = logging.getLogger(__name__)
 
@@ -19,7 +20,13 @@ def _result(**kw) -> SearchResult:
 
 
 def test_query_terms_drop_stop_words():
-    assert query_terms("What is the role of Mitochondria?") == ["mitochondria", "role"]
+    assert highlight_terms("What is the role of Mitochondria?") == ["mitochondria", "role"]
+
+
+def test_one_location_format():
+    assert format_location(12) == "p. 12" and format_location(12, "xii") == "p. xii (12)"
+    assert format_location(12, "12") == "p. 12" and format_location(None, None, "Soil") == "ch. Soil"
+    assert _result(page=None, section="Soil").location == "ch. Soil"
 
 
 def test_highlight_escapes_and_marks_word_starts():
@@ -36,8 +43,8 @@ def test_snippet_centres_on_the_first_match():
 
 def test_citation_names_file_and_page():
     c = citation(_result())
-    assert c.startswith("“Cells divide by mitosis.”") and "bio notes.pdf" in c and "page 3" in c
-    assert "chapter: Intro" in citation(_result(page=None, section="Intro"))
+    assert c.startswith("“Cells divide by mitosis.”") and "bio notes.pdf" in c and "p. 3" in c
+    assert "ch. Intro" in citation(_result(page=None, section="Intro"))
 
 
 def test_strip_overlap():
@@ -53,7 +60,7 @@ def test_context_marks_the_hit_and_page_changes():
             {"ordinal": 1, "text": "Cells divide by mitosis.", "page": 3, "section": None},
             {"ordinal": 2, "text": "After.", "page": 3, "section": None}]
     html = context_html(r, rows, ["mitosis"])
-    assert html.index("page 2") < html.index("Before.") < html.index("page 3") < html.index('name="hit"')
+    assert html.index("p. 2") < html.index("Before.") < html.index("p. 3") < html.index('name="hit"')
     assert ">mitosis</span>" in html
 
 

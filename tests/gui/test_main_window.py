@@ -13,7 +13,7 @@ from PySide6.QtGui import QDropEvent, QImage
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop_search.gui.library import FailedFilesDialog
-from desktop_search.gui.results import RESULT_ROLE
+from desktop_search.gui.results import HTML_ROLE, MORE_ROLE, RESULT_ROLE
 from desktop_search.settings import Settings
 from tests.conftest import make_pdf
 from tests.gui.conftest import INDEX_TIMEOUT_MS, index_folder, search
@@ -53,15 +53,16 @@ def test_search_shows_cards_with_page_or_chapter(qtbot, make_window, library):
     w = make_window()
     index_folder(qtbot, w, library)
     n = search(qtbot, w, "mitochondria powerhouse")
-    assert n > 0 and w.results.count() == n
-    results = [w.results.item(i).data(RESULT_ROLE) for i in range(n)]
+    cards = [w.results.item(i) for i in range(w.results.count()) if not w.results.item(i).isHidden()]
+    assert n > 0 and len(cards) == n
+    results = [item.data(RESULT_ROLE) for item in cards]
     assert all(r.page is not None or r.section for r in results)
     # Keyword matching (hybrid) puts the page that says it first, on its page.
     top = results[0]
     assert top.path.endswith("biology notes.pdf") and top.page == 2
     assert "mitochondria" in top.text.lower()
     html = w.results.item(0).data(Qt.ItemDataRole.UserRole + 2)
-    assert "page 2" in html and "biology notes.pdf" in html and "background-color" in html  # highlighted word
+    assert "p. 2" in html and "biology notes.pdf" in html and "background-color" in html  # highlighted word
     # An EPUB hit carries its chapter.
     search(qtbot, w, "compost soil nutrients")
     epub = w.results.item(0).data(RESULT_ROLE)
@@ -71,11 +72,11 @@ def test_search_shows_cards_with_page_or_chapter(qtbot, make_window, library):
 def test_keyboard_navigation_and_preview(qtbot, make_window, library):
     w = make_window()
     index_folder(qtbot, w, library)
-    search(qtbot, w, "volcanoes magma crust")
-    assert w.results.count() >= 2
+    assert search(qtbot, w, "volcanoes magma crust") >= 2
     qtbot.keyClick(w.search_field, Qt.Key.Key_Down)  # into the list: the first card is current
-    qtbot.keyClick(w.results, Qt.Key.Key_Down)  # the second card
-    assert w.focusWidget() is w.results and w.results.currentRow() == 1
+    first = w.current_result()
+    qtbot.keyClick(w.results, Qt.Key.Key_Down)  # the second card (further passages are hidden)
+    assert w.focusWidget() is w.results and w.current_result().document_id != first.document_id
     shown = w.current_result()
     qtbot.waitUntil(lambda: w.preview.result is shown, timeout=10_000)
     preview_text = w.preview.text.toPlainText()
@@ -86,7 +87,7 @@ def test_keyboard_navigation_and_preview(qtbot, make_window, library):
     from PySide6.QtGui import QGuiApplication
 
     copied = QGuiApplication.clipboard().text()
-    assert os.path.basename(shown.path) in copied and ("page" in copied or "chapter" in copied)
+    assert os.path.basename(shown.path) in copied and shown.location in copied
     qtbot.keyClick(w.results, Qt.Key.Key_Escape)
     assert w.focusWidget() is w.search_field
 
@@ -104,20 +105,79 @@ def test_preview_shows_neighbouring_passages(qtbot, make_window, tmp_path):
     text = " ".join(w.preview.text.toPlainText().split())
     assert "zebra giraffe savanna" in text
     assert len(text) > len(" ".join(hit.text.split()))  # the neighbours are there too
-    assert "page 2" in text or "page 3" in text  # page changes are marked
+    assert "p. 2" in text or "p. 3" in text  # page changes are marked
 
 
-def test_open_and_show_in_folder_actions(qtbot, make_window, library, monkeypatch):
-    from desktop_search.gui import preview as preview_mod
-
-    opened = []
-    monkeypatch.setattr(preview_mod.QDesktopServices, "openUrl", staticmethod(lambda url: opened.append(url) or True))
+def test_ctrl_return_opens_the_hit_at_its_page_in_the_viewer(qtbot, make_window, library, tmp_path, monkeypatch):
+    record = tmp_path / "viewer-args.txt"
+    script = tmp_path / "viewer.sh"
+    script.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{record}"\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("DESKTOP_SEARCH_VIEWER", f"'{script}' --page %p %f")
     w = make_window()
     index_folder(qtbot, w, library)
-    search(qtbot, w, "mitochondria")
+    search(qtbot, w, "mitochondria powerhouse")
+    hit = w.current_result()
+    assert hit.page == 2
+    w.activateWindow()
+    with qtbot.waitSignal(w.opened, timeout=10_000):
+        qtbot.keyClick(w.search_field, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(record.exists, timeout=10_000)
+    qtbot.waitUntil(lambda: len(record.read_text().splitlines()) == 3, timeout=10_000)
+    assert record.read_text().splitlines() == ["--page", "2", hit.path]
+    # The card's Open button and a double click open the selected passage the same way.
+    record.unlink()
     qtbot.waitUntil(lambda: w.preview.result is not None, timeout=10_000)
-    qtbot.mouseClick(w.preview.open_button, Qt.MouseButton.LeftButton)
-    assert opened and opened[0].toLocalFile() == w.preview.result.path
+    with qtbot.waitSignal(w.opened, timeout=10_000):
+        qtbot.mouseClick(w.preview.open_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: record.exists() and len(record.read_text().splitlines()) == 3, timeout=10_000)
+    assert record.read_text().splitlines()[1:] == ["2", hit.path]
+    with qtbot.waitSignal(w.opened, timeout=10_000):
+        w.results.itemDoubleClicked.emit(w.results.currentItem())
+
+
+def test_a_viewer_that_cannot_take_the_page_is_said_once(qtbot, make_window, library, monkeypatch):
+    from desktop_search import viewer
+    from desktop_search.gui import main_window as mw
+
+    monkeypatch.delenv("DESKTOP_SEARCH_VIEWER", raising=False)
+    monkeypatch.setattr(viewer, "default_prefix", lambda _p: ("someviewer",))
+    launched = []
+    monkeypatch.setattr(mw, "launch", lambda command: launched.append(command) or True)
+    w = make_window()
+    index_folder(qtbot, w, library)
+    search(qtbot, w, "mitochondria powerhouse")
+    w.open_current()
+    w.open_current()
+    assert [c.argv for c in launched] == [("someviewer", w.current_result().path)] * 2
+    assert w.banner_text().count("someviewer cannot be told where to open") == 1
+
+
+def test_a_card_carries_the_further_passages_of_its_document(qtbot, make_window, tmp_path):
+    folder = tmp_path / "book"
+    folder.mkdir()
+    make_pdf(folder / "volcano book.pdf", ["Volcanoes erupt lava and ash.", "Nothing about mountains here.",
+                                           "Old volcanoes sleep for centuries before they erupt."], title="Volcano Book")
+    make_pdf(folder / "other.pdf", ["Gardening in spring."])
+    w = make_window()
+    index_folder(qtbot, w, folder)
+    w.apply_settings(Settings(model=w.settings.model, device="cpu", search_mode="keyword"))
+    assert search(qtbot, w, "volcanoes erupt") == 1  # one document
+    card = w.results.item(0)
+    more = card.data(MORE_ROLE)
+    assert more == 1 and w.results.item(1).isHidden()
+    assert "1 more passage" in card.data(HTML_ROLE)
+    passages = [w.results.item(i).data(RESULT_ROLE) for i in range(w.results.count())]
+    assert {r.page for r in passages} == {1, 3} and len({r.document_id for r in passages}) == 1
+    # → shows the further passage, with its page; selecting it previews it; ← hides it again.
+    w.results.setFocus()
+    qtbot.keyClick(w.results, Qt.Key.Key_Right)
+    assert not w.results.item(1).isHidden() and "p. " in w.results.item(1).data(HTML_ROLE)
+    qtbot.keyClick(w.results, Qt.Key.Key_Down)
+    assert w.current_result() is passages[1]
+    qtbot.waitUntil(lambda: w.preview.result is passages[1], timeout=10_000)
+    qtbot.keyClick(w.results, Qt.Key.Key_Left)
+    assert w.results.item(1).isHidden() and w.results.currentRow() == 0
 
 
 def pdf_folder(folder: Path, n: int) -> Path:
@@ -154,7 +214,7 @@ def test_pause_holds_the_run_until_resumed(qtbot, make_window, library):
 
     def pause_on_scan(p):
         if p.phase == "scanning":
-            w.pause_button.setChecked(True)
+            w.progress_panel.pause_button.setChecked(True)
             paused_at.append(True)
 
     w.index_worker.progress.connect(pause_on_scan)
@@ -165,9 +225,9 @@ def test_pause_holds_the_run_until_resumed(qtbot, make_window, library):
     w.index_worker.progress.disconnect(pause_on_scan)
     qtbot.wait(1500)  # paused: the run must not finish by itself
     assert not finished and w.indexing
-    assert w.pause_button.text() == "&Resume"
+    assert w.progress_panel.pause_button.text() == "&Resume" and w.controller.paused
     with qtbot.waitSignal(w.index_finished, timeout=INDEX_TIMEOUT_MS) as blocker:
-        w.pause_button.setChecked(False)
+        w.progress_panel.pause_button.setChecked(False)
     assert blocker.args[0].added == 3
 
 
@@ -182,22 +242,23 @@ def test_search_while_indexing_sees_committed_work(qtbot, make_window, library, 
 
     def pause_after_first_commit(p):  # on the worker thread, so the run holds right here
         if p.phase == "indexing" and p.files_done < p.files_total:
-            w.index_worker.pause.set()
+            w.index_flags.pause.set()
 
     w.index_worker.progress.connect(pause_after_first_commit, Qt.ConnectionType.DirectConnection)
     w.add_folders([str(more)])
-    qtbot.waitUntil(w.index_worker.pause.is_set, timeout=INDEX_TIMEOUT_MS)
+    qtbot.waitUntil(w.index_flags.pause.is_set, timeout=INDEX_TIMEOUT_MS)
     w.index_worker.progress.disconnect(pause_after_first_commit)
     # Mid-run: the earlier documents and the ones committed so far are searchable.
     assert search(qtbot, w, "mitochondria") > 0
-    n = search(qtbot, w, "quasar radio")
-    found = {w.results.item(i).data(RESULT_ROLE).path for i in range(n)}
+    search(qtbot, w, "quasar radio")
+    found = {w.results.item(i).data(RESULT_ROLE).path for i in range(w.results.count())}
     assert w.indexing and 0 < len([p for p in found if "extra" in p]) < 10
     with qtbot.waitSignal(w.index_finished, timeout=INDEX_TIMEOUT_MS) as blocker:
         w.set_paused(False)
     assert blocker.args[0].added == 10
-    n = search(qtbot, w, "quasar radio")
-    assert len({w.results.item(i).data(RESULT_ROLE).path for i in range(n)} & {str(p) for p in more.iterdir()}) == 10
+    search(qtbot, w, "quasar radio")
+    found = {w.results.item(i).data(RESULT_ROLE).path for i in range(w.results.count())}
+    assert len(found & {str(p) for p in more.iterdir()}) == 10
 
 
 def test_search_before_model_ready_is_busy_then_shows_results(qtbot, data_dir, settings, library):
@@ -273,8 +334,8 @@ def QImageGray(image: QImage, x: int, y: int) -> int:  # noqa: N802 - reads like
 def test_failed_files_view_lists_reasons(qtbot, make_window, library):
     w = make_window()
     index_folder(qtbot, w, library)
-    qtbot.waitUntil(lambda: bool(w._info.get("failed")), timeout=10_000)
-    dialog = FailedFilesDialog(w._info["failed"], w._info["warnings"], w)
+    qtbot.waitUntil(lambda: bool(w._info.failed), timeout=10_000)
+    dialog = FailedFilesDialog(w._info.failed, w._info.warnings, w)
     qtbot.addWidget(dialog)
     rows = [(dialog.tree.topLevelItem(i).text(0), dialog.tree.topLevelItem(i).text(1))
             for i in range(dialog.tree.topLevelItemCount())]
@@ -402,3 +463,82 @@ def test_pdf_page_is_rendered_with_the_passage_marked(qtbot, make_window, librar
                  if (c := image.pixelColor(x, y)).blue() < c.red() - 40 and c.blue() < c.green() - 40)
     assert yellow > 50
     assert not w.preview.page_label.pixmap().isNull()
+
+
+def test_filter_row_limits_results_and_is_kept(qtbot, make_window, library, tmp_path, data_dir):
+    other = tmp_path / "other"
+    other.mkdir()
+    make_pdf(other / "volcano atlas.pdf", ["Volcanoes of the world and their magma."])
+    w = make_window()
+    index_folder(qtbot, w, library)
+    index_folder(qtbot, w, other)
+    qtbot.waitUntil(lambda: w.folder_filter.findData(str(other)) > 0, timeout=10_000)
+    search(qtbot, w, "volcanoes magma")
+
+    def paths():
+        return {w.results.item(i).data(RESULT_ROLE).path for i in range(w.results.count())}
+
+    assert any(p.startswith(str(other)) for p in paths()) and any(p.startswith(str(library)) for p in paths())
+    with qtbot.waitSignal(w.results_shown, timeout=INDEX_TIMEOUT_MS):
+        w.set_filters(folder=str(other))  # a new filter searches again
+    assert paths() and all(p.startswith(str(other) + os.sep) for p in paths())
+    with qtbot.waitSignal(w.results_shown, timeout=INDEX_TIMEOUT_MS):
+        w.set_filters(kind="epub")
+    assert paths() and all(p.endswith(".epub") for p in paths())
+    assert Settings.load(data_dir.settings).filter_kinds == ["epub"]
+    w.set_filters(folder=str(other), kind="pdf")
+    w.close()
+    # A new window starts with the saved filters.
+    from desktop_search.gui.main_window import MainWindow
+
+    again = MainWindow(data_dir, Settings.load(data_dir.settings))
+    qtbot.addWidget(again)
+    assert again.folder_filter.currentData() == str(other) and again.kind_filter.currentData() == "pdf"
+    again.close()
+
+
+def test_more_like_this_searches_near_the_passage(qtbot, make_window, library):
+    w = make_window()
+    index_folder(qtbot, w, library)
+    search(qtbot, w, "mitochondria powerhouse")
+    source = w.current_result()
+    qtbot.waitUntil(lambda: w.preview.result is source, timeout=10_000)
+    with qtbot.waitSignal(w.results_shown, timeout=INDEX_TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(w.preview.similar_button, Qt.MouseButton.LeftButton)
+    shown = [w.results.item(i).data(RESULT_ROLE) for i in range(w.results.count())]
+    assert blocker.args[0] > 0 and shown
+    assert source.chunk_id not in {r.chunk_id for r in shown}
+    assert "more like" in w.similar_label.text()
+
+
+def test_patterns_show_what_they_exclude_and_apply_at_the_update(qtbot, make_window, library):
+    from PySide6.QtCore import QTimer
+
+    w = make_window()
+    index_folder(qtbot, w, library)
+    qtbot.waitUntil(lambda: w.library.folders() == [str(library)], timeout=10_000)
+    w.library.tree.topLevelItem(0).setSelected(True)
+    seen = {}
+
+    def edit():
+        d = w.patterns_dialog
+        d.exclude.setPlainText("geology*\n*.epub")
+
+        def counted():
+            rows = {d.counts.topLevelItem(i).text(0): d.counts.topLevelItem(i).text(1)
+                    for i in range(d.counts.topLevelItemCount())}
+            return rows == {"exclude geology*": "excludes 1", "exclude *.epub": "excludes 1"}
+
+        qtbot.waitUntil(counted, timeout=20_000)
+        seen["summary"] = d.summary.text()
+        d.accept()
+
+    QTimer.singleShot(0, edit)
+    with qtbot.waitSignal(w.index_finished, timeout=INDEX_TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(w.library.patterns_button, Qt.MouseButton.LeftButton)
+    assert seen["summary"].startswith("2 of 4")  # biology notes and broken.pdf remain
+    assert blocker.args[0].deleted >= 2
+    qtbot.waitUntil(lambda: w.library.folder_info(str(library)).exclude == ("geology*", "*.epub"), timeout=10_000)
+    search(qtbot, w, "tectonics compost")
+    assert {os.path.basename(w.results.item(i).data(RESULT_ROLE).path) for i in range(w.results.count())} == \
+        {"biology notes.pdf"}

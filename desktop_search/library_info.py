@@ -1,0 +1,75 @@
+"""What the library holds: folders with their counts, documents, passages, failures.
+
+Built in one place for `status`, the window's library panel and its status bar.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from desktop_search.paths import DataPaths
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    """A file that failed, or was only partly read, and why."""
+
+    path: str
+    error: str | None
+
+
+@dataclass(frozen=True)
+class FolderInfo:
+    """A library folder, its include/exclude patterns and its counts."""
+
+    path: str
+    indexed: int = 0
+    failed: int = 0
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LibraryInfo:
+    documents: int = 0
+    chunks: int = 0
+    failed: tuple[FileProblem, ...] = ()
+    warnings: tuple[FileProblem, ...] = ()
+    folders: tuple[FolderInfo, ...] = ()
+    model: str | None = None
+    manifest: dict[str, Any] | None = field(default=None, compare=False)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `status --json` object (its keys are a contract)."""
+        data = asdict(self)
+        data["folders"] = [dict(f, include=list(f["include"]), exclude=list(f["exclude"])) for f in data["folders"]]
+        data["failed"], data["warnings"] = list(data["failed"]), list(data["warnings"])
+        return data
+
+
+def read_library_info(paths: DataPaths) -> LibraryInfo:
+    """The library as the index records it; an empty one before anything is indexed."""
+    if not paths.database.exists():
+        return LibraryInfo()
+    from desktop_search.storage import Store  # SQLAlchemy: not before it is needed
+
+    store = Store(paths.database, readonly=True)
+    try:
+        stats, manifest = store.stats(), store.manifest()
+        folders = tuple(
+            FolderInfo(path=f["path"], indexed=f["indexed"], failed=f["failed"], include=tuple(f["include"]),
+                       exclude=tuple(f["exclude"]))
+            for f in store.folders()
+        )
+    finally:
+        store.close()
+    return LibraryInfo(
+        documents=stats["documents"], chunks=stats["chunks"],
+        failed=tuple(FileProblem(**f) for f in stats["failed"]),
+        warnings=tuple(FileProblem(**w) for w in stats["warnings"]),
+        folders=folders, model=manifest.model_id if manifest else None,
+        manifest=manifest.__dict__ if manifest else None,
+    )
