@@ -3,7 +3,8 @@
 Indexes ``../shared/corpora/jsquad/library`` with the given model (reusing the
 index when the data dir already holds one) and runs its 600 questions through
 the same :class:`~desktop_search.search.Searcher` the CLI uses, as
-``search --queries … --json --top-k 10 --per-document 0`` would. A passage is
+``search --queries … --json --top-k 10 --per-document 0`` would (the first
+10 rows it prints; ``--per-document`` changes that). A passage is
 right when its file is the question's document and its page (PDF) or section
 ``第N節`` (EPUB) is the answer paragraph's; document level counts the file alone.
 
@@ -87,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--modes", nargs="+", default=list(MODES), choices=MODES)
     parser.add_argument("--fusion", action="append", default=[], metavar="NAME=SPEC",
                         help='a named FusionSettings variant; "default=" is the shipped defaults (repeatable)')
+    parser.add_argument("--per-document", type=int, default=0,
+                        help="passages per document, as the CLI's --per-document (default 0: every hit)")
     parser.add_argument("--json", metavar="FILE", help="write every figure as JSON too")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -111,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 start = time.monotonic()
                 per_query = [
-                    scores(searcher.search(text, top_k=TOP_K, mode=mode, per_document=0), *qrels[qid])
+                    scores(searcher.search(text, top_k=TOP_K, mode=mode, per_document=args.per_document), *qrels[qid])
                     for qid, text in queries
                 ]
                 rate = len(queries) / max(time.monotonic() - start, 1e-9)
