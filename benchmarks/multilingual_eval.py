@@ -3,10 +3,11 @@
 Indexes ``../shared/corpora/jsquad/library`` with the given model (reusing the
 index when the data dir already holds one) and runs its 600 questions through
 the same :class:`~desktop_search.search.Searcher` the CLI uses, as
-``search --queries … --json --top-k 10 --per-document 0`` would (the first
-10 rows it prints; ``--per-document`` changes that). A passage is
-right when its file is the question's document and its page (PDF) or section
-``第N節`` (EPUB) is the answer paragraph's; document level counts the file alone.
+``search --queries … --json --top-k 10 --per-document 0`` would: passage
+level looks at the first 10 rows it prints (``--per-document`` changes
+that), where a passage is right when its file is the question's document and
+its page (PDF) or section ``第N節`` (EPUB) is the answer paragraph's; document
+level asks whether the file is among the 10 documents returned.
 
 Examples::
 
@@ -69,14 +70,13 @@ def unit_of(result: SearchResult) -> int | None:
 
 
 def scores(results: Sequence[SearchResult], doc: str, unit: int) -> dict[str, float]:
-    """MRR@10 and R@10 at passage level, R@10 at document level, for one question."""
-    names = [Path(r.path).name for r in results[:TOP_K]]
-    hits = [n == doc and unit_of(r) == unit for n, r in zip(names, results)]
+    """MRR@10 and R@10 at passage level (the first 10 rows), R@10 at document level (the 10 documents)."""
+    hits = [Path(r.path).name == doc and unit_of(r) == unit for r in results[:TOP_K]]
     first = next((i for i, h in enumerate(hits) if h), None)
     return {
         "MRR@10": 1.0 / (first + 1) if first is not None else 0.0,
         "passage R@10": float(first is not None),
-        "document R@10": float(doc in names),
+        "document R@10": float(any(Path(r.path).name == doc for r in results)),
     }
 
 
