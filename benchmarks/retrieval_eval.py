@@ -76,11 +76,12 @@ def load_qrels(split: str) -> dict[str, dict[str, int]]:
     return qrels
 
 
-def subset_library(target: Path, n_queries: int, distractors: int, seed: int = 0) -> tuple[Path, list[str]]:
+def subset_library(target: Path, n_queries: int, distractors: int, seed: int = 0,
+                   split: str = "train") -> tuple[Path, list[str]]:
     """A folder of symlinks: every judged document of the first ``n_queries``
-    train queries plus ``distractors`` random others. Returns it and those query ids."""
-    qrels = load_qrels("train")
-    qids = [qid for qid, _ in load_queries("train") if qid in qrels][:n_queries]
+    queries of ``split`` plus ``distractors`` random others. Returns it and those query ids."""
+    qrels = load_qrels(split)
+    qids = [qid for qid, _ in load_queries(split) if qid in qrels][:n_queries]
     judged = {doc for qid in qids for doc in qrels[qid]}
     files = sorted(p for p in LIBRARY.rglob("*") if p.suffix in (".pdf", ".epub"))
     chosen = [p for p in files if corpus_id(p.name) in judged]
@@ -226,9 +227,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help='a named FusionSettings variant, e.g. "convex=method=convex,dense_weight=0.6"; '
                              '"default=" is the shipped defaults (repeatable)')
     parser.add_argument("--subset", type=int, default=0, metavar="N",
-                        help="index only the judged documents of the first N train queries (plus --distractors) "
-                             "and evaluate those queries")
+                        help="index only the judged documents of the first N queries of --subset-split "
+                             "(plus --distractors) and evaluate those queries")
     parser.add_argument("--distractors", type=int, default=1000)
+    parser.add_argument("--subset-split", choices=["train", "test"], default="train",
+                        help="whose queries --subset takes (default train, where settings are tuned)")
     parser.add_argument("--only-indexed", action="store_true",
                         help="evaluate only queries whose judged documents are all in the index "
                              "(for a partial index, e.g. a snapshot taken while indexing)")
@@ -244,7 +247,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     paths = resolve_data_dir(args.data_dir)
     library, subset_qids = LIBRARY, None
     if args.subset:
-        library, subset_qids = subset_library(Path(str(paths.root) + ".library"), args.subset, args.distractors)
+        library, subset_qids = subset_library(Path(str(paths.root) + ".library"), args.subset, args.distractors,
+                                              split=args.subset_split)
     ensure_index(paths, library, ChunkSettings(args.max_tokens, args.overlap, not args.no_title_prefix))
 
     variants: list[tuple[str, FusionSettings]] = []
@@ -261,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         qrels = load_qrels(split)
         queries = [(qid, text) for qid, text in load_queries(split) if qid in qrels]
         if subset_qids is not None:
-            if split != "train":
+            if split != args.subset_split:
                 continue
             keep = set(subset_qids)
             queries = [q for q in queries if q[0] in keep]

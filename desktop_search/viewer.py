@@ -48,6 +48,7 @@ class ViewerCommand:
     argv: tuple[str, ...]
     at_page: bool  # the page or chapter is passed to the viewer
     viewer: str  # its name, for messages
+    template: bool = False  # the user's command (settings or environment), not a detected viewer
 
 
 def from_template(template: str, passage: Passage) -> ViewerCommand:
@@ -59,7 +60,8 @@ def from_template(template: str, passage: Passage) -> ViewerCommand:
     argv = tuple(arg.replace("%f", passage.path).replace("%p", page) for arg in shlex.split(template))
     if not any(passage.path in a for a in argv):
         argv += (passage.path,)
-    return ViewerCommand(argv, at_page="%p" in template and passage.page is not None, viewer=Path(argv[0]).name)
+    return ViewerCommand(argv, at_page="%p" in template and passage.page is not None, viewer=Path(argv[0]).name,
+                         template=True)
 
 
 def _viewer_name(prefix: Sequence[str]) -> str:

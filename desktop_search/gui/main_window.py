@@ -461,9 +461,14 @@ class MainWindow(QMainWindow):
             return
         if not command.at_page and (r.page is not None or r.section) and command.viewer not in self._warned_no_page:
             self._warned_no_page.add(command.viewer)
-            self.show_message(
-                f"{command.viewer} cannot be told where to open, so {os.path.basename(r.path)} opens at its start "
-                f"(the passage is on {r.location}). Set a viewer command with %f (file) and %p (page) in Settings.")
+            name = os.path.basename(r.path)
+            if command.template:
+                hint = "The viewer command has no %p for the page." if r.page is not None else \
+                    "A viewer command can pass a page (%p), not an EPUB chapter."
+            else:
+                hint = "Set a viewer command with %f (file) and %p (page) in Settings."
+            self.show_message(f"{command.viewer} cannot be told where to open, so {name} opens at its start "
+                              f"(the passage is on {r.location}). {hint}")
         self.statusBar().showMessage(f"Opened {os.path.basename(r.path)} ({r.location})", 5000)
         self.opened.emit(command)
 

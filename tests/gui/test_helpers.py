@@ -77,3 +77,11 @@ def test_watch_dirs_skips_hidden_and_caps(tmp_path):
     dirs = watch_dirs([str(tmp_path), str(tmp_path / "missing")])
     assert str(tmp_path / "a" / "b") in dirs and not any(".hidden" in d for d in dirs)
     assert len(watch_dirs([str(tmp_path)], limit=2)) == 2
+
+
+def test_latest_request_lets_the_worker_skip_superseded_searches():
+    from desktop_search.gui.workers import LatestRequest
+
+    latest = LatestRequest()
+    first, second = latest.next(), latest.next()
+    assert not latest.is_latest(first) and latest.is_latest(second)
