@@ -1,7 +1,7 @@
 """Per-file outcome of every PDF-zoo file through the extraction pool, saved or compared.
 
     PYTHONPATH=$PWD python benchmarks/zoo_outcomes.py --save /tmp/before.json
-    PYTHONPATH=$PWD python benchmarks/zoo_outcomes.py --compare /tmp/before.json [--no-ocr]
+    PYTHONPATH=$PWD python benchmarks/zoo_outcomes.py --compare /tmp/before.json [--no-ocr] [--show-ocr]
 
 An outcome is "indexed" (with pages, passages of text and characters), "partly
 read" (with the warning) or "failed" (with the reason). --compare prints every
@@ -19,17 +19,18 @@ from pathlib import Path
 
 from _common import REPO, machine_note
 
+from desktop_search.extract.ocr import OcrOptions
 from desktop_search.extract.pool import ExtractorPool
 from tests.conftest import PDF_ZOO
 
 logger = logging.getLogger(__name__)
 
 
-def outcomes(timeout_s: float) -> dict[str, dict[str, object]]:
+def outcomes(timeout_s: float, ocr: OcrOptions | None) -> dict[str, dict[str, object]]:
     """Extract every zoo PDF in the worker pool (timeouts and memory limits as in an index run)."""
     files = sorted(str(p) for p in PDF_ZOO.rglob("*") if p.is_file())
     out: dict[str, dict[str, object]] = {}
-    for r in ExtractorPool(timeout_s=timeout_s).imap_unordered(files):
+    for r in ExtractorPool(timeout_s=timeout_s, ocr=ocr).imap_unordered(files):
         key = str(Path(r.path).relative_to(PDF_ZOO))
         if r.document is None:
             out[key] = {"outcome": "failed", "reason": r.error, "seconds": round(r.seconds, 2)}
@@ -38,7 +39,8 @@ def outcomes(timeout_s: float) -> dict[str, dict[str, object]]:
         out[key] = {
             "outcome": "partly read" if d.warning else "indexed", "warning": d.warning, "pages": d.pages,
             "text_pages": len(d.segments), "chars": sum(len(s.text) for s in d.segments),
-            "ocr_pages": sum(1 for s in d.segments if getattr(s, "ocr", False)), "seconds": round(r.seconds, 2),
+            "ocr_pages": d.ocr_pages, "seconds": round(r.seconds, 2),
+            "ocr_text": " | ".join(s.text for s in d.segments if s.ocr)[:600] or None,
         }
     return dict(sorted(out.items()))
 
@@ -74,11 +76,18 @@ def main() -> int:
     ap.add_argument("--save", type=Path)
     ap.add_argument("--compare", type=Path)
     ap.add_argument("--timeout", type=float, default=60.0)
+    ap.add_argument("--no-ocr", action="store_true")
+    ap.add_argument("--ocr-languages", default="eng")
+    ap.add_argument("--show-ocr", action="store_true", help="print what OCR read from each file")
     args = ap.parse_args()
     print(machine_note())
     t0 = time.monotonic()
-    now = outcomes(args.timeout)
+    now = outcomes(args.timeout, None if args.no_ocr else OcrOptions(languages=args.ocr_languages))
     print(f"{len(now)} zoo files in {time.monotonic() - t0:.1f} s ({REPO})")
+    if args.show_ocr:
+        for key, o in now.items():
+            if o.get("ocr_pages") or "OCR" in str(o.get("reason")):
+                print(f"OCR {key}: {o.get('ocr_pages', 0)} pages: {o.get('ocr_text') or o.get('reason')}")
     if args.save:
         args.save.write_text(json.dumps(now, indent=1, ensure_ascii=False))
     if args.compare:

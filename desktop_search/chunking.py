@@ -48,6 +48,7 @@ class Chunk:
     page_label: str | None = None
     section: str | None = None
     href: str | None = None
+    ocr: bool = False  # its page was read by OCR
 
 
 def split_units(text: str) -> list[tuple[int, int]]:
@@ -107,6 +108,7 @@ class Chunker:
                     Chunk(
                         text=seg.text[start:end], char_start=start, char_end=end, ordinal=len(chunks),
                         page=seg.page, page_label=seg.page_label, section=seg.section, href=seg.href,
+                        ocr=seg.ocr,
                     )
                 )
         return chunks

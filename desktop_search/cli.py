@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-title-prefix", action="store_true", default=None, help="do not embed the title with each passage")
     p.add_argument("--quantize", action="store_true", help="int8 dynamic quantisation on CPU (about 1.3x faster; nDCG@10 about 0.01 lower on SciFact)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--no-ocr", action="store_true", help="do not read scanned pages with Tesseract (setting: ocr)")
+    p.add_argument("--ocr-languages", metavar="LANGS", help="Tesseract language packs, e.g. eng+jpn "
+                   "(default: the system language's pack if installed, plus English; setting: ocr_languages)")
     p.add_argument("--watch", action="store_true", help="keep running and index changes as they happen")
     p.add_argument("--watch-interval", type=float, default=5.0, help=argparse.SUPPRESS)
 
@@ -131,6 +134,7 @@ class ProgressBar:
 
 
 def cmd_index(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
+    from desktop_search.extract.ocr import OcrOptions, language_problem
     from desktop_search.indexing import IndexOptions, Indexer
 
     # An update keeps the index's own model and chunking unless told otherwise,
@@ -149,7 +153,10 @@ def cmd_index(args: argparse.Namespace, paths: DataPaths, settings: Settings) ->
         ),
         workers=args.workers,
         quantize=args.quantize,
+        ocr=OcrOptions(enabled=settings.ocr and not args.no_ocr, languages=args.ocr_languages or settings.ocr_languages),
     )
+    if problem := language_problem(options.ocr):
+        raise UserFacingError(problem)
     if args.timeout:
         options.timeout_s = args.timeout
     bar = ProgressBar(enabled=not args.no_progress)

@@ -26,6 +26,7 @@ from desktop_search.chunking import ChunkSettings, Chunker
 from desktop_search.crawl import crawl
 from desktop_search.errors import UserFacingError
 from desktop_search.extract import kind_of
+from desktop_search.extract.ocr import OcrOptions
 from desktop_search.extract.pool import (
     DEFAULT_TIMEOUT_S,
     MAX_ATTEMPTS,
@@ -67,6 +68,7 @@ class IndexOptions:
     flush_interval_s: float = 2.0  # commit at least this often, so searches see progress
     save_interval_s: float = 60.0  # how often the hnsw file is saved mid-run
     quantize: bool = False
+    ocr: OcrOptions | None = field(default_factory=OcrOptions)  # None: pages without a text layer are not read
 
 
 @dataclass
@@ -411,7 +413,8 @@ class Indexer:
             in_flight.append(store_ex.submit(store_batch, pending, embedded))
             pending, pending_chunks, last_flush = [], 0, time.monotonic()
 
-        pool = ExtractorPool(workers=self.options.workers or _default_workers(embedder), timeout_s=self.options.timeout_s)
+        pool = ExtractorPool(workers=self.options.workers or _default_workers(embedder), timeout_s=self.options.timeout_s,
+                             ocr=self.options.ocr)
         ok = False
         try:
             results = pool.imap_unordered([p for p, _ in plan.todo])
@@ -433,6 +436,8 @@ class Indexer:
                 pending.append((rec, texts))
                 pending_chunks += len(texts)
                 progress.current = result.path
+                if result.document is not None:
+                    progress.ocr_pages += result.document.ocr_pages
                 reap(MAX_IN_FLIGHT)
                 idle = not in_flight or in_flight[-1].done()
                 if (
@@ -478,7 +483,7 @@ class Indexer:
             title=doc.title, author=doc.author, status="indexed", error=doc.warning, pages=doc.pages, lang=doc.lang,
             chunks=[
                 ChunkRecord(ordinal=c.ordinal, text=c.text, char_start=c.char_start, char_end=c.char_end, page=c.page,
-                            page_label=c.page_label, section=c.section, href=c.href)
+                            page_label=c.page_label, section=c.section, href=c.href, ocr=c.ocr)
                 for c in chunks
             ],
         )

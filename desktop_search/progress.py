@@ -29,6 +29,8 @@ class Progress:
     eta_s: float | None = None
     current: str | None = None
     failed: int = 0
+    ocr_pages: int = 0  # scanned pages read by OCR so far
+    ocr_pages_per_s: float = 0.0
 
     def __post_init__(self) -> None:
         self.phase = Phase(self.phase)
@@ -40,9 +42,10 @@ class Progress:
         pct = 100.0 * self.files_done / self.files_total if self.files_total else 100.0
         eta = format_duration(self.eta_s) if self.eta_s is not None else "--:--"
         fails = f" {self.failed} failed" if self.failed else ""
+        ocr = f" | OCR {self.ocr_pages} pages {self.ocr_pages_per_s:.1f} pages/s" if self.ocr_pages else ""
         return (
             f"{self.files_done}/{self.files_total} files ({pct:4.1f}%) "
-            f"{self.chunks_done} chunks {self.chunks_per_s:6.1f} chunks/s ETA {eta}{fails}"
+            f"{self.chunks_done} chunks {self.chunks_per_s:6.1f} chunks/s ETA {eta}{fails}{ocr}"
         )
 
 
@@ -62,6 +65,7 @@ class RateMeter:
     def update(self, p: Progress) -> Progress:
         elapsed = max(time.monotonic() - self.start, 1e-6)
         p.chunks_per_s = p.chunks_done / elapsed
+        p.ocr_pages_per_s = p.ocr_pages / elapsed
         if p.files_done:
             p.eta_s = (p.files_total - p.files_done) * elapsed / p.files_done
         return p

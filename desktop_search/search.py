@@ -60,6 +60,7 @@ class SearchResult:
     query_id: str | None = None
     doc_rank: int = 0
     passage_score: float = 0.0
+    ocr: bool = False  # the passage was read by OCR from a scanned page
 
     @property
     def location(self) -> str:
@@ -465,7 +466,7 @@ def _result(row: dict[str, Any], cid: int, score: float, passage_score: float) -
         rank=0, score=score, path=row["path"], title=row["title"], page=row["page"], section=row["section"],
         text=row["text"], page_label=row["page_label"], href=row["href"], author=row["author"], kind=row["kind"],
         chunk_id=cid, document_id=row["document_id"], ordinal=row["ordinal"], char_start=row["char_start"],
-        char_end=row["char_end"], passage_score=float(passage_score),
+        char_end=row["char_end"], passage_score=float(passage_score), ocr=bool(row["ocr"]),
     )
 
 

@@ -22,6 +22,8 @@ class Settings:
     search_as_you_type: bool = False
     search_mode: str = "hybrid"
     extra_models: list[str] = field(default_factory=list)  # extra model folders
+    ocr: bool = True  # read scanned PDF pages with Tesseract (when installed)
+    ocr_languages: str | None = None  # Tesseract packs, "eng+jpn"; None = the locale's pack plus English
     viewer: str = ""  # a command with %f (file) and %p (page); empty = the system's default viewer
     filter_folders: list[str] = field(default_factory=list)  # the window's folder filter (empty = all)
     filter_kinds: list[str] = field(default_factory=list)  # the window's file type filter (empty = all)

@@ -1,6 +1,7 @@
 """Device choice, device naming and the out-of-memory fallback, on the CPU with torch mocked."""
 from __future__ import annotations
 
+import itertools
 import logging
 from pathlib import Path
 
@@ -68,7 +69,7 @@ def fake_small_card(emb: Embedder, max_tokens: int) -> list[int]:
     tried: list[int] = []
     forward = emb.model.forward
 
-    def forward_on_small_card(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def forward_on_small_card(*args, **kwargs):
         tokens = kwargs["input_ids"].numel()
         tried.append(tokens)
         if tokens > max_tokens:
@@ -92,7 +93,7 @@ def test_out_of_memory_halves_the_budget_and_the_run_goes_on(tiny_model: Path, c
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert warnings and all("Out of memory" in w and "token budget" in w for w in warnings)
     # Halving: each failed batch is followed by one at most half its size (or a single text).
-    for before, after in zip(tried, tried[1:]):
+    for before, after in itertools.pairwise(tried):
         if before > 200:
             assert after <= max(before // 2, spec.max_tokens)
 

@@ -18,7 +18,9 @@ from pathlib import Path
 
 from desktop_search.errors import ExtractionError
 from desktop_search.extract.model import ExtractedDocument, Segment, normalize_text
-from desktop_search.extract.ocr import OcrOptions, OcrPageError, PageFailure, install_hint, render_page, tesseract_for
+from desktop_search.extract.ocr import (
+    OcrOptions, OcrPageError, PageFailure, Tesseract, install_hint, render_page, tesseract_for,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +30,9 @@ NO_TEXT = "no text layer (scanned image?)"
 DAMAGED = "damaged PDF: it could not be repaired (truncated or corrupt?)"
 TOO_BIG = "too large to read safely: its pages exceed the PDF reader's limits"
 OCR_FOUND_NOTHING = "no text layer, and OCR found no words on its pages"
+# Each page OCR reads restarts the file's clock (see pool.py), so this bounds the
+# time a file of thousands of tiny pictures can hold a worker.
+MAX_OCR_PAGES = 2000
 
 
 def needs_tesseract() -> str:
@@ -113,49 +118,11 @@ def extract_pdf(path: Path, data: bytes, ocr: OcrOptions | None = None,
 
 def _extract(doc, path: Path, data: bytes, ocr: OcrOptions | None,  # doc: pypdfium2.PdfDocument
              on_ocr_page: Callable[[], None] | None) -> ExtractedDocument:
-    import pypdfium2 as pdfium
-
     n_pages = len(doc)
-    pages: list[PageText] = []
-    for i in range(n_pages):
-        page = PageText(index=i)
-        try:
-            page.label = doc.get_page_label(i) or None
-            pdf_page = doc[i]
-            try:
-                textpage = pdf_page.get_textpage()
-                page.text = clean_pdfium_text(textpage.get_text_range())
-                textpage.close()
-            finally:
-                pdf_page.close()
-        except pdfium.PdfiumError:
-            logger.debug("page %d of %s unreadable by PDFium", i + 1, path, exc_info=True)
-            page.fault = True
-        pages.append(page)
-
-    blank = [p.index for p in pages if not p.text]
-    if blank:
-        # PDFium shows an undecodable page as blank; pypdf tells it apart (and reads a few PDFium misses).
-        from desktop_search.extract.pdf_pypdf import PageFault, read_pages
-
-        for i, got in read_pages(data, blank).items():
-            pages[i].text, pages[i].fault = got.text, got.fault is not None
-            pages[i].too_big = got.fault is PageFault.TOO_BIG
-
-    scanned = [p for p in pages if not p.text and not p.fault and _has_content(doc, p.index)]
-    unread_scans = 0  # scanned pages left unread for want of Tesseract
-    ocr_seconds = 0.0
-    if scanned and ocr is not None and ocr.enabled:
-        engine = tesseract_for(ocr)
-        if engine is None:
-            unread_scans = len(scanned)
-        else:
-            t0 = time.perf_counter()
-            for page in scanned:
-                _ocr_page(doc, page, engine, ocr.dpi)
-                if on_ocr_page is not None:
-                    on_ocr_page()
-            ocr_seconds = time.perf_counter() - t0
+    pages = _text_layer(doc, path, data)
+    unread_scans, ocr_seconds = 0, 0.0  # scanned pages left unread for want of Tesseract
+    if ocr is not None and ocr.enabled:
+        unread_scans, ocr_seconds = _read_scans(doc, pages, ocr, on_ocr_page)
 
     segments = [p.segment() for p in pages if p.text]
     if not segments:
@@ -188,6 +155,56 @@ def _extract(doc, path: Path, data: bytes, ocr: OcrOptions | None,  # doc: pypdf
     )
 
 
+def _text_layer(doc, path: Path, data: bytes) -> list[PageText]:
+    """Every page's text from PDFium; pages it finds blank are asked again of pypdf."""
+    import pypdfium2 as pdfium
+
+    pages: list[PageText] = []
+    for i in range(len(doc)):
+        page = PageText(index=i)
+        try:
+            page.label = doc.get_page_label(i) or None
+            pdf_page = doc[i]
+            try:
+                textpage = pdf_page.get_textpage()
+                page.text = clean_pdfium_text(textpage.get_text_range())
+                textpage.close()
+            finally:
+                pdf_page.close()
+        except pdfium.PdfiumError:
+            logger.debug("page %d of %s unreadable by PDFium", i + 1, path, exc_info=True)
+            page.fault = True
+        pages.append(page)
+    blank = [p.index for p in pages if not p.text]
+    if blank:
+        # PDFium shows an undecodable page as blank; pypdf tells it apart (and reads a few PDFium misses).
+        from desktop_search.extract.pdf_pypdf import PageFault, read_pages
+
+        for i, got in read_pages(data, blank).items():
+            pages[i].text, pages[i].fault = got.text, got.fault is not None
+            pages[i].too_big = got.fault is PageFault.TOO_BIG
+    return pages
+
+
+def _read_scans(doc, pages: list[PageText], ocr: OcrOptions,
+                on_ocr_page: Callable[[], None] | None) -> tuple[int, float]:
+    """OCR of the pages that draw something but have no text: (pages left unread for want of Tesseract, seconds)."""
+    scanned = [p for p in pages if not p.text and not p.fault and _has_content(doc, p.index)]
+    if not scanned:
+        return 0, 0.0
+    engine = tesseract_for(ocr)
+    if engine is None:
+        return len(scanned), 0.0
+    t0 = time.perf_counter()
+    for page in scanned[MAX_OCR_PAGES:]:
+        page.fault = True  # counted in the "partly read" warning
+    for page in scanned[:MAX_OCR_PAGES]:
+        _ocr_page(doc, page, engine, ocr.dpi)
+        if on_ocr_page is not None:
+            on_ocr_page()
+    return 0, time.perf_counter() - t0
+
+
 def _has_content(doc, index: int) -> bool:
     """Whether the page draws anything (a scan); an empty page is not worth OCR."""
     page = doc[index]
@@ -197,10 +214,16 @@ def _has_content(doc, index: int) -> bool:
         page.close()
 
 
-def _ocr_page(doc, page: PageText, engine, dpi: int) -> None:  # engine: ocr.Tesseract
+def _ocr_page(doc, page: PageText, engine: Tesseract, dpi: int) -> None:
+    import pypdfium2 as pdfium
+
     pdf_page = doc[page.index]
     try:
         image = render_page(pdf_page, dpi)
+    except pdfium.PdfiumError:
+        logger.debug("page %d could not be rendered for OCR", page.index + 1, exc_info=True)
+        page.fault = True
+        return
     finally:
         pdf_page.close()
     try:

@@ -3,7 +3,9 @@
 A dispatcher thread in the parent hands paths to workers and collects their
 results into a bounded queue, so extraction runs ahead of embedding. A worker
 that overruns its timeout is killed and replaced; one that dies (a crash in a
-parser, an out-of-memory kill) costs only the file it was reading.
+parser, an out-of-memory kill) costs only the file it was reading. A worker
+reading a scanned PDF by OCR reports each page it finishes, and each report
+starts the file's clock afresh: a 300-page scan is slow, not hung.
 """
 from __future__ import annotations
 
@@ -17,12 +19,13 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
 from desktop_search.errors import ExtractionError
 from desktop_search.extract.model import ExtractedDocument
+from desktop_search.extract.ocr import OcrOptions, resolve
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +54,11 @@ class ExtractionResult:
     seconds: float = 0.0
 
 
+@dataclass
+class OcrPageRead:
+    """Sent by a worker after each page OCR reads: it is making progress."""
+
+
 def hash_bytes(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=20).hexdigest()
 
@@ -63,8 +71,9 @@ def hash_file(path: str) -> str:
     return h.hexdigest()
 
 
-def read_and_extract(path: str) -> ExtractedDocument:
-    """Read a file once: stat, hash and extract from the same bytes."""
+def read_and_extract(path: str, ocr: OcrOptions | None = None,
+                     on_ocr_page: Callable[[], None] | None = None) -> ExtractedDocument:
+    """Read a file once: stat, hash and extract from the same bytes (scanned PDF pages by OCR with ``ocr``)."""
     from desktop_search.extract import extract_file
 
     try:
@@ -84,7 +93,7 @@ def read_and_extract(path: str) -> ExtractedDocument:
         raise ExtractionError("is a folder, not a file") from exc
     except OSError as exc:
         raise ExtractionError(f"cannot be read: {exc.strerror or exc}") from exc
-    doc = extract_file(path, data)
+    doc = extract_file(path, data, ocr, on_ocr_page)
     doc.size, doc.mtime_ns, doc.hash = st.st_size, st.st_mtime_ns, hash_bytes(data)
     return doc
 
@@ -98,7 +107,7 @@ def _limit_memory(limit: int) -> None:
         logger.debug("cannot limit worker memory", exc_info=True)
 
 
-def _worker_main(conn: Connection, memory_limit: int) -> None:
+def _worker_main(conn: Connection, memory_limit: int, ocr: OcrOptions | None = None) -> None:
     _limit_memory(memory_limit)
     logging.getLogger().handlers.clear()
     logging.getLogger().setLevel(logging.ERROR)
@@ -112,7 +121,7 @@ def _worker_main(conn: Connection, memory_limit: int) -> None:
             return
         start = time.perf_counter()
         try:
-            doc = read_and_extract(path)
+            doc = read_and_extract(path, ocr, lambda: conn.send(OcrPageRead()))
             reply = ExtractionResult(path, document=doc)
         except ExtractionError as exc:
             reply = ExtractionResult(path, error=str(exc))
@@ -130,9 +139,9 @@ def _worker_main(conn: Connection, memory_limit: int) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx: mp.context.BaseContext, memory_limit: int) -> None:
+    def __init__(self, ctx: mp.context.BaseContext, memory_limit: int, ocr: OcrOptions | None = None) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=_worker_main, args=(child, memory_limit), daemon=True)
+        self.process = ctx.Process(target=_worker_main, args=(child, memory_limit, ocr), daemon=True)
         self.process.start()
         child.close()
         self.path: str | None = None
@@ -163,10 +172,12 @@ class ExtractorPool:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         memory_limit: int = DEFAULT_MEMORY_LIMIT,
         lookahead: int | None = None,
+        ocr: OcrOptions | None = None,
     ) -> None:
         self.n_workers = max(1, workers or min(8, os.cpu_count() or 1))
         self.timeout_s = timeout_s
         self.memory_limit = memory_limit
+        self.ocr = resolve(ocr, timeout_s) if ocr is not None else None  # None: scanned pages are not read
         self._results: queue.Queue[ExtractionResult | None] = queue.Queue(maxsize=lookahead or 4 * self.n_workers)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -213,7 +224,7 @@ class ExtractorPool:
     def _dispatch(self, todo: deque[str]) -> None:
         workers: list[_Worker] = []
         try:
-            workers = [_Worker(self._ctx, self.memory_limit) for _ in range(min(self.n_workers, len(todo)) or 1)]
+            workers = [_Worker(self._ctx, self.memory_limit, self.ocr) for _ in range(min(self.n_workers, len(todo)) or 1)]
             idle = list(workers)
             busy: dict[Connection, _Worker] = {}
             while (todo or busy) and not self._stop.is_set():
@@ -228,7 +239,11 @@ class ExtractorPool:
                 for conn in ready:
                     w = busy.pop(conn)  # type: ignore[arg-type]
                     try:
-                        result: ExtractionResult = w.conn.recv()
+                        result: ExtractionResult | OcrPageRead = w.conn.recv()
+                        if isinstance(result, OcrPageRead):
+                            w.started = time.monotonic()  # a page read: the clock starts again
+                            busy[conn] = w  # type: ignore[index]
+                            continue
                         idle.append(w)
                     except (EOFError, OSError):
                         code = w.process.exitcode
@@ -236,7 +251,7 @@ class ExtractorPool:
                         workers.remove(w)
                         result = ExtractionResult(w.path or "", error=_death_reason(code),
                                                   seconds=time.monotonic() - w.started)
-                        fresh = _Worker(self._ctx, self.memory_limit)
+                        fresh = _Worker(self._ctx, self.memory_limit, self.ocr)
                         workers.append(fresh)
                         idle.append(fresh)
                     if not self._put(result):
@@ -248,7 +263,7 @@ class ExtractorPool:
                         busy.pop(conn)
                         w.kill()
                         workers.remove(w)
-                        fresh = _Worker(self._ctx, self.memory_limit)
+                        fresh = _Worker(self._ctx, self.memory_limit, self.ocr)
                         workers.append(fresh)
                         idle.append(fresh)
                         if not self._put(

@@ -75,10 +75,11 @@ class ProgressPanel(QFrame):
             eta = format_duration(p.eta_s) if p.eta_s is not None else "--:--"
             current = f" · {os.path.basename(p.current)}" if p.current else ""
             failed = f" · {p.failed} failed" if p.failed else ""
+            ocr = f" · {p.ocr_pages} pages by OCR ({p.ocr_pages_per_s:.1f}/s)" if p.ocr_pages else ""
             paused = "Paused · " if self._paused else ""
             self.label.setText(
                 f"{paused}{p.files_done}/{p.files_total} files · {p.chunks_done} passages · "
-                f"{p.chunks_per_s:.1f} passages/s · ETA {eta}{failed}{current}"
+                f"{p.chunks_per_s:.1f} passages/s · ETA {eta}{ocr}{failed}{current}"
             )
             self.label.setToolTip(p.current or "")
         elif p.phase in PHASE_TEXT:

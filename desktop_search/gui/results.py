@@ -86,6 +86,7 @@ def card_html(result: "SearchResult", terms: list[str], muted: str, more: int = 
     return (
         f'<div><b>{html.escape(display_title(result))}</b>'
         f'&nbsp;&nbsp;<span style="color:{muted}">{html.escape(result.location)}'
+        f'{"&nbsp;·&nbsp;read by OCR" if result.ocr else ""}'  # scanned page: the text may have misreadings
         f'&nbsp;·&nbsp;score {result.score:.3f}</span></div>'
         f'<div style="color:{muted}">{html.escape(name)} — {html.escape(folder)}</div>'
         f"<div>{highlight_html(snippet(result.text, terms), terms)}</div>"

@@ -127,12 +127,15 @@ class IndexWorker(_Worker):
 
     def _get_indexer(self) -> Any:
         """One Indexer per model setting, so its loaded model serves every run."""
+        from desktop_search.extract.ocr import OcrOptions
         from desktop_search.indexing import IndexOptions, Indexer
 
-        key = (self.settings.model, self.settings.device, tuple(self.settings.extra_models))
+        key = (self.settings.model, self.settings.device, tuple(self.settings.extra_models), self.settings.ocr,
+               self.settings.ocr_languages)
         if self._indexer is None or key != self._indexer_key:
             options = IndexOptions(model=self.settings.model, extra_models=self.settings.extra_models,
-                                   device=self.settings.device)
+                                   device=self.settings.device,
+                                   ocr=OcrOptions(enabled=self.settings.ocr, languages=self.settings.ocr_languages))
             self._indexer = Indexer(self.paths, options, on_progress=self._on_progress, cancel=self.flags.cancel,
                                     pause=self.flags.pause)
             self._indexer_key = key

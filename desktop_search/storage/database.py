@@ -69,6 +69,7 @@ class ChunkRecord:
     section: str | None = None
     href: str | None = None
     embedding: np.ndarray | None = None
+    ocr: bool = False  # read by OCR from a scanned page
 
 
 @dataclass
@@ -353,7 +354,7 @@ class Store:
                                 "id": int(cid), "document_id": doc_id, "ordinal": c.ordinal, "page": c.page,
                                 "page_label": c.page_label, "section": c.section, "href": c.href,
                                 "char_start": c.char_start, "char_end": c.char_end, "text": c.text,
-                                "embedding": _to_blob(c.embedding),
+                                "embedding": _to_blob(c.embedding), "ocr": c.ocr,
                             }
                             for cid, c in zip(ids, rec.chunks)
                         ],
@@ -439,7 +440,7 @@ class Store:
         ids = [int(i) for i in ids]
         cols = [
             chunks.c.id, chunks.c.ordinal, chunks.c.page, chunks.c.page_label, chunks.c.section, chunks.c.href,
-            chunks.c.char_start, chunks.c.char_end, chunks.c.text, chunks.c.document_id,
+            chunks.c.char_start, chunks.c.char_end, chunks.c.text, chunks.c.document_id, chunks.c.ocr,
             documents.c.path, documents.c.title, documents.c.author, documents.c.kind, documents.c.folder_id,
         ]
         out: dict[int, dict[str, Any]] = {}

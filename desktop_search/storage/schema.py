@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -23,7 +24,8 @@ from sqlalchemy import (
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+# 2: chunks.ocr (passages read by OCR from scanned pages).
+SCHEMA_VERSION = 2
 
 
 class DocStatus(StrEnum):
@@ -117,6 +119,7 @@ chunks = Table(
     Column("char_end", Integer, nullable=False),
     Column("text", Text, nullable=False),
     Column("embedding", LargeBinary, nullable=False),  # float16, L2-normalised
+    Column("ocr", Boolean, nullable=False, default=False),  # read by OCR from a scanned page
     Index("ix_chunks_document", "document_id", "ordinal"),
     sqlite_autoincrement=True,
 )

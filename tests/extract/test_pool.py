@@ -24,3 +24,20 @@ def test_every_path_yields_one_result_with_hash_and_errors(tmp_path: Path) -> No
         assert doc is not None and doc.hash == hash_file(str(p)) and doc.size == p.stat().st_size
     assert results[str(junk)].error.startswith("not a valid PDF")
     assert results[str(missing)].error == "file disappeared before it could be read"
+
+
+def test_a_long_scan_is_slow_not_timed_out_while_ocr_reads_page_after_page(tmp_path: Path) -> None:
+    """Each page OCR reads restarts the file's clock: 5 pages of 1 s each pass a 4 s file limit."""
+    from desktop_search.extract.ocr import OcrOptions
+    from tests.extract.scans import TextPage, render_grey, write_pdf
+
+    slow = tmp_path / "tesseract"
+    slow.write_text('#!/bin/sh\ncat > /dev/null\nsleep 1\necho "a page of the long scan"\n')
+    slow.chmod(0o755)
+    pictures = render_grey(write_pdf(tmp_path / "src.pdf", [TextPage([f"page {i}"]) for i in range(5)]), 40)
+    scan = write_pdf(tmp_path / "scan.pdf", pictures)
+    pool = ExtractorPool(workers=1, timeout_s=4, ocr=OcrOptions(tesseract=str(slow), languages="eng", dpi=40))
+    [result] = pool.imap_unordered([str(scan)])
+    assert result.error is None and result.seconds > 4
+    assert result.document is not None and result.document.ocr_pages == 5
+    assert [s.page for s in result.document.segments] == [1, 2, 3, 4, 5]

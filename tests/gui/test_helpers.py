@@ -79,6 +79,25 @@ def test_watch_dirs_skips_hidden_and_caps(tmp_path):
     assert len(watch_dirs([str(tmp_path)], limit=2)) == 2
 
 
+def test_a_passage_read_by_ocr_says_so_on_its_card():
+    from desktop_search.gui.results import card_html
+
+    assert "read by OCR" in card_html(_result(ocr=True), ["mitosis"], "#777")
+    assert "read by OCR" not in card_html(_result(), ["mitosis"], "#777")
+
+
+def test_the_progress_panel_counts_pages_read_by_ocr(qtbot):
+    from desktop_search.gui.progress_panel import ProgressPanel
+    from desktop_search.progress import Phase, Progress
+
+    panel = ProgressPanel()
+    qtbot.addWidget(panel)
+    panel.show_progress(Progress(Phase.INDEXING, files_done=1, files_total=3, ocr_pages=7, ocr_pages_per_s=0.5))
+    assert "7 pages by OCR (0.5/s)" in panel.label.text()
+    panel.show_progress(Progress(Phase.INDEXING, files_done=1, files_total=3))
+    assert "OCR" not in panel.label.text()
+
+
 def test_latest_request_lets_the_worker_skip_superseded_searches():
     from desktop_search.gui.workers import LatestRequest
 

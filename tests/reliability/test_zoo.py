@@ -17,6 +17,7 @@ logger = logging.getLogger(__name__)
 UNDERSTANDABLE = [
     r"^encrypted: needs a password$",
     r"^no text layer \(scanned image\?\)$",
+    r"^no text layer, and OCR found no words on its pages$",
     r"^not a valid (PDF|EPUB) \(damaged or wrong extension\)",
     r"^damaged (PDF|EPUB)",
     r"^too large",
@@ -56,7 +57,11 @@ def test_known_zoo_failures_carry_the_right_reason(zoo) -> None:
     assert docs[str(samples / "005-libreoffice-writer-password__libreoffice-writer-password.pdf")] == (
         "failed", "encrypted: needs a password")
     assert docs[str(resources / "encryption_r4-aes-user-password.pdf")] == ("failed", "encrypted: needs a password")
-    assert docs[str(samples / "019-grayscale-image__grayscale-image.pdf")] == ("failed", "no text layer (scanned image?)")
+    # A photo of a figurine: OCR reads it and finds no words.
+    assert docs[str(samples / "019-grayscale-image__grayscale-image.pdf")] == (
+        "failed", "no text layer, and OCR found no words on its pages")
+    # A scanned patent page (the only zoo image with words) is read by OCR.
+    assert docs[str(resources / "encrypted_doc_no_id.pdf")] == ("indexed", None)
     status, error = docs[str(samples / "017-unreadable-meta-data__unreadablemetadata.pdf")]
     assert status == "failed" and error.startswith("damaged PDF")
     # An owner-password-only PDF opens without a password and is indexed.
