@@ -32,10 +32,11 @@ from bench_index import RecordingEmbedder, bare_forward, prepare
 from retrieval_eval import corpus_id, mean_metrics
 
 from desktop_search.embedding import Embedder, cpu_cores
-from desktop_search.indexing import Indexer, IndexOptions, IndexReport
+from desktop_search.extract.pool import ExtractorPool
+from desktop_search.indexing import Indexer, IndexOptions, IndexReport, _default_workers
 from desktop_search.models import ModelSpec, resolve_model
 from desktop_search.paths import DataPaths, resolve_data_dir
-from desktop_search.progress import Progress
+from desktop_search.progress import Phase, Progress
 from desktop_search.search import Searcher
 
 logger = logging.getLogger(__name__)
@@ -183,7 +184,7 @@ def timed_index(paths: DataPaths, options: IndexOptions, embedder: Any, folders:
     timeline: list[tuple[float, int]] = []
 
     def on_progress(p: Progress) -> None:
-        if p.phase == "indexing":
+        if p.phase == Phase.INDEXING:
             timeline.append((time.monotonic() - t0, p.chunks_done))
 
     indexer = Indexer(paths, options, embedder=embedder, on_progress=on_progress, cancel=cancel)
@@ -212,6 +213,11 @@ def sample_calls(calls: list[list[str]], cap: int) -> list[list[str]]:
     return picked
 
 
+def default_workers_of(embedder: Embedder) -> int:
+    """The extraction workers an index run with this embedder gets when not told."""
+    return _default_workers(embedder) or ExtractorPool().n_workers
+
+
 def cuda_sync(device: str) -> None:
     if device.startswith("cuda"):
         import torch
@@ -237,7 +243,7 @@ def cmd_index(ctx: Context, args: argparse.Namespace) -> None:
     folders = replicate(files, ctx.work / "replicas", args.replicas)
     paths = resolve_data_dir(ctx.work / "index-data")
     options = IndexOptions(model=ctx.model, device=ctx.device, workers=args.workers, batch_chunks=args.batch_chunks)
-    workers = args.workers or (max(2, cpu_cores() - 2) if ctx.cuda else min(8, os.cpu_count() or 1))
+    workers = args.workers or default_workers_of(embedder)
     print(f"model {spec.id} on {embedder.name} ({ctx.device}), loaded in {load_s:.1f} s; "
           f"{len(folders)} copies of {len(files)} files; {workers} extraction workers; "
           f"token budget {embedder.token_budget}; stopping after {args.seconds:.0f} s", flush=True)
@@ -296,7 +302,7 @@ def cmd_sweep(ctx: Context, args: argparse.Namespace) -> None:
     spec = ctx.spec()
     embedder = Embedder(spec, device=ctx.device)
     default_budget = embedder.token_budget
-    default_workers = max(2, cpu_cores() - 2) if ctx.cuda else min(8, os.cpu_count() or 1)
+    default_workers = default_workers_of(embedder)
     workers = sorted(set(args.workers or [default_workers]) | {default_workers})
     budgets = sorted(set(args.budgets or [default_budget]) - {default_budget})
     points = [(w, default_budget) for w in workers] + [(default_workers, b) for b in budgets]

@@ -147,12 +147,13 @@ class CachingEmbedder:
         return getattr(self.inner, name)
 
 
-def ensure_index(paths: DataPaths, library: Path, chunking: ChunkSettings) -> None:
+def ensure_index(paths: DataPaths, library: Path, chunking: ChunkSettings, model: str | None = None) -> None:
     """Index ``library`` unless ``paths`` already holds an index (any settings)."""
     from desktop_search.indexing import IndexOptions, Indexer
     from desktop_search.storage import Store
 
     if paths.database.exists():
+        Store(paths.database).close()  # brings an older index's keyword tables up to date
         store = Store(paths.database, readonly=True)
         try:
             manifest, stats = store.manifest(), store.stats()
@@ -165,7 +166,7 @@ def ensure_index(paths: DataPaths, library: Path, chunking: ChunkSettings) -> No
             return
     print(f"# indexing {library} into {paths.root} ({chunking})", file=sys.stderr)
     start = time.monotonic()
-    report = Indexer(paths, IndexOptions(chunking=chunking)).run([library])
+    report = Indexer(paths, IndexOptions(chunking=chunking, model=model)).run([library])
     print(f"# indexed {report.added} files, {report.chunks} passages, {len(report.failed)} failed "
           f"in {time.monotonic() - start:.0f} s", file=sys.stderr)
 

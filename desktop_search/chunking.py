@@ -20,6 +20,11 @@ logger = logging.getLogger(__name__)
 # A unit ends after a sentence end (Latin or CJK) followed by space, after a
 # CJK full stop even with no space, or at a paragraph break.
 _UNIT_END = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；])\s*|\n\n+")
+# Inside an over-long CJK sentence: a clause ends after these marks, and a
+# word most often ends where hiragana (particles, endings) meets kanji or katakana.
+_CLAUSE_MARKS = frozenset("、，,・：:」』）)】〕")
+_HIRAGANA = re.compile("[\u3040-\u309f]")
+_WORD_HEAD = re.compile("[\u30a0-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 
 
 class Tokenizer(Protocol):
@@ -107,6 +112,26 @@ def split_units(text: str) -> list[tuple[int, int]]:
     return [(s, e) for s, e in spans if text[s:e].strip()]
 
 
+def _best_cut(text: str, offsets: list[tuple[int, int]], lo: int, hi: int) -> int:
+    """The token index in (lo, hi] to cut before: the last word start, else the
+    last clause end (CJK comma), else the last hiragana-to-kanji/katakana step;
+    ``hi`` when there is none (a cut at any token boundary)."""
+    def word_start(k: int) -> bool:  # a space before the token, so "word61" is not cut into "word6" + "1"
+        return offsets[k][0] > offsets[k - 1][1]
+
+    def clause_end(k: int) -> bool:
+        return text[offsets[k - 1][1] - 1] in _CLAUSE_MARKS
+
+    def script_step(k: int) -> bool:
+        return bool(_HIRAGANA.match(text[offsets[k - 1][1] - 1]) and _WORD_HEAD.match(text[offsets[k][0]]))
+
+    for good in (word_start, clause_end, script_step):
+        for k in range(hi, lo, -1):
+            if offsets[k - 1][1] > 0 and good(k):
+                return k
+    return hi
+
+
 class Chunker:
     """Packs sentences into windows of at most ``max_tokens`` model tokens."""
 
@@ -154,15 +179,11 @@ class Chunker:
                 pieces.append((s, e, n))
                 continue
             i = 0
+            unit = text[s:e]
             while i < n:
                 j = min(i + budget, n)
-                # Cut before a token that starts a word, so "word61" is not split
-                # into "word6" + "1"; text with no spaces (CJK) cuts anywhere.
-                k = j
-                while j < n and k > i + budget // 2 and offsets[k][0] <= offsets[k - 1][1]:
-                    k -= 1
-                if j < n and k > i + budget // 2:
-                    j = k
+                if j < n:
+                    j = _best_cut(unit, offsets, i + budget // 2, j)
                 part = offsets[i:j]
                 ps = s + part[0][0]
                 pe = s + part[-1][1] if j < n else e

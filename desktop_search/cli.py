@@ -75,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("remove", help="take a folder and its documents out of the index")
     p.add_argument("path")
 
+    p = sub.add_parser("models", help="the model catalogue: list it, or download a model")
+    msub = p.add_subparsers(dest="models_command", required=True)
+    m = msub.add_parser("list", help="catalogue models: installed or not, size, languages")
+    m.add_argument("--json", action="store_true")
+    m = msub.add_parser("get", help="download a catalogue model from the Hugging Face Hub (resumable, verified)")
+    m.add_argument("name", help="e.g. intfloat/multilingual-e5-small")
+
     return parser
 
 
@@ -167,6 +174,7 @@ def cmd_index(args: argparse.Namespace, paths: DataPaths, settings: Settings) ->
     try:
         report = indexer.run(args.paths, include=args.include, exclude=args.exclude, rebuild=args.rebuild)
         _print_report(report)
+        _print_language_notice(paths, options.model, settings)
         while args.watch and not cancel.is_set():
             # Polling rescans cost well under a second for thousands of files
             # when nothing changed, and need no platform-specific watcher.
@@ -260,6 +268,7 @@ def cmd_search(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
             note = searcher.embedding_note()
             if note:
                 print(f"desktop-search: {note}", file=sys.stderr)
+            _print_notice(searcher.language_notice([text for _qid, text in queries]))
         for qid, text in queries:
             documents = searcher.search_documents(text, top_k=top_k, mode=mode, folders=args.folder, kinds=args.kinds,
                                                   per_document=args.per_document)
@@ -267,6 +276,24 @@ def cmd_search(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
     finally:
         searcher.close()
     return 0
+
+
+def _print_notice(notice: Any) -> None:
+    """One line on stderr, so `--json` output on stdout stays clean."""
+    if notice is not None:
+        print(f"Note: {notice.message}", file=sys.stderr)
+
+
+def _print_language_notice(paths: DataPaths, model: str | None, settings: Settings) -> None:
+    from desktop_search.search import Searcher
+
+    if not paths.database.exists():
+        return
+    searcher = Searcher(paths, model=model, extra_models=settings.extra_models)
+    try:
+        _print_notice(searcher.language_notice())
+    finally:
+        searcher.close()
 
 
 def cmd_similar(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
@@ -372,7 +399,34 @@ def cmd_remove(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
     return 0
 
 
-COMMANDS = {"index": cmd_index, "search": cmd_search, "similar": cmd_similar, "status": cmd_status, "remove": cmd_remove}
+def cmd_models(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
+    from desktop_search import download
+
+    if args.models_command == "list":
+        rows = download.list_models(paths.root, settings.extra_models)
+        if args.json:
+            for r in rows:
+                print(json.dumps({"name": r.name, "installed": str(r.installed) if r.installed else None,
+                                  "size_mb": r.size_mb, "languages": r.languages, "default": r.default},
+                                 ensure_ascii=False))
+            return 0
+        for r in rows:
+            size = f"{r.size_mb} MB" if r.size_mb else "?"
+            where = f"installed: {r.installed}" if r.installed else "not installed"
+            print(f"{r.name}{'  (default)' if r.default else ''}\n    {size}, {r.languages}; {where}")
+        return 0
+    folder = download.download_model(args.name, paths.root)
+    if str(folder) not in settings.extra_models:
+        settings.extra_models.append(str(folder))
+        settings.save(paths.settings)
+    name = download.catalogue_entry(args.name)["name"]  # type: ignore[index] - download_model checked it
+    print(f"Downloaded and verified {name} into {folder}.")
+    print(f"Use it with: desktop-search --model {name} index --rebuild")
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "search": cmd_search, "similar": cmd_similar, "status": cmd_status, "remove": cmd_remove,
+            "models": cmd_models}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

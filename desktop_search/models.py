@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from desktop_search.errors import ModelNotFoundError
+from desktop_search.language import Lang
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,12 @@ class ModelSpec:
     max_tokens: int
     query_prefix: str = ""
     passage_prefix: str = ""
+    # Writing systems (language.Lang values) the model was trained on; None: not known, assume all.
+    covers: frozenset[str] | None = None
+
+    def reads(self, lang: Lang | None) -> bool:
+        """Whether text in ``lang`` embeds to something meaningful with this model."""
+        return lang is None or self.covers is None or lang.value in self.covers
 
 
 @lru_cache(maxsize=1)
@@ -53,6 +60,11 @@ def catalogue_entry(name: str) -> dict[str, Any] | None:
 
 def default_model_name() -> str:
     return str(catalogue()["default"])
+
+
+def multilingual_model_name() -> str:
+    """The catalogue model to suggest for text the current model cannot read."""
+    return str(catalogue().get("multilingual", "intfloat/multilingual-e5-small"))
 
 
 def _read_json(path: Path) -> dict[str, Any]:
@@ -93,6 +105,8 @@ def spec_from_folder(folder: Path, model_id: str | None = None) -> ModelSpec:
     prompts = _read_json(folder / "config_sentence_transformers.json").get("prompts") or {}
     max_pos = int(config.get("max_position_embeddings", 512))
     max_tokens = int(st_cfg.get("max_seq_length") or entry.get("max_tokens") or min(512, max_pos))
+    # A copied catalogue model keeps its Hub name in config.json: its languages are known.
+    known = entry or catalogue_entry(spec_id_of(folder) or "") or {}
     return ModelSpec(
         id=model_id or entry.get("name") or str(folder),
         path=folder,
@@ -101,6 +115,7 @@ def spec_from_folder(folder: Path, model_id: str | None = None) -> ModelSpec:
         max_tokens=min(max_tokens, max_pos),
         query_prefix=entry.get("query_prefix", prompts.get("query", "")),
         passage_prefix=entry.get("passage_prefix", prompts.get("passage", prompts.get("document", ""))),
+        covers=frozenset(known["covers"]) if "covers" in known else None,
     )
 
 
@@ -148,7 +163,7 @@ def resolve_model(requested: str | None = None, extra_folders: list[str] | tuple
         return spec_from_folder(as_path)
     for extra in extra_folders:
         folder = Path(extra).expanduser()
-        if folder.is_dir() and (folder.name == name.split("/")[-1] or spec_id_of(folder) == name):
+        if folder.is_dir() and (folder.name in (name.split("/")[-1], name.replace("/", "--")) or spec_id_of(folder) == name):
             return spec_from_folder(folder, model_id=name)
     for finder in (_bundled_folder, _hf_cache_folder):
         folder = finder(name)

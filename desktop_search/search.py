@@ -14,13 +14,15 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 import numpy as np
 
 
 from desktop_search.errors import IndexMismatchError, UserFacingError
+from desktop_search.coverage import LanguageNotice, library_notice, query_notice
+from desktop_search.language import CJK_CHARS, Lang, detect, korean_stem
 from desktop_search.models import ModelSpec, resolve_model
 from desktop_search.paths import DataPaths, library_path
 from desktop_search.storage import Manifest, Store, VectorIndex
@@ -29,11 +31,13 @@ from desktop_search.terms import PER_DOCUMENT, STOPWORDS, WORD, format_location
 logger = logging.getLogger(__name__)
 
 MODES = ("dense", "keyword", "hybrid")
+_CJK_LANGS = (Lang.JAPANESE, Lang.CHINESE, Lang.KOREAN)
 RRF_K = 60
 _PHRASE = re.compile(r'"([^"]+)"')
-_CJK_CHARS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
-_CJK = re.compile(f"[{_CJK_CHARS}]")
-_CJK_RUN = re.compile(f"[{_CJK_CHARS}]+")
+_CJK = re.compile(f"[{CJK_CHARS}]")
+_CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
+
+
 @dataclass
 class SearchResult:
     """One ranked passage (a row); ``to_json`` is the CLI's stable contract.
@@ -125,10 +129,19 @@ def trigram_terms(q: ParsedQuery) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
     Runs of CJK characters have no spaces between words, so a long run is cut
     into overlapping three-character pieces and bm25 ranks passages by how
-    many of them they contain; one- and two-character runs need a LIKE scan.
+    many of them they contain; one- and two-character runs go to the n-gram
+    index. A Korean word also searches for its stem without the particle
+    (신씨의 -> 신씨), so the same name with another particle matches.
     """
     long: list[str] = []
     short: list[str] = []
+
+    def add(run: str) -> None:
+        if len(run) < 3:
+            short.append(run)
+        else:
+            long.extend(run[i : i + 3] for i in range(len(run) - 2))
+
     for word in q.words:
         pos = 0
         for m in _CJK_RUN.finditer(word):
@@ -136,10 +149,10 @@ def trigram_terms(q: ParsedQuery) -> tuple[tuple[str, ...], tuple[str, ...]]:
             if len(latin) >= 3:
                 long.append(latin)
             run = m.group()
-            if len(run) < 3:
-                short.append(run)
-            else:
-                long.extend(run[i : i + 3] for i in range(len(run) - 2))
+            add(run)
+            stem = korean_stem(run)
+            if stem:
+                add(stem)
             pos = m.end()
         if len(word) - pos >= 3:
             long.append(word[pos:])
@@ -176,6 +189,18 @@ class FusionSettings:
     pool: int = 1000  # passages asked of each ranking (at least 4 x top_k)
     stopwords: bool = False  # drop function words from keyword queries (no gain on SciFact)
     exact_first: bool = True  # passages holding the whole query as a phrase rank first
+    # Queries in Chinese, Japanese or Korean, with a model that reads them:
+    # tuned on the JSQuAD library (benchmarks/multilingual_eval.py), where
+    # passage-level fusion with more trust in dense lifted hybrid above both
+    # legs; the settings above (SciFact, English) are left as they were.
+    cjk_level: str = "chunk"
+    cjk_dense_weight: float = 0.7
+
+    def for_query(self, lang: Lang | None) -> "FusionSettings":
+        """The settings to fuse a query in ``lang`` with."""
+        if lang in _CJK_LANGS:
+            return replace(self, level=self.cjk_level, dense_weight=self.cjk_dense_weight)
+        return self
 
     @classmethod
     def parse(cls, spec: str) -> "FusionSettings":
@@ -276,6 +301,13 @@ class Searcher:
     def close(self) -> None:
         self.store.close()
 
+    def language_notice(self, queries: Sequence[str] = ()) -> LanguageNotice | None:
+        """A notice when the library, or else most of ``queries``, is in a script the model does not read."""
+        if not self._bind_manifest():
+            return None
+        assert self.spec is not None
+        return library_notice(self.spec, self.store.language_counts()) or query_notice(self.spec, queries)
+
     @property
     def embedder(self) -> Any:
         """The query model, loaded on first use (the GUI preloads it in a thread)."""
@@ -345,21 +377,29 @@ class Searcher:
         # The pool does not shrink with top_k, so the first ten results of a
         # top-100 search are the results of a top-10 search.
         pool = max(self.fusion.pool, top_k * 4)
+        assert self.spec is not None
+        # A model that cannot read the query's script ranks by noise: hybrid
+        # is then keyword search, with dense only when no word matched.
+        lang = detect(q.text)
+        unread = mode == "hybrid" and not self.spec.reads(lang)
         first_waiting = self._first_waiting
-        dense = self._dense(q, pool) if mode in ("dense", "hybrid") else []
         keyword, exact = ([], set())
         if mode in ("keyword", "hybrid") or (mode == "dense" and first_waiting is not None):
             keyword, exact = self._keyword(q, pool)
+        dense = self._dense(q, pool) if mode == "dense" or (mode == "hybrid" and not (unread and keyword)) else []
         # Passages without a vector yet: every id from the oldest waiting one up.
         waiting = frozenset() if first_waiting is None else frozenset(c for c, _ in keyword if c >= first_waiting)
         if mode == "dense" and keyword:
             keyword = [cs for cs in keyword if cs[0] in waiting]
             exact = set()
         doc_of = self._chunk_documents.lookup({cid for cid, _ in dense} | {cid for cid, _ in keyword})
-        if mode == "hybrid" or (mode == "dense" and keyword):
-            dense_weight = self.fusion.dense_weight if mode == "hybrid" else 1.0
+        if unread:
+            scored = own = keyword or dense
+        elif mode == "hybrid" or (mode == "dense" and keyword):
+            fusion = self.fusion.for_query(lang) if mode == "hybrid" else self.fusion
+            dense_weight = fusion.dense_weight if mode == "hybrid" else 1.0
             weights = [dense_weight, 1.0 - dense_weight]
-            scored, own = fuse_levels([dense, keyword], weights, doc_of, self.fusion, waiting)
+            scored, own = fuse_levels([dense, keyword], weights, doc_of, fusion, waiting)
         else:
             scored = own = dense or keyword
         if exact:
@@ -413,11 +453,12 @@ class Searcher:
         match = fts_match(q, trigram=True)
         hits = self.store.keyword_search(match, k, trigram=True) if match else []
         short = trigram_terms(q)[1]
-        if short and len(hits) < k:
-            seen = {cid for cid, _ in hits}
-            floor = min((s for _, s in hits), default=0.0)
-            extra = [(cid, floor - 1.0 / (1 + n)) for cid, n in self.store.substring_search(short, k) if cid not in seen]
-            hits.extend(extra[: k - len(hits)])
+        if short:
+            # Both bm25 scores count: a passage with the long words and the short ones ranks first.
+            total = dict(hits)
+            for cid, score in self.store.gram_search(short, k):
+                total[cid] = total.get(cid, 0.0) + score
+            hits = sorted(total.items(), key=lambda cs: cs[1], reverse=True)[:k]
         return hits, set()
 
     def _group(

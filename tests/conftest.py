@@ -63,6 +63,41 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-bert")
 
 
+@pytest.fixture(scope="session")
+def english_only_model(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path) -> Path:
+    """The tiny model, saying (as a copied Hub model does) that it is all-MiniLM-L6-v2: English only."""
+    import shutil
+
+    folder = tmp_path_factory.mktemp("models") / "english-only"
+    shutil.copytree(tiny_model, folder)
+    config = json.loads((folder / "config.json").read_text())
+    config["_name_or_path"] = "sentence-transformers/all-MiniLM-L6-v2"
+    (folder / "config.json").write_text(json.dumps(config))
+    return folder
+
+
+MULTILINGUAL_REPO = "intfloat/multilingual-e5-small"
+
+
+@pytest.fixture
+def tiny_hub(tmp_path: Path, tiny_model: Path, monkeypatch: pytest.MonkeyPatch):
+    """A stand-in Hub on 127.0.0.1 serving the tiny model as intfloat/multilingual-e5-small,
+    with files a download must skip; HF_ENDPOINT points at it, HF_HUB_OFFLINE is set as the app sets it."""
+    import shutil
+
+    from tests.hub_server import HubServer
+
+    repo = tmp_path / "hub" / "me5"
+    shutil.copytree(tiny_model, repo)
+    (repo / "onnx").mkdir()
+    (repo / "onnx" / "model.onnx").write_bytes(b"\0" * 1000)
+    (repo / "pytorch_model.bin").write_bytes(b"\0" * 1000)
+    with HubServer({MULTILINGUAL_REPO: repo}) as server:
+        monkeypatch.setenv("HF_ENDPOINT", server.url)
+        monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+        yield server
+
+
 @pytest.fixture
 def data_dir(tmp_path: Path):
     """A fresh data dir; tests never touch the real user data dir."""

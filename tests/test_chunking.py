@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -120,3 +121,20 @@ def test_one_over_long_sentence_is_cut_at_token_boundaries(tokenizer) -> None:
 
 def test_blank_segments_give_no_chunks(tokenizer) -> None:
     assert chunker(tokenizer).chunk_segments([Segment("   \n\n  ", page=1)], 62) == []
+
+
+def test_an_over_long_japanese_sentence_is_cut_at_a_clause_or_word_end(tokenizer) -> None:
+    """No 。 for hundreds of characters: cut after 、, else where hiragana meets kanji."""
+    clause = "機械学習は人工知能の一分野であり大量のデータから規則性を見つけ出す技術で、"
+    text = clause * 12 + "終わり。"
+    chunks = chunker(tokenizer, overlap=0).chunk_segments([Segment(text, page=1)], 62)
+    assert len(chunks) > 3
+    assert all(c.text.endswith("、") for c in chunks[:-1])
+    assert "".join(c.text for c in chunks) == text
+
+    no_commas = clause.replace("、", "") * 12
+    chunks = chunker(tokenizer, overlap=0).chunk_segments([Segment(no_commas, page=1)], 62)
+    for c in chunks[:-1]:
+        # e.g. "…技術で|機械…", "…一分野であり|大量…", never inside 機械 or 学習.
+        nxt = no_commas[c.char_end]
+        assert re.match("[\u3040-\u309f]", c.text[-1]) and re.match("[\u4e00-\u9fff\u30a0-\u30ff]", nxt), c.text[-3:] + "|" + nxt

@@ -157,3 +157,13 @@ def test_fusion_settings_parse() -> None:
     assert FusionSettings.parse("") == FusionSettings()
     with pytest.raises(Exception, match="Unknown fusion setting"):
         FusionSettings.parse("colour=blue")
+
+
+def test_cjk_queries_fuse_with_their_own_settings() -> None:
+    from desktop_search.language import Lang
+
+    base = FusionSettings.parse("cjk_level=chunk,cjk_dense_weight=0.8,dense_weight=0.4")
+    assert base.for_query(Lang.LATIN) is base and base.for_query(None) is base
+    for lang in (Lang.JAPANESE, Lang.CHINESE, Lang.KOREAN):
+        cjk = base.for_query(lang)
+        assert (cjk.level, cjk.dense_weight, cjk.pool) == ("chunk", 0.8, base.pool)

@@ -33,12 +33,15 @@ def extract_file(path: str | Path, data: bytes, ocr: OcrOptions | None = None,
     if kind == "pdf":
         from desktop_search.extract.pdf import extract_pdf
 
-        return extract_pdf(Path(path), data, ocr, on_ocr_page)
-    if kind == "epub":
+        doc = extract_pdf(Path(path), data, ocr, on_ocr_page)
+    elif kind == "epub":
         from desktop_search.extract.epub import extract_epub
 
-        return extract_epub(Path(path), data)
-    raise ExtractionError(f"unsupported file type {Path(path).suffix!r}")
+        doc = extract_epub(Path(path), data)
+    else:
+        raise ExtractionError(f"unsupported file type {Path(path).suffix!r}")
+    doc.detect_language()
+    return doc
 
 
 __all__ = ["ExtractedDocument", "ExtractionError", "Segment", "extract_file", "kind_of", "SUPPORTED_SUFFIXES"]

@@ -13,7 +13,8 @@ _BLOCK = {
     "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd", "table", "tr",
     "figure", "figcaption", "hr", "br", "body", "title",
 }
-_SKIP = {"script", "style", "head", "noscript", "template"}
+# rt/rp: ruby readings, which would otherwise land inside the word they annotate.
+_SKIP = {"script", "style", "head", "noscript", "template", "rt", "rp"}
 _TAG = re.compile(r"<[^>]*>")
 
 

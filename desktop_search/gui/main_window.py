@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from desktop_search.gui.banner import MessageBanner
 from desktop_search.gui.controller import IndexController, JobOutcome
 from desktop_search.gui.dialogs import AboutDialog, SettingsDialog
+from desktop_search.gui.language_notice import LanguageNoticeBar, ModelDownloadWorker
 from desktop_search.gui.library import FailedFilesDialog, LibraryPanel, PatternsDialog
 from desktop_search.gui.preview import PreviewPane
 from desktop_search.gui.progress_panel import ProgressPanel
@@ -35,6 +36,7 @@ from desktop_search.gui.workers import (
     IndexJob, IndexWorker, JobKind, LatestRequest, RunFlags, SearchRequest, SearchWorker, start_thread, stop_thread,
 )
 from desktop_search.library_info import LibraryInfo
+from desktop_search.models import multilingual_model_name
 from desktop_search.paths import DataPaths
 from desktop_search.progress import Phase, Progress
 from desktop_search.settings import Settings
@@ -71,6 +73,8 @@ class MainWindow(QMainWindow):
     _release_request = Signal()
     _search_settings = Signal(object)
     _count_request = Signal(str, list, list)
+    _download_request = Signal(str)
+    model_downloaded = Signal(str)  # the model's name, once it is on disk (and the user was asked)
 
     def __init__(self, paths: DataPaths, settings: Settings | None = None) -> None:
         super().__init__()
@@ -93,6 +97,7 @@ class MainWindow(QMainWindow):
         self._closed = False
         self._warned_no_page: set[str] = set()  # viewers already reported as not taking a page
         self.patterns_dialog: PatternsDialog | None = None  # while one is open
+        self._downloading = False
 
         self._build_ui()
         self._build_menus()
@@ -188,6 +193,9 @@ class MainWindow(QMainWindow):
         col.addLayout(top)
         col.addLayout(filters)
         col.addWidget(self.banner)
+        self.notice_bar = LanguageNoticeBar()
+        self.notice_bar.get_requested.connect(self.get_model)
+        col.addWidget(self.notice_bar)
         col.addWidget(self.splitter, 1)
         col.addWidget(self.progress_panel)
         self.setCentralWidget(central)
@@ -238,6 +246,7 @@ class MainWindow(QMainWindow):
         action(m, "Show in &folder", self.preview.show_in_folder)
         m.addSeparator()
         action(m, "&Settings…", self.edit_settings, QKeySequence.StandardKey.Preferences)
+        action(m, "&Get a multilingual model…", lambda: self.get_model(multilingual_model_name()))
         m = self.menuBar().addMenu("&View")
         m.addAction(self.library_dock.toggleViewAction())
         m = self.menuBar().addMenu("&Help")
@@ -278,6 +287,13 @@ class MainWindow(QMainWindow):
         sw.context.connect(self._on_context)
         sw.info.connect(self._on_info)
         sw.failed.connect(self._on_search_failed)
+        sw.notice.connect(self.notice_bar.show_notice)
+        self.download_worker = ModelDownloadWorker(self.paths.root)
+        self.download_thread = start_thread(self.download_worker, "desktop-search-download")
+        self._download_request.connect(self.download_worker.run)
+        self.download_worker.progress.connect(self.notice_bar.set_busy)
+        self.download_worker.finished.connect(self._on_model_downloaded)
+        self.download_worker.failed.connect(self._on_download_failed)
 
     # -- start-up: background work waits for the window ---------------------------------
 
@@ -697,6 +713,41 @@ class MainWindow(QMainWindow):
             self.model_label.setText("Model: loading…")
             self._reopen_request.emit()
 
+    def get_model(self, name: str) -> None:
+        """Download catalogue model ``name`` in the background (from the notice or the Edit menu)."""
+        if self._downloading:
+            return
+        self._downloading = True
+        self.notice_bar.set_busy(0, 0)
+        self.notice_bar.show()
+        self.statusBar().showMessage(f"Downloading {name}…")
+        self._download_request.emit(name)
+
+    def _on_model_downloaded(self, name: str, folder: str) -> None:
+        self._downloading = False
+        self.notice_bar.set_idle()
+        self.statusBar().showMessage(f"{name} downloaded and verified.", 5000)
+        settings = replace(self.settings, extra_models=[*self.settings.extra_models, folder]
+                           if folder not in self.settings.extra_models else list(self.settings.extra_models))
+        answer = QMessageBox.question(
+            self, "Rebuild with the new model",
+            f"{name} is ready. Rebuild the index with it now?\n\n"
+            "Every document is read and embedded again; this takes as long as the first indexing did.",
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            settings.model = name
+            self.apply_settings(settings)
+            self.notice_bar.hide()
+            self.controller.submit(IndexJob(JobKind.REBUILD))
+        else:
+            self.apply_settings(settings)
+        self.model_downloaded.emit(name)
+
+    def _on_download_failed(self, message: str) -> None:
+        self._downloading = False
+        self.notice_bar.set_idle()
+        self.show_message(message)
+
     def show_message(self, text: str) -> None:
         """Show ``text`` in the message banner, under the last few messages still shown."""
         self.banner.show_message(text)
@@ -719,4 +770,5 @@ class MainWindow(QMainWindow):
             self.watcher.removePaths(self.watcher.directories())
         self.controller.shutdown()
         stop_thread(self.search_thread)
+        stop_thread(self.download_thread)
         self.search_worker.shutdown()

@@ -207,6 +207,7 @@ class SearchWorker(_Worker):
     info = Signal(object, object)  # LibraryInfo, the folders to watch (None unless asked)
     released = Signal()  # the index files are closed: a rebuild may replace them
     pattern_counts = Signal(str, list, list, object)  # folder, include, exclude, crawl.PatternCounts
+    notice = Signal(object)  # coverage.LanguageNotice, or None: the model reads the library and the query
 
     def __init__(self, paths: DataPaths, settings: Settings, latest: LatestRequest) -> None:
         super().__init__(paths, settings)
@@ -300,6 +301,8 @@ class SearchWorker(_Worker):
             self._embedder = searcher.embedder
             self.ready.emit({"model": self._embedder.spec.id, "device": self._embedder.name})
         self.results.emit(request, results)
+        if searcher is not None:
+            self.notice.emit(searcher.language_notice([request.query]) if request.mode != "keyword" else None)
 
     @Slot(int, object)
     @report_errors("reading the passage's context")
@@ -315,6 +318,13 @@ class SearchWorker(_Worker):
         info: LibraryInfo = read_library_info(self.paths)
         dirs = watch_dirs([f.path for f in info.folders]) if with_dirs else None
         self.info.emit(info, dirs)
+
+        try:
+            searcher = self._open()
+        except UserFacingError:
+            return  # a missing model is reported by load(), once
+        if searcher is not None:
+            self.notice.emit(searcher.language_notice())
 
     @Slot(str, list, list)
     @report_errors("counting the files patterns exclude")

@@ -30,6 +30,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 from desktop_search.checkpoints import checkpoint
 from desktop_search.errors import IndexCorruptError, IndexMismatchError, StorageError
 from desktop_search.failures import FailureCode, parse as parse_failure
+from desktop_search.language import Lang, cjk_grams
 from desktop_search.storage import schema
 from desktop_search.storage.schema import DocStatus, chunks, documents, folders, meta
 
@@ -92,6 +93,7 @@ class DocumentRecord:
     chunks: list[ChunkRecord] = field(default_factory=list)
     attempts: int = 1  # consecutive failed reads, to stop retrying a file that always fails
     failure: FailureCode | None = None  # why it failed (status "failed"); decides retries
+    lang: Lang | None = None  # the main writing system of its text
 
 
 @dataclass(frozen=True)
@@ -170,11 +172,14 @@ class Store:
             if not readonly:
                 with self.engine.begin() as conn:
                     schema.metadata.create_all(conn)
+                    fill_grams = schema.upgrade(conn)
                     rebuild = schema.drop_outdated_fts(conn)
                     for ddl in schema.FTS_DDL:
                         conn.exec_driver_sql(ddl)
                     if rebuild:
                         schema.rebuild_fts(conn)
+                    if fill_grams:
+                        schema.fill_cjk_index(conn)
             with self.engine.connect() as conn:
                 conn.execute(select(func.count()).select_from(meta)).scalar_one()
         except DatabaseError as exc:
@@ -223,6 +228,8 @@ class Store:
         return None
 
     def _on_connect(self, dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        # The CJK n-gram index's triggers call it on every chunk insert and delete.
+        dbapi_conn.create_function("cjk_grams", 1, cjk_grams, deterministic=True)
         cur = dbapi_conn.cursor()
         if not self.readonly:
             cur.execute("PRAGMA journal_mode=WAL")
@@ -373,7 +380,7 @@ class Store:
                         hash=rec.hash, title=_displayable(rec.title), author=_displayable(rec.author),
                         status=rec.status, error=_displayable(rec.error), attempts=rec.attempts,
                         failure=rec.failure.value if rec.failure is not None else None,
-                        pages=rec.pages, indexed_at=now,
+                        pages=rec.pages, indexed_at=now, lang=rec.lang.value if rec.lang else None,
                     )
                 ).inserted_primary_key[0]
                 ids = np.arange(next_id, next_id + len(rec.chunks), dtype=np.int64)
@@ -571,9 +578,9 @@ class Store:
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(q)]
 
-    def keyword_search(self, match: str, limit: int, trigram: bool = False) -> list[tuple[int, float]]:
+    def keyword_search(self, match: str, limit: int, trigram: bool = False, table: str | None = None) -> list[tuple[int, float]]:
         """FTS5 bm25 search; returns (chunk id, score) with higher = better."""
-        table = "chunks_tri" if trigram else "chunks_fts"
+        table = table or ("chunks_tri" if trigram else "chunks_fts")
         sql = text(f"SELECT rowid, bm25({table}) AS s FROM {table} WHERE {table} MATCH :q ORDER BY s LIMIT :n")
         with self.engine.connect() as conn:
             try:
@@ -597,6 +604,37 @@ class Store:
         params["limit"] = limit
         with self.engine.connect() as conn:
             return [(int(r[0]), int(r[1])) for r in conn.execute(sql, params)]
+
+    def gram_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        """Passages holding any of these one- or two-character CJK words, bm25-ranked.
+
+        An index lookup in the n-gram index; an index opened read-only before
+        that index existed falls back to a scan.
+        """
+        if not terms:
+            return []
+        with self.engine.connect() as conn:
+            has_index = not schema.missing(conn, "chunks_cjk")
+        if not has_index:
+            return [(cid, float(n)) for cid, n in self.substring_search(terms, limit)]
+        return self.keyword_search(" OR ".join('"' + t.lower() + '"' for t in terms), limit, table="chunks_cjk")
+
+    def language_counts(self) -> dict[Lang | None, int]:
+        """Indexed documents per main writing system (None: not recorded)."""
+        with self.engine.connect() as conn:
+            if schema.missing(conn, "documents", "lang"):
+                return {}
+            rows = conn.execute(
+                select(documents.c.lang, func.count()).where(documents.c.status == "indexed").group_by(documents.c.lang)
+            ).all()
+        out: dict[Lang | None, int] = {}
+        for lang, n in rows:
+            try:
+                key = Lang(lang) if lang else None
+            except ValueError:
+                key = None
+            out[key] = out.get(key, 0) + int(n)
+        return out
 
     # -- reporting -----------------------------------------------------------------
 

@@ -101,6 +101,7 @@ documents = Table(
     Column("failure", String),  # desktop_search.failures.FailureCode of a failed file; drives retries
     Column("attempts", Integer, nullable=False, default=1),  # reads that failed in a row
     Column("pages", Integer),  # pages (PDF) or spine items (EPUB)
+    Column("lang", String),  # language.Lang value of its text; NULL if unknown (indexed before it was recorded)
     Column("indexed_at", Float, nullable=False),
     Index("ix_documents_hash", "hash"),
     Index("ix_documents_folder", "folder_id"),
@@ -153,6 +154,17 @@ FTS_DDL = [
     # Trigram index: substring matching for CJK text that has no spaces.
     """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_tri USING fts5(
         text, content='chunks', content_rowid='id', tokenize='trigram')""",
+    # CJK 1- and 2-grams (language.cjk_grams, registered on every connection):
+    # one- and two-character words by index lookup, not a scan. Contentless:
+    # the grams are derived from chunks.text, which a delete recomputes.
+    """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_cjk USING fts5(
+        grams, content='', tokenize='unicode61 remove_diacritics 0')""",
+    """CREATE TRIGGER IF NOT EXISTS chunks_cjk_ai AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_cjk(rowid, grams) VALUES (new.id, cjk_grams(new.text));
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS chunks_cjk_ad AFTER DELETE ON chunks BEGIN
+        INSERT INTO chunks_cjk(chunks_cjk, rowid, grams) VALUES ('delete', old.id, cjk_grams(old.text));
+    END""",
     """CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
         INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
         INSERT INTO chunks_tri(rowid, text) VALUES (new.id, new.text);
@@ -177,6 +189,26 @@ def drop_outdated_fts(conn: Any) -> bool:
     logger.info("Rebuilding the keyword index with tokenizer %r", FTS_TOKENIZE)
     conn.exec_driver_sql("DROP TABLE chunks_fts")
     return True
+
+
+def missing(conn: Any, table: str, column: str | None = None) -> bool:
+    """True if ``table`` (or its ``column``) is not in this database yet."""
+    if column is None:
+        return conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).scalar() is None
+    return column not in {r[1] for r in conn.exec_driver_sql(f"PRAGMA table_info({table})")}
+
+
+def upgrade(conn: Any) -> bool:
+    """Add what later versions added without changing what is there; True if the
+    CJK n-gram index is new and must be filled from the chunks (no re-embedding)."""
+    if missing(conn, "documents", "lang"):
+        conn.exec_driver_sql("ALTER TABLE documents ADD COLUMN lang VARCHAR")
+    return missing(conn, "chunks_cjk")
+
+
+def fill_cjk_index(conn: Any) -> None:
+    logger.info("Building the CJK n-gram index from the stored passages")
+    conn.exec_driver_sql("INSERT INTO chunks_cjk(rowid, grams) SELECT id, cjk_grams(text) FROM chunks")
 
 
 def rebuild_fts(conn: Any) -> None:

@@ -34,3 +34,11 @@ def test_deep_nesting_loses_no_text() -> None:
     markup = "<p>before</p>" + "<div>" * 5000 + "deep text" + "</div>" * 5000 + "<p>after</p>"
     text, _, _ = html_to_text(markup)
     assert "before" in text and "deep text" in text and "after" in text
+
+
+def test_japanese_source_line_wraps_and_ruby_readings_do_not_split_words() -> None:
+    text, _, _ = html_to_text(
+        '<html><head><meta charset="utf-8"/></head><body>'
+        "<p>東京は<ruby>日本<rp>(</rp><rt>にほん</rt><rp>)</rp></ruby>の\n首都である。</p></body></html>".encode()
+    )
+    assert text == "東京は日本の首都である。"

@@ -111,3 +111,44 @@ def test_readonly_store_cannot_write(data_dir, store: Store, folder_id: int, rng
             ro.commit_documents([record("/library/a.pdf", folder_id, 1, rng)])
     finally:
         ro.close()
+
+
+def test_cjk_ngram_index_follows_inserts_and_deletes(store: Store, folder_id: int, rng) -> None:
+    rec = record("/library/ja.pdf", folder_id, 2, rng)
+    rec.chunks[0].text, rec.chunks[1].text = "猫は日本で人気がある。", "東京の天気"
+    (ids, _v), = store.commit_documents([rec])[0]
+    assert [cid for cid, _ in store.gram_search(["日本"], 10)] == [int(ids[0])]
+    assert {cid for cid, _ in store.gram_search(["猫", "東京"], 10)} == {int(i) for i in ids}
+    assert store.gram_search(["大阪"], 10) == []
+    store.commit_documents([record("/library/ja.pdf", folder_id, 1, rng)])  # replaced: old chunks deleted
+    assert store.gram_search(["日本"], 10) == []
+
+
+def test_an_index_from_before_the_ngram_index_gets_it_on_open(data_dir, folder_id: int, store: Store, rng) -> None:
+    rec = record("/library/ko.pdf", folder_id, 1, rng)
+    rec.chunks[0].text = "신씨는 서울에 산다"
+    store.commit_documents([rec])
+    with store.engine.begin() as conn:  # as an older version left it
+        conn.exec_driver_sql("DROP TRIGGER chunks_cjk_ai")
+        conn.exec_driver_sql("DROP TRIGGER chunks_cjk_ad")
+        conn.exec_driver_sql("DROP TABLE chunks_cjk")
+        conn.exec_driver_sql("ALTER TABLE documents DROP COLUMN lang")
+    store.close()
+    reader = Store(data_dir.database, readonly=True)
+    assert [n for _cid, n in reader.gram_search(["신씨"], 10)] == [1.0]  # scan fallback
+    assert reader.language_counts() == {}
+    reader.close()
+    upgraded = Store(data_dir.database)
+    assert len(upgraded.gram_search(["신씨"], 10)) == 1
+    assert upgraded.language_counts() == {None: 1}
+    upgraded.close()
+
+
+def test_language_counts_per_document(store: Store, folder_id: int, rng) -> None:
+    from desktop_search.language import Lang
+
+    for i, lang in enumerate([Lang.JAPANESE, Lang.JAPANESE, Lang.LATIN]):
+        rec = record(f"/library/{i}.pdf", folder_id, 1, rng)
+        rec.lang = lang
+        store.commit_documents([rec])
+    assert store.language_counts() == {Lang.JAPANESE: 2, Lang.LATIN: 1}

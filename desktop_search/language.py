@@ -1,0 +1,110 @@
+"""Which writing system a text is in, and CJK helpers for keyword search.
+
+Detection counts letters by Unicode block: cheap enough to run on every
+document at index time and on every query. It tells scripts apart, which is
+what decides whether an embedding model can read a text (an English-only
+model turns Japanese into ``[UNK]`` and Hangul into jamo); it does not tell
+English from German.
+"""
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from enum import Enum
+
+logger = logging.getLogger(__name__)
+
+
+class Lang(str, Enum):
+    """A writing system (and, for CJK, the language it implies); stored per document."""
+
+    LATIN = "latin"
+    JAPANESE = "ja"
+    CHINESE = "zh"
+    KOREAN = "ko"
+    CYRILLIC = "cyrillic"
+    OTHER = "other"  # Greek, Arabic, Hebrew, Thai, Devanagari, ...
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    Lang.LATIN: "Latin-script", Lang.JAPANESE: "Japanese", Lang.CHINESE: "Chinese", Lang.KOREAN: "Korean",
+    Lang.CYRILLIC: "Cyrillic-script", Lang.OTHER: "non-Latin",
+}
+
+_HAN = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_KANA = "\u3040-\u30ff\u31f0-\u31ff\uff66-\uff9f"
+_HANGUL = "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"
+# Characters written without spaces between words (or, for Hangul, words
+# short enough that particles glued to them matter): indexed as 1- and 2-grams.
+CJK_CHARS = _HAN + _KANA + _HANGUL
+_CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
+_HANGUL_RUN = re.compile(f"^[{_HANGUL}]+$")
+_BLOCKS = [
+    (re.compile(f"[{_HAN}]"), "han"),
+    (re.compile(f"[{_KANA}]"), "kana"),
+    (re.compile(f"[{_HANGUL}]"), "hangul"),
+    (re.compile("[A-Za-z\u00c0-\u024f]"), "latin"),
+    (re.compile("[\u0400-\u04ff]"), "cyrillic"),
+]
+_SAMPLE = 20000  # characters looked at per document
+
+# Korean particles (josa) that attach to the word before them, longest first,
+# so "하현우가" and "하현우는" both also search for "하현우".
+KOREAN_PARTICLES = tuple(sorted(
+    "은 는 이 가 을 를 의 에 로 와 과 도 만 나 랑 에서 에게 한테 께서 으로 부터 까지 마저 조차 처럼 보다 이나 이며 "
+    "라는 라고 하고 이랑 에서는 에서도 에게는 으로는 으로도 까지는 부터는 이라는 이라고 에서부터 으로부터 로부터 에게서 한테서 께서는"
+    .split(), key=len, reverse=True))
+
+
+def detect(text: str) -> Lang | None:
+    """The main writing system of ``text`` (None when it has no letters)."""
+    counts: Counter[str] = Counter()
+    for ch in text[:_SAMPLE]:
+        if ch.isalpha():
+            for pattern, name in _BLOCKS:
+                if pattern.match(ch):
+                    counts[name] += 1
+                    break
+            else:
+                counts["other"] += 1
+    if not counts:
+        return None
+    cjk = counts["han"] + counts["kana"]
+    if counts["hangul"] >= max(cjk, counts["latin"], counts["other"], counts["cyrillic"]):
+        return Lang.KOREAN
+    # Kanji-heavy Japanese still has kana in every sentence; Chinese has none.
+    if cjk >= max(counts["latin"], counts["other"], counts["cyrillic"]):
+        return Lang.JAPANESE if counts["kana"] * 10 >= cjk else Lang.CHINESE
+    name = max(("latin", "cyrillic", "other"), key=lambda n: counts[n])
+    return Lang(name)
+
+
+def cjk_grams(text: str | None) -> str:
+    """Every CJK character and character pair, space-separated, for the n-gram index.
+
+    The trigram index cannot match one- or two-character words (東京, 本,
+    Korean stems like 신씨); this index makes them a lookup instead of a scan.
+    """
+    if not text:
+        return ""
+    out: list[str] = []
+    for m in _CJK_RUN.finditer(text.lower()):
+        run = m.group()
+        out.extend(run)
+        out.extend(run[i : i + 2] for i in range(len(run) - 1))
+    return " ".join(out)
+
+
+def korean_stem(word: str) -> str | None:
+    """``word`` without a trailing particle (하현우가 -> 하현우), or None if it has none."""
+    if not _HANGUL_RUN.match(word):
+        return None
+    for particle in KOREAN_PARTICLES:
+        if len(word) > len(particle) and word.endswith(particle):
+            return word[: -len(particle)]
+    return None
