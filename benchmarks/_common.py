@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.conftest import SCIFACT  # noqa: E402 - corpus paths live in one place
+from tests.conftest import SCIFACT  # corpus paths live in one place
 
 LIBRARY = SCIFACT / "library"
 

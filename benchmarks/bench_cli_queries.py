@@ -22,11 +22,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO, machine_note  # noqa: E402
-
-from desktop_search.embedding import Embedder  # noqa: E402
-from desktop_search.models import resolve_model  # noqa: E402
-from tests.conftest import SCIFACT  # noqa: E402
+from _common import REPO, machine_note
+from desktop_search.embedding import Embedder
+from desktop_search.models import resolve_model
+from tests.conftest import SCIFACT
 
 logger = logging.getLogger(__name__)
 

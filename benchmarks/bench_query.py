@@ -38,15 +38,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SCIFACT, machine_note, percentiles  # noqa: E402
-
-from desktop_search.chunking import ChunkSettings  # noqa: E402
-from desktop_search.indexing import build_manifest  # noqa: E402
-from desktop_search.models import resolve_model  # noqa: E402
-from desktop_search.paths import DataPaths, resolve_data_dir  # noqa: E402
-from desktop_search.search import Searcher  # noqa: E402
-from desktop_search.storage import Store  # noqa: E402
-from desktop_search.storage import vectors as vectors_mod  # noqa: E402
+from _common import SCIFACT, machine_note, percentiles
+from desktop_search.chunking import ChunkSettings
+from desktop_search.indexing import build_manifest
+from desktop_search.models import resolve_model
+from desktop_search.paths import DataPaths, resolve_data_dir
+from desktop_search.search import Searcher
+from desktop_search.storage import Store
+from desktop_search.storage import vectors as vectors_mod
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +103,7 @@ def build(root: Path, n: int, ef_construction: int, seed: int = 0) -> DataPaths:
             "INSERT INTO chunks (id, document_id, ordinal, page, char_start, char_end, text, embedding) "
             "VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
             ((int(i), (int(i) - 1) // CHUNKS_PER_DOC + 1, (int(i) - 1) % CHUNKS_PER_DOC, 1, len(t), t, b.tobytes())
-             for i, t, b in zip(ids, texts, blobs)),
+             for i, t, b in zip(ids, texts, blobs, strict=True)),
         )
         con.commit()
         index.add(ids, vecs)

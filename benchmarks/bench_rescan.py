@@ -29,16 +29,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import LIBRARY, REPO, machine_note  # noqa: E402
-
-from desktop_search.chunking import ChunkSettings  # noqa: E402
-from desktop_search.crawl import crawl  # noqa: E402
-from desktop_search.extract import kind_of  # noqa: E402
-from desktop_search.indexing import Indexer, build_manifest  # noqa: E402
-from desktop_search.models import resolve_model  # noqa: E402
-from desktop_search.paths import DataPaths, resolve_data_dir  # noqa: E402
-from desktop_search.storage import Store  # noqa: E402
-from desktop_search.storage.database import DocumentRecord  # noqa: E402
+from _common import LIBRARY, REPO, machine_note
+from desktop_search.chunking import ChunkSettings
+from desktop_search.crawl import crawl
+from desktop_search.extract import kind_of
+from desktop_search.indexing import Indexer, build_manifest
+from desktop_search.models import resolve_model
+from desktop_search.paths import DataPaths, resolve_data_dir
+from desktop_search.storage import Store
+from desktop_search.storage.database import DocumentRecord
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nfiles in the tree: {n_files}; unchanged per rescan: {report.unchanged}")
     print(f"baseline os.walk + stat:        best {min(walk):.3f} s, median {statistics.median(walk):.3f} s")
     print(f"Indexer.run() rescan:           best {min(scan):.3f} s, median {statistics.median(scan):.3f} s  (target <= 2 s)")
-    print(f"CLI `desktop-search index`:     best {min(cli):.3f} s, median {statistics.median(cli):.3f} s (fresh interpreter, imports included)")
+    print(f"CLI `desktop-search index`:     best {min(cli):.3f} s, median {statistics.median(cli):.3f} s"
+          " (fresh interpreter, imports included)")
     print(f"RATIO rescan / walk+stat (median): {statistics.median(scan) / statistics.median(walk):.2f}x")
     return 0
 

@@ -30,11 +30,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import SCIFACT, scifact_doc_id, scifact_slice  # noqa: E402
-
-from desktop_search.indexing import IndexOptions, Indexer  # noqa: E402
-from desktop_search.paths import resolve_data_dir  # noqa: E402
-from desktop_search.search import Searcher  # noqa: E402
+from desktop_search.indexing import Indexer, IndexOptions
+from desktop_search.paths import resolve_data_dir
+from desktop_search.search import Searcher
+from tests.conftest import SCIFACT, scifact_doc_id, scifact_slice
 
 logger = logging.getLogger(__name__)
 

@@ -41,9 +41,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from desktop_search.chunking import ChunkSettings  # noqa: E402
-from desktop_search.paths import DataPaths, resolve_data_dir  # noqa: E402
-from desktop_search.search import MODES, FusionSettings, Searcher  # noqa: E402
+from desktop_search.chunking import ChunkSettings
+from desktop_search.paths import DataPaths, resolve_data_dir
+from desktop_search.search import MODES, FusionSettings, Searcher
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ class CachingEmbedder:
 
         missing = [t for t in texts if t not in self.cache]
         if missing:
-            for t, v in zip(missing, self.inner.encode_queries(missing)):
+            for t, v in zip(missing, self.inner.encode_queries(missing), strict=True):
                 self.cache[t] = v
         return np.stack([self.cache[t] for t in texts])
 
@@ -149,7 +149,7 @@ class CachingEmbedder:
 
 def ensure_index(paths: DataPaths, library: Path, chunking: ChunkSettings, model: str | None = None) -> None:
     """Index ``library`` unless ``paths`` already holds an index (any settings)."""
-    from desktop_search.indexing import IndexOptions, Indexer
+    from desktop_search.indexing import Indexer, IndexOptions
     from desktop_search.storage import Store
 
     if paths.database.exists():
@@ -215,7 +215,7 @@ def run_cli(data_dir: Path, queries: Sequence[tuple[str, str]], mode: str) -> di
 
 
 def fmt_row(cells: Sequence[Any], widths: Sequence[int]) -> str:
-    return "  ".join(str(c).ljust(w) if i < 3 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    return "  ".join(str(c).ljust(w) if i < 3 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

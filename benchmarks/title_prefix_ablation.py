@@ -24,19 +24,18 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from retrieval_eval import corpus_id, load_qrels, load_queries, mean_metrics  # noqa: E402
-
-from desktop_search.embedding import Embedder  # noqa: E402
-from desktop_search.models import resolve_model  # noqa: E402
-from desktop_search.paths import resolve_data_dir  # noqa: E402
-from desktop_search.storage import Store  # noqa: E402
+from desktop_search.embedding import Embedder
+from desktop_search.models import resolve_model
+from desktop_search.paths import resolve_data_dir
+from desktop_search.storage import Store
+from retrieval_eval import corpus_id, load_qrels, load_queries, mean_metrics
 
 logger = logging.getLogger(__name__)
 
 
 def rank_documents(q: np.ndarray, vecs: np.ndarray, docs: Sequence[str], depth: int = 100) -> list[str]:
     best: dict[str, float] = {}
-    for doc, s in zip(docs, (vecs @ q).tolist()):
+    for doc, s in zip(docs, (vecs @ q).tolist(), strict=True):
         if s > best.get(doc, -2.0):
             best[doc] = s
     return sorted(best, key=best.__getitem__, reverse=True)[:depth]
@@ -85,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub_qrels = {qid: qrels[qid] for qid, _ in queries}
     print("variant        nDCG@10   R@10  R@100  MRR@10")
     for name, vecs in (("title+passage", with_title), ("passage only", without_title)):
-        runs = {qid: rank_documents(qv, vecs, docs) for (qid, _), qv in zip(queries, qvecs)}
+        runs = {qid: rank_documents(qv, vecs, docs) for (qid, _), qv in zip(queries, qvecs, strict=True)}
         m = mean_metrics(runs, sub_qrels)
         print(f"{name:<14} {m['nDCG@10']:.4f}  {m['R@10']:.4f} {m['R@100']:.4f} {m['MRR@10']:.4f}")
     return 0

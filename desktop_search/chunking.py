@@ -173,7 +173,7 @@ class Chunker:
         )
         # Break over-long units at token boundaries into pieces that fit.
         pieces: list[tuple[int, int, int]] = []  # (start, end, n_tokens)
-        for (s, e), offsets in zip(units, enc["offset_mapping"]):
+        for (s, e), offsets in zip(units, enc["offset_mapping"], strict=True):
             n = len(offsets)
             if n <= budget:
                 pieces.append((s, e, n))

@@ -54,7 +54,7 @@ def test_title_takes_room_from_the_budget(tokenizer) -> None:
 
 def test_consecutive_windows_overlap(tokenizer) -> None:
     chunks = chunker(tokenizer, overlap=16).chunk_segments([Segment(TEXT, page=1)], 62)
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in zip(chunks, chunks[1:], strict=True):
         assert b.char_start < a.char_end, "expected overlap"
         assert b.char_start > a.char_start
         assert n_tokens(tokenizer, TEXT[b.char_start : a.char_end]) <= 16 + 1
@@ -62,7 +62,7 @@ def test_consecutive_windows_overlap(tokenizer) -> None:
 
 def test_no_overlap_when_disabled(tokenizer) -> None:
     chunks = chunker(tokenizer, overlap=0).chunk_segments([Segment(TEXT, page=1)], 62)
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in zip(chunks, chunks[1:], strict=True):
         assert b.char_start >= a.char_end
 
 

@@ -6,9 +6,9 @@ import logging
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_epub, make_pdf
 
 from desktop_search.cli import main
+from tests.conftest import make_epub, make_pdf
 
 logger = logging.getLogger(__name__)
 

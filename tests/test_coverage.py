@@ -6,13 +6,13 @@ import logging
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_epub
 
 from desktop_search.cli import main
 from desktop_search.coverage import NoticeScope, library_notice, query_notice
 from desktop_search.language import Lang
 from desktop_search.models import spec_from_folder
 from desktop_search.search import Searcher
+from tests.conftest import make_epub
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def test_cli_says_it_once_on_stderr_and_hybrid_is_keyword(
 
 
 def test_a_model_that_reads_the_text_fuses_as_before(tmp_path: Path, tiny_model: Path, japanese_library: Path) -> None:
-    from desktop_search.indexing import IndexOptions, Indexer
+    from desktop_search.indexing import Indexer, IndexOptions
     from desktop_search.paths import resolve_data_dir
 
     paths = resolve_data_dir(tmp_path / "data")

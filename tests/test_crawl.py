@@ -110,7 +110,7 @@ def test_unreadable_folder_is_noted_and_skipped(tmp_path: Path, monkeypatch: pyt
     # listing is refused the way the OS refuses it to an ordinary user.
     real_scandir = os.scandir
 
-    def scandir(path):  # noqa: ANN001, ANN202
+    def scandir(path):
         if os.fspath(path) == str(locked):
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)

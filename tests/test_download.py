@@ -6,12 +6,12 @@ import logging
 from pathlib import Path
 
 import pytest
-from tests.conftest import MULTILINGUAL_REPO
-from tests.hub_server import HubServer
 
 from desktop_search.cli import main
 from desktop_search.download import DownloadError, download_model
 from desktop_search.settings import Settings
+from tests.conftest import MULTILINGUAL_REPO
+from tests.hub_server import HubServer
 
 logger = logging.getLogger(__name__)
 

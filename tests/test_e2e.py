@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.conftest import SCIFACT, scifact_doc_id, scifact_slice
 
 from desktop_search.cli import main
+from tests.conftest import SCIFACT, scifact_doc_id, scifact_slice
 
 logger = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 
 import pytest
-from tests.conftest import SHARED
 
 from desktop_search.cli import main
+from tests.conftest import SHARED
 
 logger = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import build_tiny_model
 
 from desktop_search.embedding import Embedder, pick_device, pool
 from desktop_search.models import spec_from_folder
+from tests.conftest import build_tiny_model
 
 logger = logging.getLogger(__name__)
 

@@ -65,7 +65,7 @@ def test_a_short_query_runs_on_one_thread_and_gives_the_same_vector(tiny_model):
     seen = []
     forward = emb.model.forward
 
-    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def spy(*args, **kwargs):
         seen.append(torch.get_num_threads())
         return forward(*args, **kwargs)
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import build_tiny_model, make_epub
 from desktop_search.embedding import Embedder
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.models import resolve_model, spec_from_folder
 from desktop_search.paths import resolve_data_dir
 from desktop_search.search import Searcher
 from desktop_search.storage import Store
+from tests.conftest import build_tiny_model, make_epub
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,8 @@ def reference_embedding(folder: Path, text: str, pooling: str) -> np.ndarray:
     enc = tok([text], return_tensors="pt", truncation=True, max_length=128)
     with torch.inference_mode():
         hidden = model(**enc).last_hidden_state
-    vec = hidden[:, 0] if pooling == "cls" else (hidden * enc["attention_mask"].unsqueeze(-1)).sum(1) / enc["attention_mask"].sum()
+    mask = enc["attention_mask"]
+    vec = hidden[:, 0] if pooling == "cls" else (hidden * mask.unsqueeze(-1)).sum(1) / mask.sum()
     vec = torch.nn.functional.normalize(vec, dim=1)
     return vec[0].numpy()
 

@@ -7,14 +7,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_epub, make_pdf
 
 from desktop_search.chunking import ChunkSettings
 from desktop_search.embedding import Embedder
 from desktop_search.errors import IndexMismatchError
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.models import spec_from_folder
 from desktop_search.storage import Store, VectorIndex
+from tests.conftest import make_epub, make_pdf
 
 logger = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ def test_transient_failure_is_retried_a_few_times_then_left(tiny_model, data_dir
     from sqlalchemy import update
 
     from desktop_search.failures import MAX_ATTEMPTS
-    from desktop_search.indexing import IndexOptions, Indexer
+    from desktop_search.indexing import Indexer, IndexOptions
     from desktop_search.storage import Store
     from desktop_search.storage.schema import documents
     from tests.conftest import make_pdf
@@ -307,7 +307,7 @@ def test_transient_failure_is_retried_a_few_times_then_left(tiny_model, data_dir
 def test_rebuild_with_a_missing_model_keeps_the_index(tiny_model, data_dir, tmp_path):
     """--rebuild names a model that is not there: refused before anything is deleted."""
     from desktop_search.errors import ModelNotFoundError
-    from desktop_search.indexing import IndexOptions, Indexer
+    from desktop_search.indexing import Indexer, IndexOptions
     from desktop_search.storage import Store
     from tests.conftest import make_pdf
 
@@ -326,7 +326,7 @@ def test_rebuild_with_a_missing_model_keeps_the_index(tiny_model, data_dir, tmp_
 
 def test_a_folder_named_two_ways_is_one_library_folder(tiny_model, data_dir, tmp_path, monkeypatch):
     """`index ../lib` and `index /abs/lib` are the same folder: no duplicate documents."""
-    from desktop_search.indexing import IndexOptions, Indexer, remove_folder
+    from desktop_search.indexing import Indexer, IndexOptions, remove_folder
     from desktop_search.storage import Store
     from tests.conftest import make_pdf
 

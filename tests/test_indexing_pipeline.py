@@ -7,11 +7,11 @@ import logging
 import numpy as np
 import pytest
 
-from tests.conftest import make_pdf
 from desktop_search.embedding import Embedder
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.models import resolve_model
 from desktop_search.storage import Store, VectorIndex
+from tests.conftest import make_pdf
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class FailingEmbedder(Embedder):
     fail_on = 3
     calls = 0
 
-    def encode_passages(self, texts):  # noqa: ANN001, ANN201
+    def encode_passages(self, texts):
         self.calls += 1
         if self.calls == self.fail_on:
             raise RuntimeError("simulated embedding failure")

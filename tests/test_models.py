@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import _bundled_model_dir, build_tiny_model
 
 from desktop_search.errors import ModelNotFoundError
 from desktop_search.models import catalogue, default_model_name, read_pooling, resolve_model
+from tests.conftest import _bundled_model_dir, build_tiny_model
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import logging
 import pytest
 
 from desktop_search.errors import UserFacingError
-from desktop_search.indexing import IndexOptions, Indexer, remove_folder
+from desktop_search.indexing import Indexer, IndexOptions, remove_folder
 from desktop_search.search import Searcher
 from desktop_search.storage import Store, VectorIndex
 from tests.conftest import make_pdf

@@ -5,15 +5,15 @@ import logging
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_epub, make_pdf
 
 from desktop_search.chunking import ChunkSettings
 from desktop_search.embedding import Embedder
 from desktop_search.errors import UserFacingError
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.models import spec_from_folder
 from desktop_search.paths import resolve_data_dir
 from desktop_search.search import Searcher, fts_match, parse_query, rrf
+from tests.conftest import make_epub, make_pdf
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ def test_query_parsing_and_rrf() -> None:
 
 def test_searcher_opened_before_first_index_finds_results_later(tiny_model, data_dir, tmp_path):
     """A searcher made while the index is still empty adopts its model once one is recorded."""
-    from desktop_search.indexing import IndexOptions, Indexer
+    from desktop_search.indexing import Indexer, IndexOptions
     from desktop_search.search import Searcher
     from desktop_search.storage import Store
     from tests.conftest import make_pdf

@@ -5,11 +5,11 @@ import logging
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_epub
 
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.paths import resolve_data_dir
 from desktop_search.search import Searcher, parse_query, trigram_terms
+from tests.conftest import make_epub
 
 logger = logging.getLogger(__name__)
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_epub, make_pdf
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.search import FusionSettings, Searcher, fts_match, fuse, parse_query, rrf, trigram_terms
+from tests.conftest import make_epub, make_pdf
 
 logger = logging.getLogger(__name__)
 

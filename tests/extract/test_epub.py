@@ -7,10 +7,10 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from tests.conftest import EPUB_ZOO, make_epub
 
 from desktop_search.errors import ExtractionError
 from desktop_search.extract import extract_file
+from tests.conftest import EPUB_ZOO, make_epub
 
 logger = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ def tesseract() -> str:
 
 
 def extract(path: Path, **options: object):
-    return extract_file(path, path.read_bytes(), OcrOptions(**options))  # type: ignore[arg-type]
+    return extract_file(path, path.read_bytes(), OcrOptions(**options))
 
 
 def scanned(tmp_path: Path, name: str, pages: list[TextPage], dpi: int = 200, **tilt: float) -> Path:

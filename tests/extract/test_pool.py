@@ -4,9 +4,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from tests.conftest import make_pdf
-
 from desktop_search.extract.pool import ExtractorPool, hash_file
+from tests.conftest import make_pdf
 
 logger = logging.getLogger(__name__)
 

@@ -47,7 +47,7 @@ def controller(qtbot):
     c = IndexController(worker, flags)
     yield c, worker
     c.shutdown()
-    assert c.thread.isFinished()
+    assert c.worker_thread.isFinished()
 
 
 def run_started(qtbot, worker: FakeWorker, n: int) -> None:
@@ -161,5 +161,5 @@ def test_nothing_runs_after_shutdown(qtbot):
     worker = FakeWorker(flags)
     c = IndexController(worker, flags)
     c.shutdown()
-    assert flags.cancel.is_set() and c.thread.isFinished()
+    assert flags.cancel.is_set() and c.worker_thread.isFinished()
     assert not c.submit(IndexJob())

@@ -264,7 +264,7 @@ def test_search_while_indexing_sees_committed_work(qtbot, make_window, library, 
 def test_search_before_model_ready_is_busy_then_shows_results(qtbot, data_dir, settings, library):
     """A window over an existing index; the first search waits for the model."""
     from desktop_search.gui.main_window import MainWindow
-    from desktop_search.indexing import IndexOptions, Indexer
+    from desktop_search.indexing import Indexer, IndexOptions
 
     Indexer(data_dir, IndexOptions(model=settings.model, device="cpu")).run([str(library)])
     settings.save(data_dir.settings)

@@ -14,7 +14,13 @@ import pytest
 
 from tests.conftest import make_pdf
 from tests.reliability.conftest import (
-    cli_args, cli_env, indexed_library, make_small_library, run_cli, start_paused, store_state,
+    cli_args,
+    cli_env,
+    indexed_library,
+    make_small_library,
+    run_cli,
+    start_paused,
+    store_state,
 )
 
 logger = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from desktop_search.extract.pool import ExtractorPool
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.search import Searcher
 from tests.conftest import REPO, make_pdf
 from tests.reliability.conftest import run_cli, store_state

@@ -85,7 +85,7 @@ def test_files_are_keyword_searchable_while_embedding_waits(tmp_path: Path, tiny
         running = status["indexing"]
         assert (running["files_total"], running["chunks_done"], running["chunks_total"]) == (6, 0, total)
         text = run_cli(data, tiny_model, "status").stdout
-        assert f"read 6/6 files" in text and f"embedded 0/{total} passages" in text, text
+        assert "read 6/6 files" in text and f"embedded 0/{total} passages" in text, text
 
         hits = run_cli(data, tiny_model, "search", "--mode", "keyword", "--json", "glacier")
         assert hits.returncode == 0, hits.stderr

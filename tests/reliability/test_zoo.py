@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from desktop_search.crawl import crawl
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from tests.conftest import EPUB_ZOO, PDF_ZOO
 from tests.reliability.conftest import store_state
 

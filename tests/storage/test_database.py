@@ -6,10 +6,11 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from tests.storage.conftest import MANIFEST, record
+from sqlalchemy.exc import IntegrityError
 
 from desktop_search.errors import IndexCorruptError, IndexMismatchError, StorageError
 from desktop_search.storage import Store
+from tests.storage.conftest import MANIFEST, record
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,7 @@ def test_a_failing_batch_commits_nothing(store: Store, folder_id: int, rng) -> N
     good = record("/library/good.pdf", folder_id, 2, rng)
     bad = record("/library/bad.pdf", folder_id, 2, rng)
     bad.chunks[1].text = None  # not storable (NOT NULL): the transaction must roll back
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError):
         store.commit_documents([good, bad])
     assert store.known_documents() == {}
     assert store.chunk_count() == 0
