@@ -27,8 +27,6 @@ from _common import best_of, machine_note
 from desktop_search.storage import Manifest, Store
 from desktop_search.storage.database import ChunkRecord, DocumentRecord
 
-logger = logging.getLogger(__name__)
-
 KANJI = "日本東京大学研究者新量子計算機設計発表猫犬人口都市首都機能集京寺観光客古歴史文化経済政治社会科学技術"
 KANA = "のはがをにでともへやからまでより"
 WORDS_1 = ["猫", "犬", "寺", "本"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -26,8 +25,6 @@ from _common import REPO, machine_note
 from desktop_search.embedding import Embedder
 from desktop_search.models import resolve_model
 from tests.conftest import SCIFACT
-
-logger = logging.getLogger(__name__)
 
 
 def cli_wall(data: str, queries: Path, mode: str) -> float:

@@ -41,8 +41,6 @@ from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.models import resolve_model
 from desktop_search.paths import resolve_data_dir
 
-logger = logging.getLogger(__name__)
-
 
 class RecordingEmbedder(Embedder):
     """The real embedder, noting every batch of passages the index embeds."""

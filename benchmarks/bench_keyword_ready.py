@@ -32,8 +32,6 @@ from desktop_search.chunking import ChunkJob, ChunkSettings
 from desktop_search.extract.pool import ExtractorPool
 from desktop_search.models import resolve_model
 
-logger = logging.getLogger(__name__)
-
 
 def committed(db: Path) -> int:
     """Files whose outcome (text, or failure) is committed."""

@@ -26,8 +26,6 @@ from desktop_search.extract.pdf import extract_pdf
 from desktop_search.extract.pdf_pypdf import extract_pdf_pypdf
 from tests.conftest import PDF_ZOO
 
-logger = logging.getLogger(__name__)
-
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
 PAGES_PER_BOOK = 100
 

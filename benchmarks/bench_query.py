@@ -47,8 +47,6 @@ from desktop_search.search import Searcher
 from desktop_search.storage import Store
 from desktop_search.storage import vectors as vectors_mod
 
-logger = logging.getLogger(__name__)
-
 CHUNKS_PER_DOC = 4
 BLOCK = 50_000
 WORDS = ("protein cell expression patients gene treatment risk clinical analysis receptor mice disease "
@@ -74,10 +72,9 @@ def build(root: Path, n: int, ef_construction: int, seed: int = 0) -> DataPaths:
     if paths.vectors_meta.exists():
         return paths  # kept from an earlier run (--keep)
     spec = resolve_model(None)
-    store = Store(paths.database)
-    store.check_manifest(build_manifest(spec, ChunkSettings()))
-    fid = store.add_folder("/synthetic")
-    store.close()
+    with Store(paths.database) as store:
+        store.check_manifest(build_manifest(spec, ChunkSettings()))
+        fid = store.add_folder("/synthetic")
     rng = np.random.default_rng(seed)
     centers = rng.standard_normal((max(64, n // 200), spec.dim), dtype=np.float32)
     words = np.array(WORDS)
@@ -154,9 +151,8 @@ def measure(paths: DataPaths, n: int, queries: list[str], top_k: int) -> dict[st
     del searcher
     gc.collect()
     # Baseline: exact k-NN over the same vectors.
-    store = Store(paths.database, readonly=True)
-    matrix = np.concatenate([v for _, v in store.iter_embeddings(block=100_000)])
-    store.close()
+    with Store(paths.database, readonly=True) as store:
+        matrix = np.concatenate([v for _, v in store.iter_embeddings(block=100_000)])
     exact = []
     for vec in qvecs[:50]:
         t0 = time.perf_counter()

@@ -39,13 +39,10 @@ from desktop_search.paths import DataPaths, resolve_data_dir
 from desktop_search.storage import Store
 from desktop_search.storage.database import DocumentRecord
 
-logger = logging.getLogger(__name__)
-
 
 def synthetic_store(paths: DataPaths, library: Path) -> int:
     """A store that lists every file under ``library`` as indexed, without chunks."""
-    store = Store(paths.database)
-    try:
+    with Store(paths.database) as store:
         folder = str(library.absolute())
         fid = store.add_folder(folder)
         store.check_manifest(build_manifest(resolve_model(None), ChunkSettings()))
@@ -57,8 +54,6 @@ def synthetic_store(paths: DataPaths, library: Path) -> int:
         for i in range(0, len(records), 1000):
             store.commit_documents(records[i : i + 1000])
         return len(records)
-    finally:
-        store.close()
 
 
 def walk_stat(root: Path) -> int:
@@ -84,9 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in os.listdir(args.from_index):
                 if name.endswith((".db", ".hnsw", ".json")) and not name.startswith("."):
                     shutil.copy2(os.path.join(args.from_index, name), paths.root / name)
-            store = Store(paths.database, readonly=True)
-            n_docs = len(store.known_documents())
-            store.close()
+            with Store(paths.database, readonly=True) as store:
+                n_docs = len(store.known_documents())
             print(f"store: copy of {args.from_index} ({n_docs} documents)")
         else:
             n_docs = synthetic_store(paths, LIBRARY)

@@ -36,8 +36,6 @@ from desktop_search.errors import ExtractionError
 from desktop_search.extract.pool import read_and_extract
 from desktop_search.models import resolve_model
 
-logger = logging.getLogger(__name__)
-
 
 def ndcg_at_10(ranked: list[str], relevant: dict[str, int]) -> float:
     dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))

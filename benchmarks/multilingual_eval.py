@@ -43,8 +43,6 @@ from desktop_search.paths import resolve_data_dir
 from desktop_search.search import MODES, FusionSettings, Searcher, SearchResult
 from retrieval_eval import CachingEmbedder, ensure_index, fmt_row
 
-logger = logging.getLogger(__name__)
-
 JSQUAD = REPO.parent / "shared" / "corpora" / "jsquad"
 TOP_K = 10
 

@@ -39,8 +39,6 @@ from retrieval_eval import run_cli as run_queries
 from tests.conftest import SHARED
 from tests.extract.scans import scan_pdf
 
-logger = logging.getLogger(__name__)
-
 JSQUAD = SHARED / "jsquad"
 
 

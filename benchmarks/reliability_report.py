@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import logging
 import os
 import re
 import subprocess
@@ -26,8 +25,6 @@ sys.path.insert(0, str(REPO))
 
 from tests.conftest import EPUB_ZOO, PDF_ZOO, build_tiny_model
 from tests.reliability.hostile import make_hostile_library, write_zip_bomb
-
-logger = logging.getLogger(__name__)
 
 
 def main() -> int:

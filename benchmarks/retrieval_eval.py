@@ -45,8 +45,6 @@ from desktop_search.chunking import ChunkSettings
 from desktop_search.paths import DataPaths, resolve_data_dir
 from desktop_search.search import MODES, FusionSettings, Searcher
 
-logger = logging.getLogger(__name__)
-
 SCIFACT = REPO.parent / "shared" / "corpora" / "scifact"
 LIBRARY = SCIFACT / "library"
 DEPTH = 100  # results fetched per query: enough for Recall@100
@@ -154,11 +152,8 @@ def ensure_index(paths: DataPaths, library: Path, chunking: ChunkSettings, model
 
     if paths.database.exists():
         Store(paths.database).close()  # brings an older index's keyword tables up to date
-        store = Store(paths.database, readonly=True)
-        try:
+        with Store(paths.database, readonly=True) as store:
             manifest, stats = store.manifest(), store.stats()
-        finally:
-            store.close()
         if manifest is not None and stats["documents"]:
             print(f"# reusing {paths.root}: {stats['documents']} documents, {stats['chunks']} passages, "
                   f"max_tokens={manifest.max_tokens} overlap={manifest.overlap_tokens} "
@@ -174,12 +169,9 @@ def ensure_index(paths: DataPaths, library: Path, chunking: ChunkSettings, model
 def indexed_ids(paths: DataPaths) -> set[str]:
     from desktop_search.storage import Store
 
-    store = Store(paths.database, readonly=True)
-    try:
+    with Store(paths.database, readonly=True) as store:
         with store.engine.connect() as conn:
             return {corpus_id(r[0]) for r in conn.exec_driver_sql("SELECT path FROM documents WHERE status = 'indexed'")}
-    finally:
-        store.close()
 
 
 def run_searcher(searcher: Searcher, queries: Sequence[tuple[str, str]], mode: str) -> dict[str, list[str]]:

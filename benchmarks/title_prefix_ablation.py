@@ -12,7 +12,6 @@ embedded text differs between the two columns; the passages are the same.
 from __future__ import annotations
 
 import argparse
-import logging
 import random
 import sys
 import time
@@ -29,8 +28,6 @@ from desktop_search.models import resolve_model
 from desktop_search.paths import resolve_data_dir
 from desktop_search.storage import Store
 from retrieval_eval import corpus_id, load_qrels, load_queries, mean_metrics
-
-logger = logging.getLogger(__name__)
 
 
 def rank_documents(q: np.ndarray, vecs: np.ndarray, docs: Sequence[str], depth: int = 100) -> list[str]:
@@ -50,14 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     paths = resolve_data_dir(args.data_dir, create=False)
-    store = Store(paths.database, readonly=True)
-    manifest = store.manifest()
-    assert manifest is not None and manifest.title_prefix, "needs an index built with the title prefix"
-    with store.engine.connect() as conn:
+    with Store(paths.database, readonly=True) as store, store.engine.connect() as conn:
+        manifest = store.manifest()
+        assert manifest is not None and manifest.title_prefix, "needs an index built with the title prefix"
         rows = conn.exec_driver_sql(
             "SELECT d.path, d.title, c.text, c.embedding FROM chunks c JOIN documents d ON d.id = c.document_id"
         ).all()
-    store.close()
     indexed = {corpus_id(r[0]) for r in rows}
 
     qrels = load_qrels("train")

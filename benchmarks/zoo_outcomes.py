@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 from pathlib import Path
@@ -21,8 +20,6 @@ from _common import REPO, machine_note
 from desktop_search.extract.ocr import OcrOptions
 from desktop_search.extract.pool import ExtractorPool
 from tests.conftest import PDF_ZOO
-
-logger = logging.getLogger(__name__)
 
 
 def outcomes(timeout_s: float, ocr: OcrOptions | None) -> dict[str, dict[str, object]]:

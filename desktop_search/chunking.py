@@ -6,7 +6,6 @@ and at token boundaries (which for CJK text are characters) where it cannot.
 """
 from __future__ import annotations
 
-import logging
 import os
 import re
 from dataclasses import dataclass
@@ -14,8 +13,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from desktop_search.extract.model import Segment
-
-logger = logging.getLogger(__name__)
 
 # A unit ends after a sentence end (Latin or CJK) followed by space, after a
 # CJK full stop even with no space, or at a paragraph break.

@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from desktop_search import __version__
 from desktop_search.chunking import ChunkSettings
@@ -23,6 +23,9 @@ from desktop_search.paths import DataPaths, library_path, resolve_data_dir
 from desktop_search.progress import Progress, format_duration, load_progress
 from desktop_search.settings import Settings
 from desktop_search.terms import PER_DOCUMENT
+
+if TYPE_CHECKING:  # SQLAlchemy is imported by the commands that need it
+    from desktop_search.storage import Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -191,7 +194,7 @@ def cmd_index(args: argparse.Namespace, paths: DataPaths, settings: Settings) ->
     return 0
 
 
-def _existing_manifest(paths: DataPaths) -> Any:
+def _existing_manifest(paths: DataPaths) -> Manifest | None:
     from desktop_search.storage import Store
 
     if not paths.database.exists():
@@ -200,10 +203,8 @@ def _existing_manifest(paths: DataPaths) -> Any:
         store = Store(paths.database, readonly=True)
     except UserFacingError:
         return None  # damaged: --rebuild replaces it, and a plain index reports it
-    try:
+    with store:
         return store.manifest()
-    finally:
-        store.close()
 
 
 def _print_report(report: Any) -> None:
@@ -262,11 +263,10 @@ def cmd_search(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
         raise UserFacingError("Give a query, or --queries FILE.jsonl.")
     # One short query at a time: a single CPU thread is as fast when the machine
     # is idle, and many times faster when other work keeps the cores busy.
-    searcher = Searcher(paths, model=args.model, extra_models=settings.extra_models, device=args.device or settings.device,
-                        threads=1)
     top_k = args.top_k or settings.top_k
     mode = args.mode or settings.search_mode
-    try:
+    with Searcher(paths, model=args.model, extra_models=settings.extra_models, device=args.device or settings.device,
+                  threads=1) as searcher:
         if mode != "keyword":
             note = searcher.embedding_note()
             if note:
@@ -276,8 +276,6 @@ def cmd_search(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
             documents = searcher.search_documents(text, top_k=top_k, mode=mode, folders=args.folder, kinds=args.kinds,
                                                   per_document=args.per_document)
             _print_documents(documents, args.json, qid)
-    finally:
-        searcher.close()
     return 0
 
 
@@ -292,11 +290,8 @@ def _print_language_notice(paths: DataPaths, model: str | None, settings: Settin
 
     if not paths.database.exists():
         return
-    searcher = Searcher(paths, model=model, extra_models=settings.extra_models)
-    try:
+    with Searcher(paths, model=model, extra_models=settings.extra_models) as searcher:
         _print_notice(searcher.language_notice())
-    finally:
-        searcher.close()
 
 
 def cmd_similar(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
@@ -307,8 +302,7 @@ def cmd_similar(args: argparse.Namespace, paths: DataPaths, settings: Settings) 
     if (args.chunk is None) == (args.path is None):
         raise UserFacingError("Give a document (PATH, with --page N for a PDF page), or --chunk ID.")
     # No query to embed: the passage's own vector is the query, so no model loads.
-    searcher = Searcher(paths, model=args.model, extra_models=settings.extra_models, threads=1)
-    try:
+    with Searcher(paths, model=args.model, extra_models=settings.extra_models, threads=1) as searcher:
         chunk = args.chunk
         if chunk is None:
             chunk = searcher.chunk_at(args.path, args.page)
@@ -318,8 +312,6 @@ def cmd_similar(args: argparse.Namespace, paths: DataPaths, settings: Settings) 
         documents = searcher.similar(chunk, top_k=args.top_k or settings.top_k, folders=args.folder,
                                      kinds=args.kinds, per_document=args.per_document)
         _print_documents(documents, args.json, None)
-    finally:
-        searcher.close()
     return 0
 
 

@@ -154,8 +154,7 @@ def remove_folder(paths: DataPaths, folder: str) -> int:
     """Take a library folder and its documents out of the index; returns the documents removed."""
     target = library_path(folder)
     with WriterLock(paths.lock):
-        store = Store(paths.database)
-        try:
+        with Store(paths.database) as store:
             known = [f["path"] for f in store.folders()]
             if target not in known:
                 raise UserFacingError(f"{target} is not in the library. Library folders: {', '.join(known) or 'none'}.")
@@ -167,8 +166,6 @@ def remove_folder(paths: DataPaths, folder: str) -> int:
                 vectors.mark_deleted(gone)
                 vectors.save(paths)
                 store.clear_tombstones(vectors.max_id)
-        finally:
-            store.close()
     return n
 
 
@@ -210,8 +207,7 @@ class Indexer:
             if rebuild:
                 folders_before = self._existing_folders()
                 remove_index_files(self.paths)
-            store = Store(self.paths.database)
-            try:
+            with Store(self.paths.database) as store:
                 store.check_manifest(build_manifest(spec, self.options.chunking))
                 if rebuild:
                     for f in folders_before:
@@ -223,8 +219,6 @@ class Indexer:
                     store.add_folder(p, include, exclude)
                 save_folders_backup(self.paths, store.folders())
                 report = self._update(store, spec)
-            finally:
-                store.close()
         report.seconds = time.monotonic() - start
         return report
 
@@ -238,10 +232,8 @@ class Indexer:
         except UserFacingError:
             # A damaged store is exactly what a rebuild replaces; its folder list lives on in the backup.
             return load_folders_backup(self.paths)
-        try:
+        with store:
             return store.folders()
-        finally:
-            store.close()
 
     def _emit(self, p: Progress) -> None:
         if p.phase == Phase.INDEXING:

@@ -8,12 +8,9 @@ English from German.
 """
 from __future__ import annotations
 
-import logging
 import re
 from collections import Counter
 from enum import Enum
-
-logger = logging.getLogger(__name__)
 
 
 class Lang(str, Enum):

@@ -8,7 +8,6 @@ score alone, and :meth:`Searcher.embedding_note` says how many there are.
 """
 from __future__ import annotations
 
-import logging
 import os
 import re
 import threading
@@ -29,8 +28,6 @@ from desktop_search.terms import PER_DOCUMENT, STOPWORDS, WORD, format_location
 
 if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
     from desktop_search.embedding import TextEmbedder
-
-logger = logging.getLogger(__name__)
 
 MODES = ("dense", "keyword", "hybrid")
 _CJK_LANGS = (Lang.JAPANESE, Lang.CHINESE, Lang.KOREAN)
@@ -302,6 +299,12 @@ class Searcher:
 
     def close(self) -> None:
         self.store.close()
+
+    def __enter__(self) -> Searcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def language_notice(self, queries: Sequence[str] = ()) -> LanguageNotice | None:
         """A notice when the library, or else most of ``queries``, is in a script the model does not read."""

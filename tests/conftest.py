@@ -126,12 +126,6 @@ def _keep_logging():
     root.setLevel(level)
 
 
-def scifact_files(n: int, kinds: tuple[str, ...] = (".pdf", ".epub")) -> list[Path]:
-    """The first ``n`` SciFact library files in a stable order."""
-    files = sorted(p for p in (SCIFACT / "library").rglob("*") if p.suffix in kinds)
-    return files[:n]
-
-
 def make_pdf(path: Path, pages: list[str], title: str | None = None) -> Path:
     """Write a small text PDF with one string per page (pypdf only, no deps)."""
     from pypdf import PdfWriter

@@ -1,7 +1,6 @@
 """Token-aware chunking with the model's own tokenizer."""
 from __future__ import annotations
 
-import logging
 import re
 from pathlib import Path
 
@@ -11,8 +10,6 @@ from desktop_search.chunking import Chunker, ChunkSettings, split_units
 from desktop_search.embedding import load_tokenizer
 from desktop_search.extract.model import Segment
 from desktop_search.models import spec_from_folder
-
-logger = logging.getLogger(__name__)
 
 SENTENCES = [f"Sentence number {i} talks about topic {i % 7} in some detail." for i in range(60)]
 TEXT = " ".join(SENTENCES)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import sqlite3
@@ -16,8 +15,6 @@ import pytest
 from desktop_search.paths import resolve_data_dir
 from desktop_search.storage import Store, VectorIndex
 from tests.conftest import REPO, make_pdf
-
-logger = logging.getLogger(__name__)
 
 N_FILES = 60
 
@@ -107,12 +104,9 @@ def test_kill_9_mid_index_then_resume(tmp_path: Path, tiny_model: Path) -> None:
         conn.close()
 
     paths = resolve_data_dir(data)
-    store = Store(paths.database, readonly=True)
-    try:
+    with Store(paths.database, readonly=True) as store:
         vectors = VectorIndex.open(paths, store, 32, writable=False)
         assert vectors.live_count == store.chunk_count()
-    finally:
-        store.close()
 
     search = subprocess.run(
         [sys.executable, "-m", "desktop_search", "--data-dir", str(data), "--model", str(tiny_model), "--device", "cpu",

@@ -1,7 +1,6 @@
 """Walking library folders: which files count, and no traps."""
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from pathlib import Path
@@ -9,8 +8,6 @@ from pathlib import Path
 import pytest
 
 from desktop_search.crawl import crawl
-
-logger = logging.getLogger(__name__)
 
 
 def names(root: Path, **kw) -> list[str]:

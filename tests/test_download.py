@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
@@ -12,8 +11,6 @@ from desktop_search.download import DownloadError, download_model
 from desktop_search.settings import Settings
 from tests.conftest import MULTILINGUAL_REPO
 from tests.hub_server import HubServer
-
-logger = logging.getLogger(__name__)
 
 REPO_ID = MULTILINGUAL_REPO
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from pathlib import Path
 
@@ -10,8 +9,6 @@ import pytest
 
 from desktop_search.cli import main
 from tests.conftest import SCIFACT, scifact_doc_id, scifact_slice
-
-logger = logging.getLogger(__name__)
 
 pytestmark = pytest.mark.e2e
 

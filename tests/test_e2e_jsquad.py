@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import os
 from pathlib import Path
 
@@ -11,8 +10,6 @@ import pytest
 
 from desktop_search.cli import main
 from tests.conftest import SHARED
-
-logger = logging.getLogger(__name__)
 
 pytestmark = pytest.mark.e2e
 

@@ -1,7 +1,6 @@
 """The Embedder: pooling, normalisation, batching and prefixes, on a tiny random BERT."""
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,8 +10,6 @@ import pytest
 from desktop_search.embedding import Embedder, pick_device, pool
 from desktop_search.models import spec_from_folder
 from tests.conftest import build_tiny_model
-
-logger = logging.getLogger(__name__)
 
 TEXTS = [
     "short",

@@ -1,15 +1,12 @@
 """Embedder speed settings that must not change the vectors."""
 from __future__ import annotations
 
-import logging
 import os
 
 import numpy as np
 
 from desktop_search.embedding import Embedder, cpu_cores
 from desktop_search.models import resolve_model
-
-logger = logging.getLogger(__name__)
 
 TEXTS = [
     "short",

@@ -1,7 +1,6 @@
 """Models with CLS pooling and E5-style "query: " / "passage: " prefixes, end to end with a tiny model."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +13,6 @@ from desktop_search.paths import resolve_data_dir
 from desktop_search.search import Searcher
 from desktop_search.storage import Store
 from tests.conftest import build_tiny_model, make_epub
-
-logger = logging.getLogger(__name__)
 
 
 def reference_embedding(folder: Path, text: str, pooling: str) -> np.ndarray:
@@ -74,24 +71,18 @@ def test_index_and_search_use_the_prefixes(tmp_path: Path, e5_like: Path) -> Non
     report = Indexer(paths, IndexOptions(model="intfloat/e5-small-v2", extra_models=[str(e5_like)], workers=1)).run([lib])
     assert not report.failed
 
-    store = Store(paths.database, readonly=True)
-    try:
+    with Store(paths.database, readonly=True) as store:
         manifest = store.manifest()
         assert (manifest.pooling, manifest.query_prefix, manifest.passage_prefix) == ("cls", "query: ", "passage: ")
         [(text, blob)] = [
             (r[0], r[1]) for r in store.engine.connect().exec_driver_sql(
                 "SELECT text, embedding FROM chunks WHERE text LIKE '%Glaciers carve%'")
         ]
-    finally:
-        store.close()
     stored = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
     expected = reference_embedding(e5_like, "passage: Ice\n" + text, "cls")  # title prefix, then the passage
     np.testing.assert_allclose(stored, expected, atol=2e-3)
 
-    searcher = Searcher(paths, model="intfloat/e5-small-v2", extra_models=[str(e5_like)])
-    try:
+    with Searcher(paths, model="intfloat/e5-small-v2", extra_models=[str(e5_like)]) as searcher:
         [hit] = [r for r in searcher.search("glaciers", mode="dense", top_k=10) if "Glaciers carve" in r.text]
         want = float(reference_embedding(e5_like, "query: glaciers", "cls") @ expected)
         assert hit.score == pytest.approx(want, abs=5e-3)  # the query was embedded with "query: "
-    finally:
-        searcher.close()

@@ -1,7 +1,6 @@
 """Model resolution: explicit path, settings folders, bundled package, HF cache; never a download."""
 from __future__ import annotations
 
-import logging
 import shutil
 import socket
 import sys
@@ -12,8 +11,6 @@ import pytest
 from desktop_search.errors import ModelNotFoundError
 from desktop_search.models import catalogue, default_model_name, read_pooling, resolve_model
 from tests.conftest import _bundled_model_dir, build_tiny_model
-
-logger = logging.getLogger(__name__)
 
 DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
 

@@ -1,7 +1,6 @@
 """Searching an index built with the tiny model: locations, filters, modes, refresh."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,6 @@ from desktop_search.models import spec_from_folder
 from desktop_search.paths import resolve_data_dir
 from desktop_search.search import Searcher, fts_match, parse_query, rrf
 from tests.conftest import make_epub, make_pdf
-
-logger = logging.getLogger(__name__)
 
 PAGE_TWO = "Muscle pain is a side effect of statins."
 
@@ -183,8 +180,7 @@ def test_searcher_opened_before_first_index_finds_results_later(tiny_model, data
     from tests.conftest import make_pdf
 
     Store(data_dir.database).close()  # an empty index, as the GUI sees it before a first run
-    searcher = Searcher(data_dir, model=str(tiny_model))
-    try:
+    with Searcher(data_dir, model=str(tiny_model)) as searcher:
         assert searcher.search("statins") == []
         lib = tmp_path / "lib"
         lib.mkdir()
@@ -192,5 +188,3 @@ def test_searcher_opened_before_first_index_finds_results_later(tiny_model, data
         Indexer(data_dir, IndexOptions(model=str(tiny_model))).run([lib])
         results = searcher.search("statins muscle pain")
         assert [r.page for r in results] == [1]
-    finally:
-        searcher.close()

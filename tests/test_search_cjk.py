@@ -1,7 +1,6 @@
 """Keyword search in Korean and Japanese: particles attached, one- and two-character words."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
@@ -10,8 +9,6 @@ from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.paths import resolve_data_dir
 from desktop_search.search import Searcher, parse_query, trigram_terms
 from tests.conftest import make_epub
-
-logger = logging.getLogger(__name__)
 
 # Small synthetic Korean documents: the names carry other particles than the questions'.
 KOREAN = {

@@ -1,7 +1,6 @@
 """Ranking with the tiny random model: keyword paths (German, Japanese), query syntax, fusion, grouping."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
@@ -9,8 +8,6 @@ import pytest
 from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.search import FusionSettings, Searcher, fts_match, fuse, parse_query, rrf, trigram_terms
 from tests.conftest import make_epub, make_pdf
-
-logger = logging.getLogger(__name__)
 
 GERMAN = (
     "Die Straßenbahn fährt über die Brücke in die Altstadt. "

@@ -8,7 +8,6 @@ search side to let go of them (``release_requested``) and waits for
 """
 from __future__ import annotations
 
-import logging
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -16,8 +15,6 @@ from typing import Any, Protocol
 from PySide6.QtCore import QObject, Signal, SignalInstance
 
 from desktop_search.gui.workers import IndexJob, JobKind, RunFlags, ThreadMovable, start_thread, stop_thread
-
-logger = logging.getLogger(__name__)
 
 
 class IndexWorkerLike(ThreadMovable, Protocol):

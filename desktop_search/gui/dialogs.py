@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -23,8 +22,6 @@ from PySide6.QtWidgets import (
 
 from desktop_search import __version__
 from desktop_search.settings import Settings
-
-logger = logging.getLogger(__name__)
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 

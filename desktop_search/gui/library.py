@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import html
-import logging
 import os
 from collections.abc import Sequence
 
@@ -24,8 +23,6 @@ from PySide6.QtWidgets import (
 
 from desktop_search.crawl import PatternCounts
 from desktop_search.library_info import FileProblem, FolderInfo
-
-logger = logging.getLogger(__name__)
 
 
 class LibraryPanel(QWidget):

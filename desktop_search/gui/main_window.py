@@ -294,7 +294,7 @@ class MainWindow(QMainWindow):
         self.index_flags = RunFlags()
         self.index_worker = IndexWorker(self.paths, self.settings, self.index_flags)
         self.controller = IndexController(self.index_worker, self.index_flags, self)
-        self.index_thread = self.controller.thread
+        self.index_thread = self.controller.worker_thread
         self.search_worker = SearchWorker(self.paths, self.settings, self._latest)
         self.search_thread = start_thread(self.search_worker, "desktop-search-search")
         c, sw = self.controller, self.search_worker

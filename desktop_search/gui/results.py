@@ -7,7 +7,6 @@ keyboard navigation and selection colours (dark palettes included).
 from __future__ import annotations
 
 import html
-import logging
 import os
 import re
 from typing import TYPE_CHECKING
@@ -18,8 +17,6 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleO
 
 if TYPE_CHECKING:
     from desktop_search.search import SearchResult
-
-logger = logging.getLogger(__name__)
 
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 1  # the SearchResult (passage) an item shows
 HTML_ROLE = Qt.ItemDataRole.UserRole + 2

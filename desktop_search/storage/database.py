@@ -222,19 +222,24 @@ class Store:
         )
 
     def _classify(self, exc: Exception) -> Exception | None:
-        """Map SQLite's environment faults to user-facing errors; None for bugs."""
-        msg = str(getattr(exc, "orig", exc))
-        if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
+        """Map SQLite's environment faults to user-facing errors, by SQLite's result code; None for bugs."""
+        orig = getattr(exc, "orig", exc)
+        code = getattr(orig, "sqlite_errorcode", None)
+        if not isinstance(code, int):
+            return None
+        primary = code & 0xFF  # extended codes (SQLITE_IOERR_SHMMAP, ...) carry the primary one in the low byte
+        msg = str(orig)
+        if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
             return IndexCorruptError(
                 f"The index database {self.path} is damaged ({msg}). "
                 "Run `desktop-search index --rebuild` to rebuild it from your folders."
             )
-        if "readonly" in msg or "read-only" in msg or "unable to open" in msg:
+        if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
             return StorageError(f"Cannot write the index at {self.path.parent}: {msg}")
-        if "disk is full" in msg or "database or disk is full" in msg or ("disk I/O error" in msg and _disk_full(self.path)):
+        if primary == sqlite3.SQLITE_FULL or (primary == sqlite3.SQLITE_IOERR and _disk_full(self.path)):
             # A full disk can surface as an I/O error, e.g. when the -shm file cannot be mapped.
             return StorageError(f"The disk holding {self.path.parent} is full. Free some space and run again.")
-        if "disk I/O error" in msg:
+        if primary == sqlite3.SQLITE_IOERR:
             return StorageError(f"Cannot write the index at {self.path.parent}: the disk reported an I/O error.")
         return None
 
@@ -253,6 +258,12 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:

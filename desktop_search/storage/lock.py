@@ -4,15 +4,12 @@ The lock dies with its process, so a kill -9 never leaves a stale lock.
 """
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
 from types import TracebackType
 
 from desktop_search.errors import IndexBusyError, StorageError
-
-logger = logging.getLogger(__name__)
 
 
 class WriterLock:

@@ -1,7 +1,6 @@
 """EPUB extraction: spine order, chapter titles, hrefs and clean text."""
 from __future__ import annotations
 
-import logging
 import re
 import zipfile
 from pathlib import Path
@@ -11,8 +10,6 @@ import pytest
 from desktop_search.errors import ExtractionError
 from desktop_search.extract import extract_file
 from tests.conftest import EPUB_ZOO, make_epub
-
-logger = logging.getLogger(__name__)
 
 
 def extract(path: Path):

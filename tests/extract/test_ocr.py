@@ -1,7 +1,6 @@
 """OCR of scanned PDF pages: Tesseract reads what PDFium renders, page by page."""
 from __future__ import annotations
 
-import logging
 import shutil
 import stat
 from pathlib import Path
@@ -14,8 +13,6 @@ from desktop_search.extract.ocr import OcrOptions, default_languages, normalize_
 from desktop_search.extract.pdf import NO_TEXT, needs_tesseract
 from tests.conftest import SHARED
 from tests.extract.scans import TextPage, render_grey, scan_pdf, tilt_and_speckle, write_pdf
-
-logger = logging.getLogger(__name__)
 
 JAPANESE = SHARED / "jsquad" / "library" / "Google_検索.pdf"
 ENGLISH = ["The quick brown fox jumps over", "the lazy dog near the riverbank."]

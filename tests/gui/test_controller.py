@@ -1,7 +1,6 @@
 """The index controller with a fake worker: the queue and its merge rule, pause, cancel, the rebuild handshake."""
 from __future__ import annotations
 
-import logging
 import threading
 
 import pytest
@@ -10,8 +9,6 @@ from PySide6.QtCore import QObject, Signal, Slot
 from desktop_search.gui.controller import IndexController, JobOutcome
 from desktop_search.gui.workers import IndexJob, JobKind, RunFlags
 from desktop_search.progress import Phase, Progress
-
-logger = logging.getLogger(__name__)
 
 
 class FakeWorker(QObject):

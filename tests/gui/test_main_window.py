@@ -1,7 +1,6 @@
 """The window end to end with the tiny model: add, index, search, preview, cancel, close."""
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import threading
@@ -17,8 +16,6 @@ from desktop_search.gui.results import HTML_ROLE, MORE_ROLE, RESULT_ROLE
 from desktop_search.settings import Settings
 from tests.conftest import make_pdf
 from tests.gui.conftest import INDEX_TIMEOUT_MS, index_folder, search
-
-logger = logging.getLogger(__name__)
 
 
 def test_window_basics(make_window):

@@ -6,14 +6,11 @@ plus these files through the CLI and prints the closing figures.
 from __future__ import annotations
 
 import io
-import logging
 import os
 import random
 import zipfile
 import zlib
 from pathlib import Path
-
-logger = logging.getLogger(__name__)
 
 BOMB_BYTES = 2 * 1024**3  # what the zip bomb inflates to
 
@@ -51,28 +48,6 @@ def write_zip_bomb(path: Path, inflated: int = BOMB_BYTES) -> Path:
             fh._compressor = _RepeatingDeflate()
             for _ in range(inflated // len(block)):
                 fh.write(block)
-    return path
-
-
-def write_wide_bomb(path: Path, entries: int = 1000, entry_bytes: int = 500_000) -> Path:
-    """Many entries, each too small for the per-entry ratio check, together just under the size cap.
-
-    Only the reader's memory limit stands between this and a lot of memory.
-    """
-    block = b"\0" * entry_bytes
-    names = [f"c{i}.xhtml" for i in range(entries)]
-    deflate = _RepeatingDeflate()
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip")
-        _write_container(zf)
-        zf.writestr("OEBPS/content.opf", _opf(names), compress_type=zipfile.ZIP_DEFLATED)
-        for name in names:
-            info = zipfile.ZipInfo(f"OEBPS/{name}")
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with zf.open(info, "w") as fh:
-                fh._compressor = deflate
-                fh.write(block)
-                deflate = _RepeatingDeflate() if deflate._piece is None else deflate
     return path
 
 

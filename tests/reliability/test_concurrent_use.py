@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import sqlite3
@@ -22,8 +21,6 @@ from tests.reliability.conftest import (
     start_paused,
     store_state,
 )
-
-logger = logging.getLogger(__name__)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 import sqlite3
 import subprocess
@@ -19,8 +18,6 @@ from tests.reliability.conftest import (
     run_cli,
     store_state,
 )
-
-logger = logging.getLogger(__name__)
 
 # An index run with small batches, so one run commits several text and vector batches.
 RUN_SMALL_BATCHES = (

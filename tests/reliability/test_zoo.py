@@ -1,7 +1,6 @@
 """The real awkward files of the PDF and EPUB zoos: each indexed, or failed with a reason a person understands."""
 from __future__ import annotations
 
-import logging
 import re
 from pathlib import Path
 
@@ -11,8 +10,6 @@ from desktop_search.crawl import crawl
 from desktop_search.indexing import Indexer, IndexOptions
 from tests.conftest import EPUB_ZOO, PDF_ZOO
 from tests.reliability.conftest import store_state
-
-logger = logging.getLogger(__name__)
 
 UNDERSTANDABLE = [
     r"^encrypted: needs a password$",

@@ -1,7 +1,6 @@
 """The SQLite store: manifest, per-file commits, deletions and failure records."""
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 
 import numpy as np
@@ -11,8 +10,6 @@ from sqlalchemy.exc import IntegrityError
 from desktop_search.errors import IndexCorruptError, IndexMismatchError, StorageError
 from desktop_search.storage import Store
 from tests.storage.conftest import MANIFEST, record
-
-logger = logging.getLogger(__name__)
 
 
 def test_manifest_is_recorded_then_a_different_one_is_refused(store: Store) -> None:
@@ -106,12 +103,9 @@ def test_damaged_database_is_a_clear_error(tmp_path) -> None:
 
 
 def test_readonly_store_cannot_write(data_dir, store: Store, folder_id: int, rng) -> None:
-    ro = Store(data_dir.database, readonly=True)
-    try:
+    with Store(data_dir.database, readonly=True) as ro:
         with pytest.raises(StorageError):
             ro.commit_documents([record("/library/a.pdf", folder_id, 1, rng)])
-    finally:
-        ro.close()
 
 
 def test_cjk_ngram_index_follows_inserts_and_deletes(store: Store, folder_id: int, rng) -> None:
@@ -135,14 +129,12 @@ def test_an_index_from_before_the_ngram_index_gets_it_on_open(data_dir, folder_i
         conn.exec_driver_sql("DROP TABLE chunks_cjk")
         conn.exec_driver_sql("ALTER TABLE documents DROP COLUMN lang")
     store.close()
-    reader = Store(data_dir.database, readonly=True)
-    assert [n for _cid, n in reader.gram_search(["신씨"], 10)] == [1.0]  # scan fallback
-    assert reader.language_counts() == {}
-    reader.close()
-    upgraded = Store(data_dir.database)
-    assert len(upgraded.gram_search(["신씨"], 10)) == 1
-    assert upgraded.language_counts() == {None: 1}
-    upgraded.close()
+    with Store(data_dir.database, readonly=True) as reader:
+        assert [n for _cid, n in reader.gram_search(["신씨"], 10)] == [1.0]  # scan fallback
+        assert reader.language_counts() == {}
+    with Store(data_dir.database) as upgraded:
+        assert len(upgraded.gram_search(["신씨"], 10)) == 1
+        assert upgraded.language_counts() == {None: 1}
 
 
 def test_language_counts_per_document(store: Store, folder_id: int, rng) -> None:

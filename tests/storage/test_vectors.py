@@ -2,14 +2,11 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import numpy as np
 
 from desktop_search.storage import Store, VectorIndex
 from tests.storage.conftest import DIM, record, unit
-
-logger = logging.getLogger(__name__)
 
 
 def commit(store: Store, folder_id: int, rng, names: list[str], n: int = 3) -> dict[str, tuple[np.ndarray, np.ndarray]]:
