@@ -261,10 +261,10 @@ def cmd_search(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
         queries = [(None, " ".join(args.text))]
     else:
         raise UserFacingError("Give a query, or --queries FILE.jsonl.")
-    # One short query at a time: a single CPU thread is as fast when the machine
-    # is idle, and many times faster when other work keeps the cores busy.
     top_k = args.top_k or settings.top_k
     mode = args.mode or settings.search_mode
+    # One short query at a time: a single CPU thread is as fast when the machine
+    # is idle, and many times faster when other work keeps the cores busy.
     with Searcher(paths, model=args.model, extra_models=settings.extra_models, device=args.device or settings.device,
                   threads=1) as searcher:
         if mode != "keyword":
@@ -272,6 +272,8 @@ def cmd_search(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
             if note:
                 print(f"desktop-search: {note}", file=sys.stderr)
             _print_notice(searcher.language_notice([text for _qid, text in queries]))
+            if len(queries) > 1:
+                searcher.prepare([text for _qid, text in queries])
         for qid, text in queries:
             documents = searcher.search_documents(text, top_k=top_k, mode=mode, folders=args.folder, kinds=args.kinds,
                                                   per_document=args.per_document)
