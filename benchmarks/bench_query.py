@@ -44,8 +44,7 @@ from desktop_search.indexing import build_manifest
 from desktop_search.models import resolve_model
 from desktop_search.paths import DataPaths, resolve_data_dir
 from desktop_search.search import Searcher
-from desktop_search.storage import Store
-from desktop_search.storage import vectors as vectors_mod
+from desktop_search.storage import Store, vectors as vectors_mod
 
 CHUNKS_PER_DOC = 4
 BLOCK = 50_000

@@ -29,8 +29,7 @@ from sqlalchemy.exc import DatabaseError, OperationalError
 
 from desktop_search.checkpoints import checkpoint
 from desktop_search.errors import IndexCorruptError, IndexMismatchError, StorageError
-from desktop_search.failures import FailureCode
-from desktop_search.failures import parse as parse_failure
+from desktop_search.failures import FailureCode, parse as parse_failure
 from desktop_search.language import Lang, cjk_grams
 from desktop_search.storage import schema
 from desktop_search.storage.schema import DocStatus, chunks, documents, folders, meta
