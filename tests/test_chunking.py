@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -51,7 +52,7 @@ def test_title_takes_room_from_the_budget(tokenizer) -> None:
 
 def test_consecutive_windows_overlap(tokenizer) -> None:
     chunks = chunker(tokenizer, overlap=16).chunk_segments([Segment(TEXT, page=1)], 62)
-    for a, b in zip(chunks, chunks[1:], strict=True):
+    for a, b in pairwise(chunks):
         assert b.char_start < a.char_end, "expected overlap"
         assert b.char_start > a.char_start
         assert n_tokens(tokenizer, TEXT[b.char_start : a.char_end]) <= 16 + 1
@@ -59,7 +60,7 @@ def test_consecutive_windows_overlap(tokenizer) -> None:
 
 def test_no_overlap_when_disabled(tokenizer) -> None:
     chunks = chunker(tokenizer, overlap=0).chunk_segments([Segment(TEXT, page=1)], 62)
-    for a, b in zip(chunks, chunks[1:], strict=True):
+    for a, b in pairwise(chunks):
         assert b.char_start >= a.char_end
 
 
