@@ -269,6 +269,8 @@ def cmd_search(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
             if note:
                 print(f"desktop-search: {note}", file=sys.stderr)
             _print_notice(searcher.language_notice([text for _qid, text in queries]))
+            if len(queries) > 1:
+                searcher.prepare([text for _qid, text in queries])
         for qid, text in queries:
             documents = searcher.search_documents(text, top_k=top_k, mode=mode, folders=args.folder, kinds=args.kinds,
                                                   per_document=args.per_document)

@@ -194,3 +194,20 @@ def test_searcher_opened_before_first_index_finds_results_later(tiny_model, data
         assert [r.page for r in results] == [1]
     finally:
         searcher.close()
+
+
+def test_prepared_queries_embed_in_one_batch_and_rank_as_single_ones(searcher: Searcher, indexed,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """`search --queries` embeds all queries at once; the results are those of one query at a time."""
+    queries = ["muscle pain statins", "apples in orchards", "memory and sleep"]
+    single = [[(r.chunk_id, round(r.score, 4)) for r in searcher.search(q, mode="dense")] for q in queries]
+    _paths, _lib, _o, embedder = indexed
+    calls: list[int] = []
+    encode = embedder.encode_queries
+    monkeypatch.setattr(embedder, "encode_queries", lambda texts: calls.append(len(texts)) or encode(texts))
+    searcher.prepare(queries)
+    batched = [[(r.chunk_id, round(r.score, 4)) for r in searcher.search(q, mode="dense")] for q in queries]
+    assert calls == [3]  # one forward for the three, none per query
+    assert batched == single
+    searcher.search(queries[0], mode="dense")
+    assert calls == [3, 1]  # a prepared vector is used once
