@@ -130,6 +130,7 @@ def record_of(result: ExtractionResult, folder_id: int, attempt: int) -> Documen
     rec = DocumentRecord(
         path=path, folder_id=folder_id, kind=doc.kind, size=doc.size, mtime_ns=doc.mtime_ns, hash=doc.hash,
         title=doc.title, author=doc.author, status="indexed", error=doc.warning, pages=doc.pages, lang=doc.lang,
+        failure=doc.warning_code,
         chunks=[
             ChunkRecord(ordinal=c.ordinal, text=c.text, char_start=c.char_start, char_end=c.char_end, page=c.page,
                         page_label=c.page_label, section=c.section, href=c.href, ocr=c.ocr)

@@ -270,10 +270,12 @@ class Indexer:
                 if k is None:
                     new.append((f.path, folder["id"], f.size, f.mtime_ns))
                 elif k.size == f.size and k.mtime_ns == f.mtime_ns:
-                    if k.status == "failed" and should_retry(k.failure, k.attempts):
+                    if should_retry(k.failure, k.attempts):
+                        # A failed file, or one partly read for want of a tool that is now there.
                         plan.todo.append((f.path, folder["id"]))
                         plan.replacing.add(f.path)
-                        plan.retries[f.path] = k.attempts + 1
+                        if k.status == "failed":
+                            plan.retries[f.path] = k.attempts + 1
                     else:
                         plan.unchanged += 1
                 else:

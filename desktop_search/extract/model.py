@@ -5,6 +5,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from desktop_search.failures import FailureCode
 from desktop_search.language import Lang, detect
 
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
@@ -51,6 +52,7 @@ class ExtractedDocument:
     segments: list[Segment] = field(default_factory=list)
     pages: int = 0
     warning: str | None = None  # set when only part of the file could be read
+    warning_code: FailureCode | None = None  # why part was left unread, when a later run may read it (failures.py)
     size: int = 0
     mtime_ns: int = 0
     hash: str = ""

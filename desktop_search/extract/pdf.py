@@ -158,6 +158,7 @@ def _extract(doc, path: Path, data: bytes, ocr: OcrOptions | None,  # doc: pypdf
     return ExtractedDocument(
         path=str(path), kind="pdf", title=title or path.stem, author=author,
         segments=segments, pages=n_pages, warning=warning,
+        warning_code=FailureCode.NEEDS_TESSERACT if unread_scans else None,
         ocr_pages=sum(1 for p in pages if p.ocr), ocr_seconds=ocr_seconds,
     )
 

@@ -92,7 +92,7 @@ class DocumentRecord:
     pages: int | None = None
     chunks: list[ChunkRecord] = field(default_factory=list)
     attempts: int = 1  # consecutive failed reads, to stop retrying a file that always fails
-    failure: FailureCode | None = None  # why it failed (status "failed"); decides retries
+    failure: FailureCode | None = None  # why it failed, or why an indexed file was partly read; decides retries
     lang: Lang | None = None  # the main writing system of its text
 
 

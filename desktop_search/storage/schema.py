@@ -98,7 +98,7 @@ documents = Table(
     Column("author", Text),
     Column("status", String, nullable=False),  # indexed | failed
     Column("error", Text),  # failure reason, or a warning for partly read files
-    Column("failure", String),  # desktop_search.failures.FailureCode of a failed file; drives retries
+    Column("failure", String),  # desktop_search.failures.FailureCode of a failed or partly read file; drives retries
     Column("attempts", Integer, nullable=False, default=1),  # reads that failed in a row
     Column("pages", Integer),  # pages (PDF) or spine items (EPUB)
     Column("lang", String),  # language.Lang value of its text; NULL if unknown (indexed before it was recorded)

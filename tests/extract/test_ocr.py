@@ -11,6 +11,7 @@ from desktop_search.errors import ExtractionError
 from desktop_search.extract import extract_file
 from desktop_search.extract.ocr import OcrOptions, default_languages, normalize_ocr_text
 from desktop_search.extract.pdf import NO_TEXT, needs_tesseract
+from desktop_search.failures import FailureCode
 from tests.conftest import SHARED
 from tests.extract.scans import TextPage, render_grey, scan_pdf, tilt_and_speckle, write_pdf
 
@@ -68,6 +69,16 @@ def test_only_the_scanned_page_of_a_mixed_pdf_is_read_by_ocr(tmp_path: Path, tes
     assert doc.segments[0].text == "A typed page about beavers."
     assert "otters" in doc.segments[1].text
     assert doc.ocr_pages == 1
+    assert doc.warning is None and doc.warning_code is None
+
+
+def test_without_tesseract_a_mixed_pdf_is_partly_read_with_a_code_to_retry(tmp_path: Path) -> None:
+    picture = render_grey(write_pdf(tmp_path / "p2.pdf", [TextPage(["Photographed handout about otters."])]), 200)
+    mixed = write_pdf(tmp_path / "mixed.pdf", [TextPage(["A typed page about beavers."]), *picture])
+    doc = extract(mixed, tesseract=str(tmp_path / "no-such-tesseract"))
+    assert [(s.page, s.ocr) for s in doc.segments] == [(1, False)]
+    assert doc.warning is not None and "1 scanned pages need Tesseract to be read" in doc.warning
+    assert doc.warning_code is FailureCode.NEEDS_TESSERACT
 
 
 def test_without_tesseract_the_file_is_refused_with_the_install_hint(tmp_path: Path, tesseract: str) -> None:
