@@ -11,7 +11,6 @@ from tests.extract.scans import TextPage, render_grey, write_pdf
 from tests.reliability.conftest import run_cli
 
 
-
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if shutil.which("tesseract") is None:
