@@ -104,19 +104,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     results: list[dict[str, Any]] = []
     for mode in args.modes:
         for name, fusion in variants if mode != "dense" else variants[:1]:
-            searcher = Searcher(paths, model=args.model, embedder=embedder, fusion=fusion, threads=1)
-            if embedder is None and mode != "keyword":
-                embedder = CachingEmbedder(searcher.embedder)
-                searcher._embedder = embedder
-            try:
+            with Searcher(paths, model=args.model, embedder=embedder, fusion=fusion, threads=1) as searcher:
+                if embedder is None and mode != "keyword":
+                    embedder = CachingEmbedder(searcher.embedder)
+                    searcher._embedder = embedder
                 start = time.monotonic()
                 per_query = [
                     scores(searcher.search(text, top_k=TOP_K, mode=mode, per_document=args.per_document), *qrels[qid])
                     for qid, text in queries
                 ]
                 rate = len(queries) / max(time.monotonic() - start, 1e-9)
-            finally:
-                searcher.close()
             m = {k: sum(s[k] for s in per_query) / len(per_query) for k in per_query[0]}
             print(fmt_row([mode, name if mode != "dense" else "-", *(f"{m[k]:.4f}" for k in cols[2:5]), f"{rate:.0f}"],
                           widths), flush=True)

@@ -269,16 +269,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         for mode in args.modes:
             # Dense ignores the settings (but the pool): it runs once, with the first.
             for name, fusion in variants if mode != "dense" else variants[:1]:
-                searcher = Searcher(paths, embedder=embedder, fusion=fusion, threads=1)  # as the CLI does
-                if embedder is None and mode != "keyword":
-                    embedder = CachingEmbedder(searcher.embedder)
-                    searcher._embedder = embedder
-                try:
+                with Searcher(paths, embedder=embedder, fusion=fusion, threads=1) as searcher:  # as the CLI does
+                    if embedder is None and mode != "keyword":
+                        embedder = CachingEmbedder(searcher.embedder)
+                        searcher._embedder = embedder
                     start = time.monotonic()
                     runs = run_searcher(searcher, queries, mode)
                     rate = len(queries) / max(time.monotonic() - start, 1e-9)
-                finally:
-                    searcher.close()
                 m = mean_metrics(runs, qrels)
                 label = name if mode != "dense" else "-"
                 print(fmt_row([split, mode, label, len(queries), *(f"{m[k]:.4f}" for k in cols[4:8]), f"{rate:.0f}"],

@@ -39,9 +39,8 @@ def indexed(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path):
 @pytest.fixture
 def searcher(indexed, tiny_model: Path):
     paths, _lib, _options, embedder = indexed
-    s = Searcher(paths, model=str(tiny_model), embedder=embedder)
-    yield s
-    s.close()
+    with Searcher(paths, model=str(tiny_model), embedder=embedder) as s:
+        yield s
 
 
 def test_dense_finds_the_passage_with_its_page(searcher: Searcher, indexed) -> None:

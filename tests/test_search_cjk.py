@@ -30,9 +30,8 @@ def searcher(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path):
     paths = resolve_data_dir(tmp_path_factory.mktemp("data"))
     report = Indexer(paths, IndexOptions(model=str(tiny_model), workers=1)).run([root])
     assert not report.failed
-    s = Searcher(paths, model=str(tiny_model))
-    yield s
-    s.close()
+    with Searcher(paths, model=str(tiny_model)) as s:
+        yield s
 
 
 def top(s: Searcher, query: str) -> str:

@@ -38,11 +38,10 @@ def quality_slice(tmp_path_factory: pytest.TempPathFactory):
     paths = resolve_data_dir(root / "data")
     report = Indexer(paths, IndexOptions()).run([library])
     assert not report.failed, report.failed
-    searcher = Searcher(paths, threads=1)
     qrels = retrieval_eval.load_qrels("train")
     queries = [(qid, text) for qid, text in retrieval_eval.load_queries("train") if qid in set(qids)]
-    yield searcher, queries, {qid: qrels[qid] for qid in qids}
-    searcher.close()
+    with Searcher(paths, threads=1) as searcher:
+        yield searcher, queries, {qid: qrels[qid] for qid in qids}
 
 
 def test_hybrid_at_least_dense_and_keyword_works(quality_slice) -> None:

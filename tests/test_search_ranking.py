@@ -42,9 +42,8 @@ def library(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path):
     paths = resolve_data_dir(data)
     report = Indexer(paths, IndexOptions(model=str(tiny_model), workers=1)).run([root])
     assert not report.failed
-    searcher = Searcher(paths, model=str(tiny_model))
-    yield searcher
-    searcher.close()
+    with Searcher(paths, model=str(tiny_model)) as searcher:
+        yield searcher
 
 
 def names(results) -> list[str]:
