@@ -1,22 +1,18 @@
 """Helpers shared by the benchmark scripts (not part of the package)."""
 from __future__ import annotations
 
-import logging
 import os
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-
-logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from tests.conftest import SCIFACT  # noqa: E402 - corpus paths live in one place
+from tests.conftest import SCIFACT  # corpus paths live in one place
 
 LIBRARY = SCIFACT / "library"
 
@@ -33,15 +29,6 @@ def link_library(files: list[Path], folder: Path) -> Path:
     for p in files:
         os.symlink(p.resolve(), folder / p.name)
     return folder
-
-
-@contextmanager
-def timed(into: dict[str, float], key: str) -> Iterator[None]:
-    t0 = time.perf_counter()
-    try:
-        yield
-    finally:
-        into[key] = into.get(key, 0.0) + time.perf_counter() - t0
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:

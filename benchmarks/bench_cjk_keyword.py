@@ -23,12 +23,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import best_of, machine_note  # noqa: E402
-
-from desktop_search.storage import Manifest, Store  # noqa: E402
-from desktop_search.storage.database import ChunkRecord, DocumentRecord  # noqa: E402
-
-logger = logging.getLogger(__name__)
+from _common import best_of, machine_note
+from desktop_search.storage import Manifest, Store
+from desktop_search.storage.database import ChunkRecord, DocumentRecord
 
 KANJI = "日本東京大学研究者新量子計算機設計発表猫犬人口都市首都機能集京寺観光客古歴史文化経済政治社会科学技術"
 KANA = "のはがをにでともへやからまでより"
@@ -46,7 +43,7 @@ def build(root: Path, n: int, seed: int = 0) -> Store:
     vocab = ["".join(rng.choice(KANJI) for _ in range(rng.randint(2, 4))) for _ in range(3000)]
     rng.shuffle(vocab)
     # The timed words from common (rank 10) to rare (rank 2000).
-    for rank, word in zip([10, 10, 300, 2000, 10, 10, 300, 2000], WORDS_1 + WORDS_2):
+    for rank, word in zip([10, 10, 300, 2000, 10, 10, 300, 2000], WORDS_1 + WORDS_2, strict=True):
         vocab.insert(rank, word)
     cum = list(itertools.accumulate(1 / (i + 1) for i in range(len(vocab))))
     store = Store(root / "index.sqlite3")
@@ -77,8 +74,8 @@ def main() -> int:
         print(f"{'word':<8}{'passages':>9}{'n-gram index ms':>16}{'table scan ms':>15}{'ratio':>8}  same passages")
         for words in ([w] for w in WORDS_1 + WORDS_2):
             words = list(words)
-            fast = best_of(lambda: store.gram_search(words, 1000), args.repeat) * 1000
-            slow = best_of(lambda: store.substring_search(words, 1000), args.repeat) * 1000
+            fast = best_of(lambda words=words: store.gram_search(words, 1000), args.repeat) * 1000
+            slow = best_of(lambda words=words: store.substring_search(words, 1000), args.repeat) * 1000
             a = {cid for cid, _ in store.gram_search(words, args.passages)}
             b = {cid for cid, _ in store.substring_search(words, args.passages)}
             print(f"{words[0]:<8}{len(b):>9}{fast:>16.1f}{slow:>15.1f}{slow / fast:>7.1f}x  {'yes' if a == b else 'NO'}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import subprocess
 import sys
@@ -22,13 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO, machine_note  # noqa: E402
-
-from desktop_search.embedding import Embedder  # noqa: E402
-from desktop_search.models import resolve_model  # noqa: E402
-from tests.conftest import SCIFACT  # noqa: E402
-
-logger = logging.getLogger(__name__)
+from _common import REPO, machine_note
+from desktop_search.embedding import Embedder
+from desktop_search.models import resolve_model
+from tests.conftest import SCIFACT
 
 
 def cli_wall(data: str, queries: Path, mode: str) -> float:

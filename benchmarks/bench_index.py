@@ -35,14 +35,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import LIBRARY, REPO, library_files, link_library, machine_note  # noqa: E402
-
-from desktop_search.embedding import Embedder  # noqa: E402
-from desktop_search.indexing import IndexOptions, Indexer  # noqa: E402
-from desktop_search.models import resolve_model  # noqa: E402
-from desktop_search.paths import resolve_data_dir  # noqa: E402
-
-logger = logging.getLogger(__name__)
+from _common import LIBRARY, REPO, library_files, link_library, machine_note
+from desktop_search.embedding import Embedder
+from desktop_search.indexing import Indexer, IndexOptions
+from desktop_search.models import resolve_model
+from desktop_search.paths import resolve_data_dir
 
 
 class RecordingEmbedder(Embedder):

@@ -27,13 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import LIBRARY, REPO, library_files, link_library, machine_note  # noqa: E402
-
-from desktop_search.chunking import ChunkJob, ChunkSettings  # noqa: E402
-from desktop_search.extract.pool import ExtractorPool  # noqa: E402
-from desktop_search.models import resolve_model  # noqa: E402
-
-logger = logging.getLogger(__name__)
+from _common import LIBRARY, REPO, library_files, link_library, machine_note
+from desktop_search.chunking import ChunkJob, ChunkSettings
+from desktop_search.extract.pool import ExtractorPool
+from desktop_search.models import resolve_model
 
 
 def committed(db: Path) -> int:

@@ -21,13 +21,10 @@ import time
 from pathlib import Path
 
 from _common import library_files, machine_note
-
 from desktop_search.errors import ExtractionError
 from desktop_search.extract.pdf import extract_pdf
 from desktop_search.extract.pdf_pypdf import extract_pdf_pypdf
 from tests.conftest import PDF_ZOO
-
-logger = logging.getLogger(__name__)
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")
 PAGES_PER_BOOK = 100
@@ -49,7 +46,7 @@ def make_book(path: Path, texts: list[str]) -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PySide6.QtGui import QFont, QFontDatabase, QGuiApplication, QPageSize, QPdfWriter, QTextDocument
 
-    _app = QGuiApplication.instance() or QGuiApplication([])  # noqa: F841 - fonts need an application
+    _app = QGuiApplication.instance() or QGuiApplication([])  # fonts need an application
     family = QFontDatabase.applicationFontFamilies(QFontDatabase.addApplicationFont(str(FONT)))[0]
     writer = QPdfWriter(str(path))
     writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))

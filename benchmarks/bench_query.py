@@ -38,17 +38,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SCIFACT, machine_note, percentiles  # noqa: E402
-
-from desktop_search.chunking import ChunkSettings  # noqa: E402
-from desktop_search.indexing import build_manifest  # noqa: E402
-from desktop_search.models import resolve_model  # noqa: E402
-from desktop_search.paths import DataPaths, resolve_data_dir  # noqa: E402
-from desktop_search.search import Searcher  # noqa: E402
-from desktop_search.storage import Store  # noqa: E402
-from desktop_search.storage import vectors as vectors_mod  # noqa: E402
-
-logger = logging.getLogger(__name__)
+from _common import SCIFACT, machine_note, percentiles
+from desktop_search.chunking import ChunkSettings
+from desktop_search.indexing import build_manifest
+from desktop_search.models import resolve_model
+from desktop_search.paths import DataPaths, resolve_data_dir
+from desktop_search.search import Searcher
+from desktop_search.storage import Store, vectors as vectors_mod
 
 CHUNKS_PER_DOC = 4
 BLOCK = 50_000
@@ -75,10 +71,9 @@ def build(root: Path, n: int, ef_construction: int, seed: int = 0) -> DataPaths:
     if paths.vectors_meta.exists():
         return paths  # kept from an earlier run (--keep)
     spec = resolve_model(None)
-    store = Store(paths.database)
-    store.check_manifest(build_manifest(spec, ChunkSettings()))
-    fid = store.add_folder("/synthetic")
-    store.close()
+    with Store(paths.database) as store:
+        store.check_manifest(build_manifest(spec, ChunkSettings()))
+        fid = store.add_folder("/synthetic")
     rng = np.random.default_rng(seed)
     centers = rng.standard_normal((max(64, n // 200), spec.dim), dtype=np.float32)
     words = np.array(WORDS)
@@ -104,7 +99,7 @@ def build(root: Path, n: int, ef_construction: int, seed: int = 0) -> DataPaths:
             "INSERT INTO chunks (id, document_id, ordinal, page, char_start, char_end, text, embedding) "
             "VALUES (?, ?, ?, ?, 0, ?, ?, ?)",
             ((int(i), (int(i) - 1) // CHUNKS_PER_DOC + 1, (int(i) - 1) % CHUNKS_PER_DOC, 1, len(t), t, b.tobytes())
-             for i, t, b in zip(ids, texts, blobs)),
+             for i, t, b in zip(ids, texts, blobs, strict=True)),
         )
         con.commit()
         index.add(ids, vecs)
@@ -155,9 +150,8 @@ def measure(paths: DataPaths, n: int, queries: list[str], top_k: int) -> dict[st
     del searcher
     gc.collect()
     # Baseline: exact k-NN over the same vectors.
-    store = Store(paths.database, readonly=True)
-    matrix = np.concatenate([v for _, v in store.iter_embeddings(block=100_000)])
-    store.close()
+    with Store(paths.database, readonly=True) as store:
+        matrix = np.concatenate([v for _, v in store.iter_embeddings(block=100_000)])
     exact = []
     for vec in qvecs[:50]:
         t0 = time.perf_counter()

@@ -29,24 +29,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import LIBRARY, REPO, machine_note  # noqa: E402
-
-from desktop_search.chunking import ChunkSettings  # noqa: E402
-from desktop_search.crawl import crawl  # noqa: E402
-from desktop_search.extract import kind_of  # noqa: E402
-from desktop_search.indexing import Indexer, build_manifest  # noqa: E402
-from desktop_search.models import resolve_model  # noqa: E402
-from desktop_search.paths import DataPaths, resolve_data_dir  # noqa: E402
-from desktop_search.storage import Store  # noqa: E402
-from desktop_search.storage.database import DocumentRecord  # noqa: E402
-
-logger = logging.getLogger(__name__)
+from _common import LIBRARY, REPO, machine_note
+from desktop_search.chunking import ChunkSettings
+from desktop_search.crawl import crawl
+from desktop_search.extract import kind_of
+from desktop_search.indexing import Indexer, build_manifest
+from desktop_search.models import resolve_model
+from desktop_search.paths import DataPaths, resolve_data_dir
+from desktop_search.storage import Store
+from desktop_search.storage.database import DocumentRecord
 
 
 def synthetic_store(paths: DataPaths, library: Path) -> int:
     """A store that lists every file under ``library`` as indexed, without chunks."""
-    store = Store(paths.database)
-    try:
+    with Store(paths.database) as store:
         folder = str(library.absolute())
         fid = store.add_folder(folder)
         store.check_manifest(build_manifest(resolve_model(None), ChunkSettings()))
@@ -58,8 +54,6 @@ def synthetic_store(paths: DataPaths, library: Path) -> int:
         for i in range(0, len(records), 1000):
             store.commit_documents(records[i : i + 1000])
         return len(records)
-    finally:
-        store.close()
 
 
 def walk_stat(root: Path) -> int:
@@ -85,9 +79,8 @@ def main(argv: list[str] | None = None) -> int:
             for name in os.listdir(args.from_index):
                 if name.endswith((".db", ".hnsw", ".json")) and not name.startswith("."):
                     shutil.copy2(os.path.join(args.from_index, name), paths.root / name)
-            store = Store(paths.database, readonly=True)
-            n_docs = len(store.known_documents())
-            store.close()
+            with Store(paths.database, readonly=True) as store:
+                n_docs = len(store.known_documents())
             print(f"store: copy of {args.from_index} ({n_docs} documents)")
         else:
             n_docs = synthetic_store(paths, LIBRARY)
@@ -117,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nfiles in the tree: {n_files}; unchanged per rescan: {report.unchanged}")
     print(f"baseline os.walk + stat:        best {min(walk):.3f} s, median {statistics.median(walk):.3f} s")
     print(f"Indexer.run() rescan:           best {min(scan):.3f} s, median {statistics.median(scan):.3f} s  (target <= 2 s)")
-    print(f"CLI `desktop-search index`:     best {min(cli):.3f} s, median {statistics.median(cli):.3f} s (fresh interpreter, imports included)")
+    print(f"CLI `desktop-search index`:     best {min(cli):.3f} s, median {statistics.median(cli):.3f} s"
+          " (fresh interpreter, imports included)")
     print(f"RATIO rescan / walk+stat (median): {statistics.median(scan) / statistics.median(walk):.2f}x")
     return 0
 

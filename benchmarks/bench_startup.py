@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import shutil
 import statistics
@@ -23,8 +22,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[1]
 SCIFACT = REPO.parent / "shared" / "corpora" / "scifact" / "library"

@@ -30,13 +30,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import SCIFACT, scifact_doc_id, scifact_slice  # noqa: E402
-
-from desktop_search.indexing import IndexOptions, Indexer  # noqa: E402
-from desktop_search.paths import resolve_data_dir  # noqa: E402
-from desktop_search.search import Searcher  # noqa: E402
-
-logger = logging.getLogger(__name__)
+from desktop_search.indexing import Indexer, IndexOptions
+from desktop_search.paths import resolve_data_dir
+from desktop_search.search import Searcher
+from tests.conftest import SCIFACT, scifact_doc_id, scifact_slice
 
 
 def recall_at_k(searcher: Searcher, queries: list[dict], qrels: dict[str, set[str]], k: int) -> tuple[float, list]:
@@ -80,8 +77,7 @@ def main() -> int:
         rescan = Indexer(paths, options).run()
         t_rescan = time.perf_counter() - t0
 
-        searcher = Searcher(paths)
-        try:
+        with Searcher(paths) as searcher:
             recall, rows = recall_at_k(searcher, queries, qrels, 10)
             located = sum(1 for r in rows if r.page is not None or r.section) / max(1, len(rows))
 
@@ -89,20 +85,15 @@ def main() -> int:
             q = queries[0]
             hits = searcher.search(q["text"], top_k=10, mode="dense")
             victim = next(r.path for r in hits if scifact_doc_id(r.path) in qrels[q["id"]])
-        finally:
-            searcher.close()
         Path(victim).unlink()
         after = Indexer(paths, options).run()
-        searcher = Searcher(paths)
-        try:
+        with Searcher(paths) as searcher:
             gone_from_query = all(r.path != victim for r in searcher.search(q["text"], top_k=10, mode="dense"))
             gone_everywhere = all(
                 r.path != victim
                 for qq in queries
                 for r in searcher.search(qq["text"], top_k=50, mode="dense", per_document=0)
             )
-        finally:
-            searcher.close()
 
     print(f"slice: {len(files)} files ({sum(f.suffix == '.pdf' for f in files)} PDF, "
           f"{sum(f.suffix == '.epub' for f in files)} EPUB), {len(queries)} train queries, "

@@ -29,15 +29,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import SCIFACT, machine_note  # noqa: E402
-
-from desktop_search.chunking import ChunkSettings, Chunker  # noqa: E402
-from desktop_search.embedding import Embedder  # noqa: E402
-from desktop_search.errors import ExtractionError  # noqa: E402
-from desktop_search.extract.pool import read_and_extract  # noqa: E402
-from desktop_search.models import resolve_model  # noqa: E402
-
-logger = logging.getLogger(__name__)
+from _common import SCIFACT, machine_note
+from desktop_search.chunking import Chunker, ChunkSettings
+from desktop_search.embedding import Embedder
+from desktop_search.errors import ExtractionError
+from desktop_search.extract.pool import read_and_extract
+from desktop_search.models import resolve_model
 
 
 def ndcg_at_10(ranked: list[str], relevant: dict[str, int]) -> float:
@@ -114,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         per_query = []
         for qi, q in enumerate(qids):
             best: dict[str, float] = {}
-            for d, s in zip(owners, sims[qi]):
+            for d, s in zip(owners, sims[qi], strict=True):
                 if s > best.get(d, -2.0):
                     best[d] = float(s)
             ranked = sorted(best, key=best.get, reverse=True)

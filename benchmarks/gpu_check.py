@@ -29,8 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import percentiles
 from bench_index import RecordingEmbedder, bare_forward, prepare
-from retrieval_eval import corpus_id, mean_metrics
-
 from desktop_search.embedding import Embedder, cpu_cores
 from desktop_search.extract.pool import ExtractorPool
 from desktop_search.indexing import Indexer, IndexOptions, IndexReport, _default_workers
@@ -38,6 +36,7 @@ from desktop_search.models import ModelSpec, resolve_model
 from desktop_search.paths import DataPaths, resolve_data_dir
 from desktop_search.progress import Phase, Progress
 from desktop_search.search import Searcher
+from retrieval_eval import corpus_id, mean_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +110,7 @@ class GpuSampler:
     def _run(self) -> None:
         while not self._stop.wait(self.interval_s):
             try:
-                busy, mem = self._read()  # type: ignore[misc]
+                busy, mem = self._read()
             except Exception as exc:  # noqa: BLE001 - sampling must never stop the measurement
                 logger.warning("GPU sampling failed: %s", exc)
                 return
@@ -430,7 +429,7 @@ def cmd_latency(ctx: Context, args: argparse.Namespace) -> None:
     if ctx.device == "cpu":
         sides = {"cpu": sides["cpu"]}
     samples: dict[str, list[float]] = {}
-    for name, s in sides.items():
+    for s in sides.values():
         for _, text in queries[:10]:  # warm up: model load and first calls are not query latency
             s.search(text, mode=args.mode)
     for _, text in queries:  # interleaved, so both sides see the same machine
@@ -449,7 +448,8 @@ def cmd_latency(ctx: Context, args: argparse.Namespace) -> None:
         figures[key] = {"p50_ms": round(p["p50"] * MS, 2), "p95_ms": round(p["p95"] * MS, 2)}
         print(f"  {key:<12} p50 {p['p50'] * MS:7.2f} ms  p95 {p['p95'] * MS:7.2f} ms", flush=True)
     if ctx.device != "cpu":
-        figures["search_p50_cpu_over_device"] = round(figures["cpu_search"]["p50_ms"] / figures[f"{ctx.device}_search"]["p50_ms"], 2)
+        figures["search_p50_cpu_over_device"] = round(
+            figures["cpu_search"]["p50_ms"] / figures[f"{ctx.device}_search"]["p50_ms"], 2)
     ctx.record("latency", **figures)
     for s in sides.values():
         s.close()

@@ -37,14 +37,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from _common import machine_note  # noqa: E402
-from retrieval_eval import CachingEmbedder, ensure_index, fmt_row  # noqa: E402
-
-from desktop_search.chunking import ChunkSettings  # noqa: E402
-from desktop_search.paths import resolve_data_dir  # noqa: E402
-from desktop_search.search import MODES, FusionSettings, SearchResult, Searcher  # noqa: E402
-
-logger = logging.getLogger(__name__)
+from _common import machine_note
+from desktop_search.chunking import ChunkSettings
+from desktop_search.paths import resolve_data_dir
+from desktop_search.search import MODES, FusionSettings, Searcher, SearchResult
+from retrieval_eval import CachingEmbedder, ensure_index, fmt_row
 
 JSQUAD = REPO.parent / "shared" / "corpora" / "jsquad"
 TOP_K = 10

@@ -34,13 +34,9 @@ import time
 from pathlib import Path
 
 from _common import REPO, machine_note
-from retrieval_eval import LIBRARY, corpus_id, load_qrels, load_queries, mean_metrics
-from retrieval_eval import run_cli as run_queries
-
+from retrieval_eval import LIBRARY, corpus_id, load_qrels, load_queries, mean_metrics, run_cli as run_queries
 from tests.conftest import SHARED
 from tests.extract.scans import scan_pdf
-
-logger = logging.getLogger(__name__)
 
 JSQUAD = SHARED / "jsquad"
 

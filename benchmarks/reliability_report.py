@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import logging
 import os
 import re
 import subprocess
@@ -24,10 +23,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from tests.conftest import EPUB_ZOO, PDF_ZOO, build_tiny_model  # noqa: E402
-from tests.reliability.hostile import make_hostile_library, write_zip_bomb  # noqa: E402
-
-logger = logging.getLogger(__name__)
+from tests.conftest import EPUB_ZOO, PDF_ZOO, build_tiny_model
+from tests.reliability.hostile import make_hostile_library, write_zip_bomb
 
 
 def main() -> int:

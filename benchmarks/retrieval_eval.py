@@ -41,11 +41,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from desktop_search.chunking import ChunkSettings  # noqa: E402
-from desktop_search.paths import DataPaths, resolve_data_dir  # noqa: E402
-from desktop_search.search import MODES, FusionSettings, Searcher  # noqa: E402
-
-logger = logging.getLogger(__name__)
+from desktop_search.chunking import ChunkSettings
+from desktop_search.paths import DataPaths, resolve_data_dir
+from desktop_search.search import MODES, FusionSettings, Searcher
 
 SCIFACT = REPO.parent / "shared" / "corpora" / "scifact"
 LIBRARY = SCIFACT / "library"
@@ -139,7 +137,7 @@ class CachingEmbedder:
 
         missing = [t for t in texts if t not in self.cache]
         if missing:
-            for t, v in zip(missing, self.inner.encode_queries(missing)):
+            for t, v in zip(missing, self.inner.encode_queries(missing), strict=True):
                 self.cache[t] = v
         return np.stack([self.cache[t] for t in texts])
 
@@ -149,16 +147,13 @@ class CachingEmbedder:
 
 def ensure_index(paths: DataPaths, library: Path, chunking: ChunkSettings, model: str | None = None) -> None:
     """Index ``library`` unless ``paths`` already holds an index (any settings)."""
-    from desktop_search.indexing import IndexOptions, Indexer
+    from desktop_search.indexing import Indexer, IndexOptions
     from desktop_search.storage import Store
 
     if paths.database.exists():
         Store(paths.database).close()  # brings an older index's keyword tables up to date
-        store = Store(paths.database, readonly=True)
-        try:
+        with Store(paths.database, readonly=True) as store:
             manifest, stats = store.manifest(), store.stats()
-        finally:
-            store.close()
         if manifest is not None and stats["documents"]:
             print(f"# reusing {paths.root}: {stats['documents']} documents, {stats['chunks']} passages, "
                   f"max_tokens={manifest.max_tokens} overlap={manifest.overlap_tokens} "
@@ -174,12 +169,9 @@ def ensure_index(paths: DataPaths, library: Path, chunking: ChunkSettings, model
 def indexed_ids(paths: DataPaths) -> set[str]:
     from desktop_search.storage import Store
 
-    store = Store(paths.database, readonly=True)
-    try:
+    with Store(paths.database, readonly=True) as store:
         with store.engine.connect() as conn:
             return {corpus_id(r[0]) for r in conn.exec_driver_sql("SELECT path FROM documents WHERE status = 'indexed'")}
-    finally:
-        store.close()
 
 
 def run_searcher(searcher: Searcher, queries: Sequence[tuple[str, str]], mode: str) -> dict[str, list[str]]:
@@ -215,7 +207,7 @@ def run_cli(data_dir: Path, queries: Sequence[tuple[str, str]], mode: str) -> di
 
 
 def fmt_row(cells: Sequence[Any], widths: Sequence[int]) -> str:
-    return "  ".join(str(c).ljust(w) if i < 3 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+    return "  ".join(str(c).ljust(w) if i < 3 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,7 +12,6 @@ embedded text differs between the two columns; the passages are the same.
 from __future__ import annotations
 
 import argparse
-import logging
 import random
 import sys
 import time
@@ -24,19 +23,16 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from retrieval_eval import corpus_id, load_qrels, load_queries, mean_metrics  # noqa: E402
-
-from desktop_search.embedding import Embedder  # noqa: E402
-from desktop_search.models import resolve_model  # noqa: E402
-from desktop_search.paths import resolve_data_dir  # noqa: E402
-from desktop_search.storage import Store  # noqa: E402
-
-logger = logging.getLogger(__name__)
+from desktop_search.embedding import Embedder
+from desktop_search.models import resolve_model
+from desktop_search.paths import resolve_data_dir
+from desktop_search.storage import Store
+from retrieval_eval import corpus_id, load_qrels, load_queries, mean_metrics
 
 
 def rank_documents(q: np.ndarray, vecs: np.ndarray, docs: Sequence[str], depth: int = 100) -> list[str]:
     best: dict[str, float] = {}
-    for doc, s in zip(docs, (vecs @ q).tolist()):
+    for doc, s in zip(docs, (vecs @ q).tolist(), strict=True):
         if s > best.get(doc, -2.0):
             best[doc] = s
     return sorted(best, key=best.__getitem__, reverse=True)[:depth]
@@ -51,14 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     paths = resolve_data_dir(args.data_dir, create=False)
-    store = Store(paths.database, readonly=True)
-    manifest = store.manifest()
-    assert manifest is not None and manifest.title_prefix, "needs an index built with the title prefix"
-    with store.engine.connect() as conn:
+    with Store(paths.database, readonly=True) as store, store.engine.connect() as conn:
+        manifest = store.manifest()
+        assert manifest is not None and manifest.title_prefix, "needs an index built with the title prefix"
         rows = conn.exec_driver_sql(
             "SELECT d.path, d.title, c.text, c.embedding FROM chunks c JOIN documents d ON d.id = c.document_id"
         ).all()
-    store.close()
     indexed = {corpus_id(r[0]) for r in rows}
 
     qrels = load_qrels("train")
@@ -85,7 +79,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub_qrels = {qid: qrels[qid] for qid, _ in queries}
     print("variant        nDCG@10   R@10  R@100  MRR@10")
     for name, vecs in (("title+passage", with_title), ("passage only", without_title)):
-        runs = {qid: rank_documents(qv, vecs, docs) for (qid, _), qv in zip(queries, qvecs)}
+        runs = {qid: rank_documents(qv, vecs, docs) for (qid, _), qv in zip(queries, qvecs, strict=True)}
         m = mean_metrics(runs, sub_qrels)
         print(f"{name:<14} {m['nDCG@10']:.4f}  {m['R@10']:.4f} {m['R@100']:.4f} {m['MRR@10']:.4f}")
     return 0

@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 import time
 from pathlib import Path
 
 from _common import REPO, machine_note
-
 from desktop_search.extract.ocr import OcrOptions
 from desktop_search.extract.pool import ExtractorPool
 from tests.conftest import PDF_ZOO
-
-logger = logging.getLogger(__name__)
 
 
 def outcomes(timeout_s: float, ocr: OcrOptions | None) -> dict[str, dict[str, object]]:
@@ -62,11 +58,11 @@ def compare(before: dict[str, dict[str, object]], after: dict[str, dict[str, obj
         lost = _rank(a) < _rank(b) or (a.get("text_pages") or 0) < (b.get("text_pages") or 0)
         worse += lost
         tag = "WORSE" if lost else "better/changed"
-        desc = lambda o: (f"{o['outcome']}: {o.get('reason') or o.get('warning') or ''} "  # noqa: E731
+        desc = lambda o: (f"{o['outcome']}: {o.get('reason') or o.get('warning') or ''} "  # noqa: E731 - a one-line formatter local to the report
                           f"[{o.get('text_pages', 0)}/{o.get('pages', 0)} pages with text, {o.get('chars', 0)} chars, "
                           f"{o.get('ocr_pages', 0)} by OCR]")
         print(f"{tag}: {key}\n   before {desc(b)}\n   after  {desc(a)}")
-    counts = lambda d: {k: sum(1 for o in d.values() if o["outcome"] == k) for k in ("indexed", "partly read", "failed")}  # noqa: E731
+    counts = lambda d: {k: sum(1 for o in d.values() if o["outcome"] == k) for k in ("indexed", "partly read", "failed")}  # noqa: E731 - a one-line counter local to the report
     print(f"before {counts(before)}\nafter  {counts(after)}\nfiles worse: {worse}")
     return worse
 

@@ -6,7 +6,6 @@ and at token boundaries (which for CJK text are characters) where it cannot.
 """
 from __future__ import annotations
 
-import logging
 import os
 import re
 from dataclasses import dataclass
@@ -14,8 +13,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from desktop_search.extract.model import Segment
-
-logger = logging.getLogger(__name__)
 
 # A unit ends after a sentence end (Latin or CJK) followed by space, after a
 # CJK full stop even with no space, or at a paragraph break.
@@ -173,7 +170,7 @@ class Chunker:
         )
         # Break over-long units at token boundaries into pieces that fit.
         pieces: list[tuple[int, int, int]] = []  # (start, end, n_tokens)
-        for (s, e), offsets in zip(units, enc["offset_mapping"]):
+        for (s, e), offsets in zip(units, enc["offset_mapping"], strict=True):
             n = len(offsets)
             if n <= budget:
                 pieces.append((s, e, n))

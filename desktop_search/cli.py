@@ -14,15 +14,18 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from desktop_search import __version__
 from desktop_search.chunking import ChunkSettings
 from desktop_search.errors import UserFacingError
 from desktop_search.paths import DataPaths, library_path, resolve_data_dir
 from desktop_search.progress import Progress, format_duration, load_progress
-from desktop_search.terms import PER_DOCUMENT
 from desktop_search.settings import Settings
+from desktop_search.terms import PER_DOCUMENT
+
+if TYPE_CHECKING:  # SQLAlchemy is imported by the commands that need it
+    from desktop_search.storage import Manifest
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--include", action="append", default=[], metavar="GLOB", help="only files matching GLOB")
     p.add_argument("--exclude", action="append", default=[], metavar="GLOB", help="skip files or folders matching GLOB")
     p.add_argument("--rebuild", action="store_true", help="throw the index away and re-embed everything")
-    p.add_argument("--workers", type=int, help="extraction processes (default: one per core up to 8; with a GPU, all cores but two)")
+    p.add_argument("--workers", type=int,
+                   help="extraction processes (default: one per core up to 8; with a GPU, all cores but two)")
     p.add_argument("--timeout", type=float, default=None, help="seconds allowed to read one file (default 120)")
     p.add_argument("--max-tokens", type=int, help=f"chunk size in model tokens (default {ChunkSettings.max_tokens})")
     p.add_argument("--overlap", type=int, help=f"chunk overlap in tokens (default {ChunkSettings.overlap_tokens})")
     p.add_argument("--no-title-prefix", action="store_true", default=None, help="do not embed the title with each passage")
-    p.add_argument("--quantize", action="store_true", help="int8 dynamic quantisation on CPU (about 1.3x faster; nDCG@10 about 0.01 lower on SciFact)")
+    p.add_argument("--quantize", action="store_true",
+                   help="int8 dynamic quantisation on CPU (about 1.3x faster; nDCG@10 about 0.01 lower on SciFact)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-ocr", action="store_true", help="do not read scanned pages with Tesseract (setting: ocr)")
     p.add_argument("--ocr-languages", metavar="LANGS", help="Tesseract language packs, e.g. eng+jpn "
@@ -136,7 +141,7 @@ class ProgressBar:
 
 def cmd_index(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
     from desktop_search.extract.ocr import OcrOptions, language_problem
-    from desktop_search.indexing import IndexOptions, Indexer
+    from desktop_search.indexing import Indexer, IndexOptions
 
     # An update keeps the index's own model and chunking unless told otherwise,
     # so `index --max-tokens 128 DIR` followed by a plain `index` just works.
@@ -156,7 +161,7 @@ def cmd_index(args: argparse.Namespace, paths: DataPaths, settings: Settings) ->
         quantize=args.quantize,
         ocr=OcrOptions(enabled=settings.ocr and not args.no_ocr, languages=args.ocr_languages or settings.ocr_languages),
     )
-    if problem := language_problem(options.ocr):
+    if options.ocr is not None and (problem := language_problem(options.ocr)):
         raise UserFacingError(problem)
     if args.timeout:
         options.timeout_s = args.timeout
@@ -189,7 +194,7 @@ def cmd_index(args: argparse.Namespace, paths: DataPaths, settings: Settings) ->
     return 0
 
 
-def _existing_manifest(paths: DataPaths) -> Any:
+def _existing_manifest(paths: DataPaths) -> Manifest | None:
     from desktop_search.storage import Store
 
     if not paths.database.exists():
@@ -198,10 +203,8 @@ def _existing_manifest(paths: DataPaths) -> Any:
         store = Store(paths.database, readonly=True)
     except UserFacingError:
         return None  # damaged: --rebuild replaces it, and a plain index reports it
-    try:
+    with store:
         return store.manifest()
-    finally:
-        store.close()
 
 
 def _print_report(report: Any) -> None:
@@ -251,19 +254,19 @@ def cmd_search(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
 
     if not paths.database.exists():
         raise UserFacingError("Nothing is indexed yet. Run `desktop-search index FOLDER` first.")
+    queries: list[tuple[str | None, str]]
     if args.queries:
-        queries = _read_queries(args.queries)
+        queries = list(_read_queries(args.queries))
     elif args.text:
         queries = [(None, " ".join(args.text))]
     else:
         raise UserFacingError("Give a query, or --queries FILE.jsonl.")
-    # One short query at a time: a single CPU thread is as fast when the machine
-    # is idle, and many times faster when other work keeps the cores busy.
-    searcher = Searcher(paths, model=args.model, extra_models=settings.extra_models, device=args.device or settings.device,
-                        threads=1)
     top_k = args.top_k or settings.top_k
     mode = args.mode or settings.search_mode
-    try:
+    # One short query at a time: a single CPU thread is as fast when the machine
+    # is idle, and many times faster when other work keeps the cores busy.
+    with Searcher(paths, model=args.model, extra_models=settings.extra_models, device=args.device or settings.device,
+                  threads=1) as searcher:
         if mode != "keyword":
             note = searcher.embedding_note()
             if note:
@@ -275,8 +278,6 @@ def cmd_search(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
             documents = searcher.search_documents(text, top_k=top_k, mode=mode, folders=args.folder, kinds=args.kinds,
                                                   per_document=args.per_document)
             _print_documents(documents, args.json, qid)
-    finally:
-        searcher.close()
     return 0
 
 
@@ -291,11 +292,8 @@ def _print_language_notice(paths: DataPaths, model: str | None, settings: Settin
 
     if not paths.database.exists():
         return
-    searcher = Searcher(paths, model=model, extra_models=settings.extra_models)
-    try:
+    with Searcher(paths, model=model, extra_models=settings.extra_models) as searcher:
         _print_notice(searcher.language_notice())
-    finally:
-        searcher.close()
 
 
 def cmd_similar(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
@@ -306,8 +304,7 @@ def cmd_similar(args: argparse.Namespace, paths: DataPaths, settings: Settings) 
     if (args.chunk is None) == (args.path is None):
         raise UserFacingError("Give a document (PATH, with --page N for a PDF page), or --chunk ID.")
     # No query to embed: the passage's own vector is the query, so no model loads.
-    searcher = Searcher(paths, model=args.model, extra_models=settings.extra_models, threads=1)
-    try:
+    with Searcher(paths, model=args.model, extra_models=settings.extra_models, threads=1) as searcher:
         chunk = args.chunk
         if chunk is None:
             chunk = searcher.chunk_at(args.path, args.page)
@@ -317,8 +314,6 @@ def cmd_similar(args: argparse.Namespace, paths: DataPaths, settings: Settings) 
         documents = searcher.similar(chunk, top_k=args.top_k or settings.top_k, folders=args.folder,
                                      kinds=args.kinds, per_document=args.per_document)
         _print_documents(documents, args.json, None)
-    finally:
-        searcher.close()
     return 0
 
 
@@ -421,7 +416,9 @@ def cmd_models(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
     if str(folder) not in settings.extra_models:
         settings.extra_models.append(str(folder))
         settings.save(paths.settings)
-    name = download.catalogue_entry(args.name)["name"]  # type: ignore[index] - download_model checked it
+    entry = download.catalogue_entry(args.name)
+    assert entry is not None, "download_model checked the name"
+    name = entry["name"]
     print(f"Downloaded and verified {name} into {folder}.")
     print(f"Use it with: desktop-search --model {name} index --rebuild")
     return 0
@@ -455,6 +452,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception:  # noqa: BLE001 - a bug: log the traceback, exit non-zero
+    except Exception:  # a bug: log the traceback, exit non-zero
         logger.exception("Unexpected error (this is a bug; please report it with the traceback above)")
         return 1

@@ -6,15 +6,12 @@ and the front ends tell the user which model would read the text.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
 from desktop_search.language import Lang, detect
 from desktop_search.models import ModelSpec, multilingual_model_name
-
-logger = logging.getLogger(__name__)
 
 
 class NoticeScope(str, Enum):

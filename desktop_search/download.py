@@ -86,10 +86,10 @@ def _progress_class(progress: ProgressCallback) -> Any:
     """A tqdm that reports files done to ``progress`` and draws nothing."""
     from tqdm.auto import tqdm
 
-    class Reporter(tqdm):  # type: ignore[misc,valid-type]
+    class Reporter(tqdm):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["disable"] = False
-            kwargs["file"] = open(os.devnull, "w")  # noqa: SIM115 - closed with the bar
+            kwargs["file"] = open(os.devnull, "w")  # closed with the bar
             super().__init__(*args, **kwargs)
 
         def update(self, n: float | None = 1) -> bool | None:
@@ -118,7 +118,7 @@ def download_model(name: str, data_root: Path, progress: ProgressCallback | None
     if entry.get("python_package"):
         raise DownloadError(f"{entry['name']} comes with desktop-search (package {entry['python_package']}): "
                             "there is nothing to download.")
-    import httpx2  # noqa: F401 - huggingface_hub's HTTP client; its errors are caught below
+    import httpx2  # huggingface_hub's HTTP client; its errors are caught below
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
 

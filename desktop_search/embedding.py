@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -29,6 +29,35 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # shared 2-core test machine a one-line query took 150-550 ms instead of ~80 ms.
 # Read when torch is first imported, which this module does lazily.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+class TextEmbedder(Protocol):
+    """The seam between the model and its users (indexer, searcher, GUI workers).
+
+    :class:`Embedder` is the implementation; tests and benchmarks wrap it
+    (counting, caching, failing) behind this interface.
+    """
+
+    @property
+    def spec(self) -> ModelSpec: ...
+
+    @property
+    def device(self) -> str: ...
+
+    @property
+    def name(self) -> str:
+        """The device in words, for the status bar."""
+        ...
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds spent tokenizing and in the forward pass, summed over calls."""
+        ...
+
+    def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
 
 DEFAULT_TOKEN_BUDGET = {"cpu": 8192, "mps": 16384, "cuda": 65536}
 # At most this many tokens in one call (a typed query) run on one CPU thread:

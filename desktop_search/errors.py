@@ -7,11 +7,7 @@ with its traceback.
 """
 from __future__ import annotations
 
-import logging
-
 from desktop_search.failures import FailureCode
-
-logger = logging.getLogger(__name__)
 
 
 class UserFacingError(Exception):

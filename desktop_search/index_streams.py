@@ -35,7 +35,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -47,15 +47,14 @@ from desktop_search.paths import DataPaths
 from desktop_search.storage import Store, VectorIndex
 from desktop_search.storage.database import ChunkRecord, DocumentRecord
 
+if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
+    from desktop_search.embedding import TextEmbedder
+
 logger = logging.getLogger(__name__)
 
 # Embedded batches waiting to be stored: the model goes on with the next
 # batch while SQLite and hnsw take the last one.
 STORE_QUEUE = 2
-
-
-class PassageEmbedder(Protocol):
-    def encode_passages(self, texts: list[str]) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -99,15 +98,15 @@ class StreamClock:
 class TimedEmbedder:
     """An embedder whose tokenize/forward seconds (``Embedder.timings``) go to the run's clock."""
 
-    def __init__(self, embedder: PassageEmbedder, clock: StreamClock) -> None:
+    def __init__(self, embedder: TextEmbedder, clock: StreamClock) -> None:
         self.embedder = embedder
-        self.device = str(getattr(embedder, "device", "cpu"))
+        self.device = embedder.device
         self.clock = clock
-        self._seen = dict(getattr(embedder, "timings", {}))
+        self._seen = dict(embedder.timings)
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         vecs = self.embedder.encode_passages(texts)
-        for key, value in getattr(self.embedder, "timings", {}).items():
+        for key, value in self.embedder.timings.items():
             self.clock.add(key, value - self._seen.get(key, 0.0))
             self._seen[key] = value
         return vecs
@@ -195,8 +194,8 @@ class KeywordStream:
 class EmbedStream(threading.Thread):
     """Embeds waiting passages oldest first, until reading is done and none wait."""
 
-    def __init__(self, store: Store, load_embedder: Callable[[], PassageEmbedder], title_prefix: bool,
-                 batch_chunks: int, out: "queue.Queue[EmbeddedBatch | None]", clock: StreamClock,
+    def __init__(self, store: Store, load_embedder: Callable[[], TimedEmbedder], title_prefix: bool,
+                 batch_chunks: int, out: queue.Queue[EmbeddedBatch | None], clock: StreamClock,
                  counts: Counts, cancel: threading.Event, pause: threading.Event) -> None:
         super().__init__(name="index-embed", daemon=True)
         self.store = store
@@ -218,7 +217,7 @@ class EmbedStream(threading.Thread):
     def run(self) -> None:
         try:
             embedder = self.load_embedder()
-            if str(getattr(embedder, "device", "cpu")).startswith("cpu"):
+            if embedder.device.startswith("cpu"):
                 t0 = time.perf_counter()
                 while not (self.reading_done.is_set() or self.cancel.is_set() or self.stop.is_set()):
                     self.reading_done.wait(0.2)
@@ -270,7 +269,7 @@ class VectorStream(threading.Thread):
     """Stores embedded batches and adds them to the hnsw index, in the order they come."""
 
     def __init__(self, store: Store, vectors: VectorIndex, paths: DataPaths, write_lock: threading.Lock,
-                 inbox: "queue.Queue[EmbeddedBatch | None]", counts: Counts, clock: StreamClock,
+                 inbox: queue.Queue[EmbeddedBatch | None], counts: Counts, clock: StreamClock,
                  save_interval_s: float) -> None:
         super().__init__(name="index-vectors", daemon=True)
         self.store = store

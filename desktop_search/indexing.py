@@ -21,6 +21,7 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from desktop_search.checkpoints import checkpoint
 from desktop_search.chunking import ChunkJob, ChunkSettings
@@ -48,6 +49,9 @@ from desktop_search.storage.database import DocumentRecord, KnownDocument
 from desktop_search.storage.files import atomic_write_bytes
 from desktop_search.storage.lock import WriterLock
 from desktop_search.storage.vectors import remove_files
+
+if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
+    from desktop_search.embedding import TextEmbedder
 
 logger = logging.getLogger(__name__)
 
@@ -150,8 +154,7 @@ def remove_folder(paths: DataPaths, folder: str) -> int:
     """Take a library folder and its documents out of the index; returns the documents removed."""
     target = library_path(folder)
     with WriterLock(paths.lock):
-        store = Store(paths.database)
-        try:
+        with Store(paths.database) as store:
             known = [f["path"] for f in store.folders()]
             if target not in known:
                 raise UserFacingError(f"{target} is not in the library. Library folders: {', '.join(known) or 'none'}.")
@@ -163,8 +166,6 @@ def remove_folder(paths: DataPaths, folder: str) -> int:
                 vectors.mark_deleted(gone)
                 vectors.save(paths)
                 store.clear_tombstones(vectors.max_id)
-        finally:
-            store.close()
     return n
 
 
@@ -175,7 +176,7 @@ class Indexer:
         self,
         paths: DataPaths,
         options: IndexOptions | None = None,
-        embedder: object | None = None,
+        embedder: TextEmbedder | None = None,
         on_progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
         pause: threading.Event | None = None,
@@ -206,8 +207,7 @@ class Indexer:
             if rebuild:
                 folders_before = self._existing_folders()
                 remove_index_files(self.paths)
-            store = Store(self.paths.database)
-            try:
+            with Store(self.paths.database) as store:
                 store.check_manifest(build_manifest(spec, self.options.chunking))
                 if rebuild:
                     for f in folders_before:
@@ -219,8 +219,6 @@ class Indexer:
                     store.add_folder(p, include, exclude)
                 save_folders_backup(self.paths, store.folders())
                 report = self._update(store, spec)
-            finally:
-                store.close()
         report.seconds = time.monotonic() - start
         return report
 
@@ -234,10 +232,8 @@ class Indexer:
         except UserFacingError:
             # A damaged store is exactly what a rebuild replaces; its folder list lives on in the backup.
             return load_folders_backup(self.paths)
-        try:
+        with store:
             return store.folders()
-        finally:
-            store.close()
 
     def _emit(self, p: Progress) -> None:
         if p.phase == Phase.INDEXING:
@@ -249,7 +245,7 @@ class Indexer:
             self.paths.progress.unlink(missing_ok=True)
         try:
             self._on_progress(p)
-        except Exception:  # noqa: BLE001 - a broken progress display must not stop indexing
+        except Exception:  # a broken progress display must not stop indexing
             logger.exception("Progress callback failed")
 
     def _plan(self, store: Store) -> _Plan:
@@ -326,15 +322,13 @@ class Indexer:
 
         embedded, total = store.embedding_counts()
         waiting = total - embedded
-        vectors: VectorIndex | None = None
         if plan.deletes or plan.todo or waiting or not VectorIndex.file_looks_sound(self.paths):
             vectors = VectorIndex.open(self.paths, store, spec.dim)
-        if plan.deletes:
-            vectors.mark_deleted(store.delete_documents([k.id for k in plan.deletes]))
-            report.deleted = len(plan.deletes)
-        if plan.todo or waiting:
-            self._index_files(store, spec, vectors, plan, report, waiting)
-        if vectors is not None:
+            if plan.deletes:
+                vectors.mark_deleted(store.delete_documents([k.id for k in plan.deletes]))
+                report.deleted = len(plan.deletes)
+            if plan.todo or waiting:
+                self._index_files(store, spec, vectors, plan, report, waiting)
             self._emit(Progress(Phase.SAVING))
             vectors.save(self.paths)
             store.clear_tombstones(vectors.max_id)
@@ -343,7 +337,7 @@ class Indexer:
         self._emit(done)
         return report
 
-    def embedder(self, spec: ModelSpec) -> object:
+    def embedder(self, spec: ModelSpec) -> TextEmbedder:
         """The model, loaded once per Indexer (the GUI reuses it across runs); called on the embed thread."""
         if self._embedder is None:
             from desktop_search.embedding import Embedder

@@ -8,12 +8,9 @@ English from German.
 """
 from __future__ import annotations
 
-import logging
 import re
 from collections import Counter
 from enum import Enum
-
-logger = logging.getLogger(__name__)
 
 
 class Lang(str, Enum):
@@ -57,7 +54,8 @@ _SAMPLE = 20000  # characters looked at per document
 # so "하현우가" and "하현우는" both also search for "하현우".
 KOREAN_PARTICLES = tuple(sorted(
     "은 는 이 가 을 를 의 에 로 와 과 도 만 나 랑 에서 에게 한테 께서 으로 부터 까지 마저 조차 처럼 보다 이나 이며 "
-    "라는 라고 하고 이랑 에서는 에서도 에게는 으로는 으로도 까지는 부터는 이라는 이라고 에서부터 으로부터 로부터 에게서 한테서 께서는"
+    "라는 라고 하고 이랑 에서는 에서도 에게는 으로는 으로도 까지는 부터는 "
+    "이라는 이라고 에서부터 으로부터 로부터 에게서 한테서 께서는"
     .split(), key=len, reverse=True))
 
 

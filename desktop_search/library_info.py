@@ -4,13 +4,10 @@ Built in one place for `status`, the window's library panel and its status bar.
 """
 from __future__ import annotations
 
-import logging
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from desktop_search.paths import DataPaths
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,16 +54,13 @@ def read_library_info(paths: DataPaths) -> LibraryInfo:
         return LibraryInfo()
     from desktop_search.storage import Store  # SQLAlchemy: not before it is needed
 
-    store = Store(paths.database, readonly=True)
-    try:
+    with Store(paths.database, readonly=True) as store:
         stats, manifest = store.stats(), store.manifest()
         folders = tuple(
             FolderInfo(path=f["path"], indexed=f["indexed"], failed=f["failed"], include=tuple(f["include"]),
                        exclude=tuple(f["exclude"]))
             for f in store.folders()
         )
-    finally:
-        store.close()
     return LibraryInfo(
         documents=stats["documents"], chunks=stats["chunks"], embedded=stats["embedded"],
         failed=tuple(FileProblem(**f) for f in stats["failed"]),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -128,7 +129,12 @@ def _bundled_folder(name: str) -> Path | None:
         module = __import__(package)
     except ImportError:
         return None
-    folder = Path(module.get_model_path()) if hasattr(module, "get_model_path") else Path(module.__file__).parent / "model"
+    if hasattr(module, "get_model_path"):
+        folder = Path(module.get_model_path())
+    elif module.__file__ is not None:
+        folder = Path(module.__file__).parent / "model"
+    else:
+        return None
     return folder if (folder / "config.json").is_file() else None
 
 
@@ -147,7 +153,7 @@ def _hf_cache_folder(name: str) -> Path | None:
     return None
 
 
-def resolve_model(requested: str | None = None, extra_folders: list[str] | tuple[str, ...] = ()) -> ModelSpec:
+def resolve_model(requested: str | None = None, extra_folders: Sequence[str] = ()) -> ModelSpec:
     """Find a model: explicit path, configured folders, bundled package, HF cache.
 
     ``requested`` is a folder path or a model name; None means the default.
@@ -166,9 +172,9 @@ def resolve_model(requested: str | None = None, extra_folders: list[str] | tuple
         if folder.is_dir() and (folder.name in (name.split("/")[-1], name.replace("/", "--")) or spec_id_of(folder) == name):
             return spec_from_folder(folder, model_id=name)
     for finder in (_bundled_folder, _hf_cache_folder):
-        folder = finder(name)
-        if folder is not None:
-            return spec_from_folder(folder, model_id=name)
+        found = finder(name)
+        if found is not None:
+            return spec_from_folder(found, model_id=name)
     entry = catalogue_entry(name)
     where = entry["source"] if entry else f"https://huggingface.co/{name}"
     raise ModelNotFoundError(

@@ -5,7 +5,6 @@ pass a temporary directory, so nothing writes to the real home.
 """
 from __future__ import annotations
 
-import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +12,6 @@ from pathlib import Path
 import platformdirs
 
 from desktop_search.errors import StorageError
-
-logger = logging.getLogger(__name__)
 
 APP_NAME = "desktop-search"
 ENV_DATA_DIR = "DESKTOP_SEARCH_DATA_DIR"

@@ -8,27 +8,26 @@ score alone, and :meth:`Searcher.embedding_note` says how many there are.
 """
 from __future__ import annotations
 
-import logging
 import os
 import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-
-from desktop_search.errors import IndexMismatchError, UserFacingError
 from desktop_search.coverage import LanguageNotice, library_notice, query_notice
+from desktop_search.errors import IndexMismatchError, UserFacingError
 from desktop_search.language import CJK_CHARS, Lang, detect, korean_stem
 from desktop_search.models import ModelSpec, resolve_model
 from desktop_search.paths import DataPaths, library_path
 from desktop_search.storage import Manifest, Store, VectorIndex
 from desktop_search.terms import PER_DOCUMENT, STOPWORDS, WORD, format_location
 
-logger = logging.getLogger(__name__)
+if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
+    from desktop_search.embedding import TextEmbedder
 
 MODES = ("dense", "keyword", "hybrid")
 _CJK_LANGS = (Lang.JAPANESE, Lang.CHINESE, Lang.KOREAN)
@@ -196,14 +195,14 @@ class FusionSettings:
     cjk_level: str = "chunk"
     cjk_dense_weight: float = 0.7
 
-    def for_query(self, lang: Lang | None) -> "FusionSettings":
+    def for_query(self, lang: Lang | None) -> FusionSettings:
         """The settings to fuse a query in ``lang`` with."""
         if lang in _CJK_LANGS:
             return replace(self, level=self.cjk_level, dense_weight=self.cjk_dense_weight)
         return self
 
     @classmethod
-    def parse(cls, spec: str) -> "FusionSettings":
+    def parse(cls, spec: str) -> FusionSettings:
         """``"method=convex,dense_weight=0.6"`` -> settings (for benchmarks and tuning)."""
         kinds = {f.name: f.type for f in fields(cls)}
         values: dict[str, Any] = {}
@@ -262,7 +261,7 @@ class Searcher:
         model: str | None = None,
         extra_models: Sequence[str] = (),
         device: str = "auto",
-        embedder: Any | None = None,
+        embedder: TextEmbedder | None = None,
         fusion: FusionSettings | None = None,
         threads: int | None = None,
     ) -> None:
@@ -302,6 +301,12 @@ class Searcher:
     def close(self) -> None:
         self.store.close()
 
+    def __enter__(self) -> Searcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
     def language_notice(self, queries: Sequence[str] = ()) -> LanguageNotice | None:
         """A notice when the library, or else most of ``queries``, is in a script the model does not read."""
         if not self._bind_manifest():
@@ -310,7 +315,7 @@ class Searcher:
         return library_notice(self.spec, self.store.language_counts()) or query_notice(self.spec, queries)
 
     @property
-    def embedder(self) -> Any:
+    def embedder(self) -> TextEmbedder:
         """The query model, loaded on first use (the GUI preloads it in a thread)."""
         with self._lock:
             if self._embedder is None:
@@ -384,7 +389,8 @@ class Searcher:
         lang = detect(q.text)
         unread = mode == "hybrid" and not self.spec.reads(lang)
         first_waiting = self._first_waiting
-        keyword, exact = ([], set())
+        keyword: list[tuple[int, float]] = []
+        exact: set[int] = set()
         if mode in ("keyword", "hybrid") or (mode == "dense" and first_waiting is not None):
             keyword, exact = self._keyword(q, pool)
         dense = self._dense(q, pool) if mode == "dense" or (mode == "hybrid" and not (unread and keyword)) else []
@@ -424,7 +430,7 @@ class Searcher:
         if vec is None:
             raise UserFacingError(f"Passage {chunk_id} is not in the index (any more); search again.")
         ids, scores = self.vectors.search(vec, max(self.fusion.pool, top_k * 4) + 1)
-        scored = [(cid, s) for cid, s in zip(ids.tolist(), scores.tolist()) if cid != chunk_id]
+        scored = [(cid, s) for cid, s in zip(ids.tolist(), scores.tolist(), strict=True) if cid != chunk_id]
         doc_of = self._chunk_documents.lookup(cid for cid, _ in scored)
         return self._group(scored, scored, doc_of, parse_query(""), top_k, folders, kinds, per_document)
 
@@ -443,7 +449,7 @@ class Searcher:
             return
         texts = list(dict.fromkeys(q.text for q in map(parse_query, queries) if q.text))
         if texts:
-            self._query_vectors.update(zip(texts, self.embedder.encode_queries(texts)))
+            self._query_vectors.update(zip(texts, self.embedder.encode_queries(texts), strict=True))
 
     def _dense(self, q: ParsedQuery, k: int) -> list[tuple[int, float]]:
         if self.vectors is None:
@@ -452,7 +458,7 @@ class Searcher:
         if vec is None:
             vec = self.embedder.encode_queries([q.text])[0]
         ids, scores = self.vectors.search(vec, k)
-        return list(zip(ids.tolist(), scores.tolist()))
+        return list(zip(ids.tolist(), scores.tolist(), strict=True))
 
     def _keyword(self, q: ParsedQuery, k: int) -> tuple[list[tuple[int, float]], set[int]]:
         """bm25 hits, and the passages that hold the whole query as a phrase."""
@@ -603,7 +609,7 @@ def fuse_levels(
     def combine(lists: Sequence[Sequence[tuple[Any, float]]], solo: set[Any] | frozenset[Any]) -> dict[Any, float]:
         total: dict[Any, float] = {}
         shares = [_contributions(ranking, fusion) for ranking in lists]
-        for share, weight in zip(shares, weights):
+        for share, weight in zip(shares, weights, strict=True):
             for key, value in share.items():
                 total[key] = total.get(key, 0.0) + weight * value
         for key in solo:

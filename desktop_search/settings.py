@@ -29,7 +29,7 @@ class Settings:
     filter_kinds: list[str] = field(default_factory=list)  # the window's file type filter (empty = all)
 
     @classmethod
-    def load(cls, path: Path) -> "Settings":
+    def load(cls, path: Path) -> Settings:
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:

@@ -5,11 +5,8 @@ index (SQLAlchemy, hnswlib) or the model (torch) have loaded.
 """
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
-
-logger = logging.getLogger(__name__)
 
 PER_DOCUMENT = 3  # passages shown per document (the best, and further hits) unless asked otherwise
 

@@ -157,8 +157,10 @@ def _linux_default(mime: str) -> tuple[str, ...]:
 
 def _windows_default(ext: str) -> tuple[str, ...]:
     """The ``open`` command registered for ``ext`` on Windows, or ()."""
+    if sys.platform != "win32":  # winreg exists on Windows only
+        return ()
     try:
-        import winreg  # type: ignore[import-not-found]
+        import winreg
 
         progid = winreg.QueryValue(winreg.HKEY_CLASSES_ROOT, ext)
         command = winreg.QueryValue(winreg.HKEY_CLASSES_ROOT, rf"{progid}\shell\open\command")

@@ -126,12 +126,6 @@ def _keep_logging():
     root.setLevel(level)
 
 
-def scifact_files(n: int, kinds: tuple[str, ...] = (".pdf", ".epub")) -> list[Path]:
-    """The first ``n`` SciFact library files in a stable order."""
-    files = sorted(p for p in (SCIFACT / "library").rglob("*") if p.suffix in kinds)
-    return files[:n]
-
-
 def make_pdf(path: Path, pages: list[str], title: str | None = None) -> Path:
     """Write a small text PDF with one string per page (pypdf only, no deps)."""
     from pypdf import PdfWriter
@@ -177,7 +171,8 @@ def make_epub(path: Path, chapters: list[tuple[str, str]], title: str = "Test Bo
     for i, (ctitle, body) in enumerate(chapters, 1):
         item = epub.EpubHtml(title=ctitle, file_name=f"chap_{i}.xhtml", lang="en")
         paras = "".join(f"<p>{p}</p>" for p in body.split("\n\n"))
-        item.content = f"<html><head><title>{ctitle}</title><style>p{{color:red}}</style></head><body><h1>{ctitle}</h1>{paras}<script>var x = 'do not index me';</script></body></html>"
+        item.content = (f"<html><head><title>{ctitle}</title><style>p{{color:red}}</style></head>"
+                        f"<body><h1>{ctitle}</h1>{paras}<script>var x = 'do not index me';</script></body></html>")
         book.add_item(item)
         items.append(item)
     book.toc = tuple(epub.Link(it.file_name, it.title, f"c{i}") for i, it in enumerate(items, 1))
@@ -188,7 +183,9 @@ def make_epub(path: Path, chapters: list[tuple[str, str]], title: str = "Test Bo
     return path
 
 
-def scifact_slice(n_queries: int, n_files: int, split: str = "train", seed: int = 0) -> tuple[list[dict], dict[str, set[str]], list[Path]]:
+def scifact_slice(
+    n_queries: int, n_files: int, split: str = "train", seed: int = 0,
+) -> tuple[list[dict], dict[str, set[str]], list[Path]]:
     """The first ``n_queries`` queries of a split, their judged documents and filler.
 
     Returns (queries, qrels: query id -> judged doc ids, files). Every judged

@@ -39,10 +39,10 @@ class HubServer:
             def log_message(self, fmt: str, *args: object) -> None:
                 logger.debug(fmt, *args)
 
-            def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+            def do_HEAD(self) -> None:  # http.server's naming
                 self._serve(body=False)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._serve(body=True)
 
             def _json(self, obj: object) -> None:
@@ -114,7 +114,7 @@ class HubServer:
             out.append(item)
         return out
 
-    def __enter__(self) -> "HubServer":
+    def __enter__(self) -> HubServer:
         self.thread.start()
         return self
 

@@ -1,8 +1,8 @@
 """Token-aware chunking with the model's own tokenizer."""
 from __future__ import annotations
 
-import logging
 import re
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -11,8 +11,6 @@ from desktop_search.chunking import Chunker, ChunkSettings, split_units
 from desktop_search.embedding import load_tokenizer
 from desktop_search.extract.model import Segment
 from desktop_search.models import spec_from_folder
-
-logger = logging.getLogger(__name__)
 
 SENTENCES = [f"Sentence number {i} talks about topic {i % 7} in some detail." for i in range(60)]
 TEXT = " ".join(SENTENCES)
@@ -54,7 +52,7 @@ def test_title_takes_room_from_the_budget(tokenizer) -> None:
 
 def test_consecutive_windows_overlap(tokenizer) -> None:
     chunks = chunker(tokenizer, overlap=16).chunk_segments([Segment(TEXT, page=1)], 62)
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in pairwise(chunks):
         assert b.char_start < a.char_end, "expected overlap"
         assert b.char_start > a.char_start
         assert n_tokens(tokenizer, TEXT[b.char_start : a.char_end]) <= 16 + 1
@@ -62,7 +60,7 @@ def test_consecutive_windows_overlap(tokenizer) -> None:
 
 def test_no_overlap_when_disabled(tokenizer) -> None:
     chunks = chunker(tokenizer, overlap=0).chunk_segments([Segment(TEXT, page=1)], 62)
-    for a, b in zip(chunks, chunks[1:]):
+    for a, b in pairwise(chunks):
         assert b.char_start >= a.char_end
 
 

@@ -2,15 +2,12 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_epub, make_pdf
 
 from desktop_search.cli import main
-
-logger = logging.getLogger(__name__)
+from tests.conftest import make_epub, make_pdf
 
 PAGE_TWO = "Muscle pain is a side effect of statins."
 

@@ -2,19 +2,16 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_epub
 
 from desktop_search.cli import main
 from desktop_search.coverage import NoticeScope, library_notice, query_notice
 from desktop_search.language import Lang
 from desktop_search.models import spec_from_folder
 from desktop_search.search import Searcher
-
-logger = logging.getLogger(__name__)
+from tests.conftest import make_epub
 
 JAPANESE = [
     ("neko.epub", "猫は日本で人気がある動物である。犬も多く飼われている。"),
@@ -77,17 +74,14 @@ def test_cli_says_it_once_on_stderr_and_hybrid_is_keyword(
 
 
 def test_a_model_that_reads_the_text_fuses_as_before(tmp_path: Path, tiny_model: Path, japanese_library: Path) -> None:
-    from desktop_search.indexing import IndexOptions, Indexer
+    from desktop_search.indexing import Indexer, IndexOptions
     from desktop_search.paths import resolve_data_dir
 
     paths = resolve_data_dir(tmp_path / "data")
     Indexer(paths, IndexOptions(model=str(tiny_model), workers=1)).run([japanese_library])
-    s = Searcher(paths, model=str(tiny_model))
-    try:
+    with Searcher(paths, model=str(tiny_model)) as s:
         assert s.language_notice(["人口"]) is None
         hybrid = s.search("東京の人口", mode="hybrid", per_document=0)
         keyword = s.search("東京の人口", mode="keyword", per_document=0)
         # The dense leg is in: every passage gets a result, not only those with the words.
         assert len(hybrid) > len(keyword)
-    finally:
-        s.close()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import sqlite3
@@ -12,12 +11,10 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.conftest import REPO, make_pdf
 
 from desktop_search.paths import resolve_data_dir
 from desktop_search.storage import Store, VectorIndex
-
-logger = logging.getLogger(__name__)
+from tests.conftest import REPO, make_pdf
 
 N_FILES = 60
 
@@ -62,7 +59,8 @@ def test_kill_9_mid_index_then_resume(tmp_path: Path, tiny_model: Path) -> None:
     cmd = [sys.executable, "-m", "desktop_search", "--data-dir", str(data), "--model", str(tiny_model),
            "--device", "cpu", "index", str(lib), "--max-tokens", "32", "--overlap", "4", "--no-progress"]
 
-    proc = subprocess.Popen([*cmd, "--workers", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen([*cmd, "--workers", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
     deadline = time.monotonic() + 300
     try:
         while count_documents(db) < 3 and proc.poll() is None and time.monotonic() < deadline:
@@ -106,12 +104,9 @@ def test_kill_9_mid_index_then_resume(tmp_path: Path, tiny_model: Path) -> None:
         conn.close()
 
     paths = resolve_data_dir(data)
-    store = Store(paths.database, readonly=True)
-    try:
+    with Store(paths.database, readonly=True) as store:
         vectors = VectorIndex.open(paths, store, 32, writable=False)
         assert vectors.live_count == store.chunk_count()
-    finally:
-        store.close()
 
     search = subprocess.run(
         [sys.executable, "-m", "desktop_search", "--data-dir", str(data), "--model", str(tiny_model), "--device", "cpu",

@@ -1,7 +1,6 @@
 """Walking library folders: which files count, and no traps."""
 from __future__ import annotations
 
-import logging
 import os
 import socket
 from pathlib import Path
@@ -9,8 +8,6 @@ from pathlib import Path
 import pytest
 
 from desktop_search.crawl import crawl
-
-logger = logging.getLogger(__name__)
 
 
 def names(root: Path, **kw) -> list[str]:
@@ -110,7 +107,7 @@ def test_unreadable_folder_is_noted_and_skipped(tmp_path: Path, monkeypatch: pyt
     # listing is refused the way the OS refuses it to an ordinary user.
     real_scandir = os.scandir
 
-    def scandir(path):  # noqa: ANN001, ANN202
+    def scandir(path):
         if os.fspath(path) == str(locked):
             raise PermissionError(13, "Permission denied", str(path))
         return real_scandir(path)

@@ -2,18 +2,15 @@
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
 import pytest
-from tests.conftest import MULTILINGUAL_REPO
-from tests.hub_server import HubServer
 
 from desktop_search.cli import main
 from desktop_search.download import DownloadError, download_model
 from desktop_search.settings import Settings
-
-logger = logging.getLogger(__name__)
+from tests.conftest import MULTILINGUAL_REPO
+from tests.hub_server import HubServer
 
 REPO_ID = MULTILINGUAL_REPO
 

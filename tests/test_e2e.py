@@ -2,16 +2,13 @@
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from pathlib import Path
 
 import pytest
-from tests.conftest import SCIFACT, scifact_doc_id, scifact_slice
 
 from desktop_search.cli import main
-
-logger = logging.getLogger(__name__)
+from tests.conftest import SCIFACT, scifact_doc_id, scifact_slice
 
 pytestmark = pytest.mark.e2e
 

@@ -3,16 +3,13 @@ from __future__ import annotations
 
 import csv
 import json
-import logging
 import os
 from pathlib import Path
 
 import pytest
-from tests.conftest import SHARED
 
 from desktop_search.cli import main
-
-logger = logging.getLogger(__name__)
+from tests.conftest import SHARED
 
 pytestmark = pytest.mark.e2e
 

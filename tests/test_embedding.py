@@ -1,18 +1,15 @@
 """The Embedder: pooling, normalisation, batching and prefixes, on a tiny random BERT."""
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.conftest import build_tiny_model
 
 from desktop_search.embedding import Embedder, pick_device, pool
 from desktop_search.models import spec_from_folder
-
-logger = logging.getLogger(__name__)
+from tests.conftest import build_tiny_model
 
 TEXTS = [
     "short",

@@ -1,15 +1,12 @@
 """Embedder speed settings that must not change the vectors."""
 from __future__ import annotations
 
-import logging
 import os
 
 import numpy as np
 
 from desktop_search.embedding import Embedder, cpu_cores
 from desktop_search.models import resolve_model
-
-logger = logging.getLogger(__name__)
 
 TEXTS = [
     "short",
@@ -65,7 +62,7 @@ def test_a_short_query_runs_on_one_thread_and_gives_the_same_vector(tiny_model):
     seen = []
     forward = emb.model.forward
 
-    def spy(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def spy(*args, **kwargs):
         seen.append(torch.get_num_threads())
         return forward(*args, **kwargs)
 

@@ -1,21 +1,18 @@
 """Models with CLS pooling and E5-style "query: " / "passage: " prefixes, end to end with a tiny model."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import build_tiny_model, make_epub
 from desktop_search.embedding import Embedder
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.models import resolve_model, spec_from_folder
 from desktop_search.paths import resolve_data_dir
 from desktop_search.search import Searcher
 from desktop_search.storage import Store
-
-logger = logging.getLogger(__name__)
+from tests.conftest import build_tiny_model, make_epub
 
 
 def reference_embedding(folder: Path, text: str, pooling: str) -> np.ndarray:
@@ -28,7 +25,8 @@ def reference_embedding(folder: Path, text: str, pooling: str) -> np.ndarray:
     enc = tok([text], return_tensors="pt", truncation=True, max_length=128)
     with torch.inference_mode():
         hidden = model(**enc).last_hidden_state
-    vec = hidden[:, 0] if pooling == "cls" else (hidden * enc["attention_mask"].unsqueeze(-1)).sum(1) / enc["attention_mask"].sum()
+    mask = enc["attention_mask"]
+    vec = hidden[:, 0] if pooling == "cls" else (hidden * mask.unsqueeze(-1)).sum(1) / mask.sum()
     vec = torch.nn.functional.normalize(vec, dim=1)
     return vec[0].numpy()
 
@@ -73,24 +71,18 @@ def test_index_and_search_use_the_prefixes(tmp_path: Path, e5_like: Path) -> Non
     report = Indexer(paths, IndexOptions(model="intfloat/e5-small-v2", extra_models=[str(e5_like)], workers=1)).run([lib])
     assert not report.failed
 
-    store = Store(paths.database, readonly=True)
-    try:
+    with Store(paths.database, readonly=True) as store:
         manifest = store.manifest()
         assert (manifest.pooling, manifest.query_prefix, manifest.passage_prefix) == ("cls", "query: ", "passage: ")
         [(text, blob)] = [
             (r[0], r[1]) for r in store.engine.connect().exec_driver_sql(
                 "SELECT text, embedding FROM chunks WHERE text LIKE '%Glaciers carve%'")
         ]
-    finally:
-        store.close()
     stored = np.frombuffer(blob, dtype=np.float16).astype(np.float32)
     expected = reference_embedding(e5_like, "passage: Ice\n" + text, "cls")  # title prefix, then the passage
     np.testing.assert_allclose(stored, expected, atol=2e-3)
 
-    searcher = Searcher(paths, model="intfloat/e5-small-v2", extra_models=[str(e5_like)])
-    try:
+    with Searcher(paths, model="intfloat/e5-small-v2", extra_models=[str(e5_like)]) as searcher:
         [hit] = [r for r in searcher.search("glaciers", mode="dense", top_k=10) if "Glaciers carve" in r.text]
         want = float(reference_embedding(e5_like, "query: glaciers", "cls") @ expected)
         assert hit.score == pytest.approx(want, abs=5e-3)  # the query was embedded with "query: "
-    finally:
-        searcher.close()

@@ -1,14 +1,10 @@
 """Failure codes: retry policy by code, stored and read back, extensible in one table."""
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from desktop_search import failures
 from desktop_search.failures import MAX_ATTEMPTS, FailureCode, Policy, Retry, parse, should_retry
-
-logger = logging.getLogger(__name__)
 
 
 def test_every_code_has_a_policy() -> None:

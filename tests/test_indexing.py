@@ -1,22 +1,19 @@
 """Indexing runs: new, changed, deleted, moved and touched files, failures, rebuilds."""
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_epub, make_pdf
 
 from desktop_search.chunking import ChunkSettings
 from desktop_search.embedding import Embedder
 from desktop_search.errors import IndexMismatchError
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.models import spec_from_folder
 from desktop_search.storage import Store, VectorIndex
-
-logger = logging.getLogger(__name__)
+from tests.conftest import make_epub, make_pdf
 
 
 class CountingEmbedder:
@@ -73,22 +70,16 @@ class Run:
         return Store(self.paths.database, readonly=True)
 
     def chunk_ids(self, path: Path) -> list[int]:
-        s = self.store()
-        try:
+        with self.store() as s:
             doc = s.known_documents()[str(path)]
             return sorted(int(c["id"]) for c in s.fetch_chunks(range(1, s.max_chunk_id() + 1)).values()
                           if c["document_id"] == doc.id)
-        finally:
-            s.close()
 
     def consistent(self) -> int:
         """Live vectors equal chunk rows; returns the count."""
-        s = Store(self.paths.database)
-        try:
+        with Store(self.paths.database) as s:
             assert VectorIndex.open(self.paths, s, 32, writable=False).live_count == s.chunk_count()
             return s.chunk_count()
-        finally:
-            s.close()
 
 
 @pytest.fixture
@@ -100,8 +91,7 @@ def test_new_files_are_indexed_with_locations(run: Run, library: Path) -> None:
     report = run(library)
     assert (report.added, report.failed, report.deleted) == (3, [], 0)
     assert report.chunks == run.embedded > 0
-    s = run.store()
-    try:
+    with run.store() as s:
         rows = list(s.fetch_chunks(range(1, s.max_chunk_id() + 1)).values())
         assert s.stats()["documents"] == 3
         assert all(r["page"] is not None or r["section"] for r in rows)
@@ -109,8 +99,6 @@ def test_new_files_are_indexed_with_locations(run: Run, library: Path) -> None:
         assert {("statins.pdf", 1), ("statins.pdf", 2), ("sleep.pdf", 1)} <= pages
         assert {r["section"] for r in rows if r["kind"] == "epub"} >= {"Apples", "Pears"}
         assert {r["title"] for r in rows} >= {"Statins Review", "Test Book", "sleep"}
-    finally:
-        s.close()
     assert run.consistent() == report.chunks
 
 
@@ -132,11 +120,8 @@ def test_touched_file_with_same_content_is_not_re_embedded(run: Run, library: Pa
     assert (report.updated, report.unchanged, report.chunks) == (0, 3, 0)
     assert "loading model" not in run.phases
     assert run.chunk_ids(target) == before
-    s = run.store()
-    try:
+    with run.store() as s:
         assert s.known_documents()[str(target)].mtime_ns == target.stat().st_mtime_ns
-    finally:
-        s.close()
     # The new mtime is recorded, so the next scan does not even hash it.
     assert run().unchanged == 3
 
@@ -151,13 +136,10 @@ def test_changed_file_is_re_embedded_and_old_chunks_disappear(run: Run, library:
     assert run.embedded == report.chunks > 0
     after = run.chunk_ids(target)
     assert not set(after) & set(before)
-    s = run.store()
-    try:
+    with run.store() as s:
         texts = [r["text"] for r in s.fetch_chunks(after).values()]
         assert any("coffee" in t for t in texts)
         assert s.fetch_chunks(before) == {}
-    finally:
-        s.close()
     run.consistent()
 
 
@@ -168,11 +150,8 @@ def test_deleted_file_is_removed_with_its_vectors(run: Run, library: Path) -> No
     report = run()
     assert (report.deleted, report.unchanged) == (1, 2)
     assert run.consistent() == first.chunks - len(gone)
-    s = run.store()
-    try:
+    with run.store() as s:
         assert str(library / "statins.pdf") not in s.known_documents()
-    finally:
-        s.close()
 
 
 def test_moved_file_keeps_its_chunk_ids_and_is_not_re_embedded(run: Run, library: Path) -> None:
@@ -204,11 +183,8 @@ def test_failed_files_are_listed_and_the_run_completes(run: Run, library: Path) 
         ("broken.pdf", "not a valid PDF (damaged or wrong extension)"),
         ("empty.epub", "empty file"),
     ]
-    s = run.store()
-    try:
+    with run.store() as s:
         assert {Path(f["path"]).name for f in s.stats()["failed"]} == {"broken.pdf", "empty.epub"}
-    finally:
-        s.close()
     # A failed file is retried only when it changes.
     assert run().unchanged == 5
 
@@ -227,11 +203,8 @@ def test_other_settings_are_refused_until_rebuild(run: Run, library: Path) -> No
         run()
     report = run(rebuild=True)
     assert report.added == 3  # the folders were kept
-    s = run.store()
-    try:
+    with run.store() as s:
         assert s.manifest().max_tokens == 32
-    finally:
-        s.close()
     run.consistent()
 
 
@@ -240,11 +213,8 @@ def test_unavailable_folder_keeps_its_documents(run: Run, library: Path, tmp_pat
     library.rename(tmp_path / "unplugged")
     report = run()
     assert report.deleted == 0 and report.skipped_folders == [str(library)]
-    s = run.store()
-    try:
+    with run.store() as s:
         assert s.stats()["documents"] == 3
-    finally:
-        s.close()
 
 
 def test_cancel_keeps_committed_work_and_the_next_run_finishes(run: Run, library: Path) -> None:
@@ -268,7 +238,7 @@ def test_transient_failure_is_retried_a_few_times_then_left(tiny_model, data_dir
     from sqlalchemy import update
 
     from desktop_search.failures import MAX_ATTEMPTS
-    from desktop_search.indexing import IndexOptions, Indexer
+    from desktop_search.indexing import Indexer, IndexOptions
     from desktop_search.storage import Store
     from desktop_search.storage.schema import documents
     from tests.conftest import make_pdf
@@ -278,8 +248,7 @@ def test_transient_failure_is_retried_a_few_times_then_left(tiny_model, data_dir
     make_pdf(lib / "a.pdf", ["Statins and muscle pain."])
     indexer = Indexer(data_dir, IndexOptions(model=str(tiny_model)))
     indexer.run([lib])
-    store = Store(data_dir.database)
-    try:
+    with Store(data_dir.database) as store:
         # Pretend the first read timed out under load.
         with store.engine.begin() as conn:
             conn.execute(update(documents).values(status="failed", error="took too long", failure="timeout"))
@@ -300,14 +269,12 @@ def test_transient_failure_is_retried_a_few_times_then_left(tiny_model, data_dir
             conn.execute(update(documents).values(status="failed", error="timed out: needs a password",
                                                   failure="unreadable", attempts=1))
         assert indexer.run().unchanged == 1
-    finally:
-        store.close()
 
 
 def test_rebuild_with_a_missing_model_keeps_the_index(tiny_model, data_dir, tmp_path):
     """--rebuild names a model that is not there: refused before anything is deleted."""
     from desktop_search.errors import ModelNotFoundError
-    from desktop_search.indexing import IndexOptions, Indexer
+    from desktop_search.indexing import Indexer, IndexOptions
     from desktop_search.storage import Store
     from tests.conftest import make_pdf
 
@@ -317,16 +284,13 @@ def test_rebuild_with_a_missing_model_keeps_the_index(tiny_model, data_dir, tmp_
     Indexer(data_dir, IndexOptions(model=str(tiny_model))).run([lib])
     with pytest.raises(ModelNotFoundError):
         Indexer(data_dir, IndexOptions(model=str(tmp_path / "no-such-model"))).run(rebuild=True)
-    store = Store(data_dir.database, readonly=True)
-    try:
+    with Store(data_dir.database, readonly=True) as store:
         assert store.stats()["documents"] == 1
-    finally:
-        store.close()
 
 
 def test_a_folder_named_two_ways_is_one_library_folder(tiny_model, data_dir, tmp_path, monkeypatch):
     """`index ../lib` and `index /abs/lib` are the same folder: no duplicate documents."""
-    from desktop_search.indexing import IndexOptions, Indexer, remove_folder
+    from desktop_search.indexing import Indexer, IndexOptions, remove_folder
     from desktop_search.storage import Store
     from tests.conftest import make_pdf
 
@@ -338,10 +302,7 @@ def test_a_folder_named_two_ways_is_one_library_folder(tiny_model, data_dir, tmp
     indexer = Indexer(data_dir, IndexOptions(model=str(tiny_model)))
     indexer.run(["../lib"])
     indexer.run([str(lib)])
-    store = Store(data_dir.database, readonly=True)
-    try:
+    with Store(data_dir.database, readonly=True) as store:
         assert [f["path"] for f in store.folders()] == [str(lib)]
         assert store.stats()["documents"] == 1
-    finally:
-        store.close()
     assert remove_folder(data_dir, "../lib") == 1

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 from pathlib import Path
 
@@ -10,8 +9,6 @@ import pytest
 
 from tests.extract.scans import TextPage, render_grey, write_pdf
 from tests.reliability.conftest import run_cli
-
-logger = logging.getLogger(__name__)
 
 
 @pytest.fixture(scope="module")

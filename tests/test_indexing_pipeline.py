@@ -2,18 +2,15 @@
 from __future__ import annotations
 
 import dataclasses
-import logging
 
 import numpy as np
 import pytest
 
-from tests.conftest import make_pdf
 from desktop_search.embedding import Embedder
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.models import resolve_model
 from desktop_search.storage import Store, VectorIndex
-
-logger = logging.getLogger(__name__)
+from tests.conftest import make_pdf
 
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
 
@@ -32,7 +29,7 @@ class FailingEmbedder(Embedder):
     fail_on = 3
     calls = 0
 
-    def encode_passages(self, texts):  # noqa: ANN001, ANN201
+    def encode_passages(self, texts):
         self.calls += 1
         if self.calls == self.fail_on:
             raise RuntimeError("simulated embedding failure")
@@ -40,15 +37,12 @@ class FailingEmbedder(Embedder):
 
 
 def _stored(data_dir):
-    store = Store(data_dir.database, readonly=True)
-    try:
+    with Store(data_dir.database, readonly=True) as store:
         with store.engine.connect() as conn:
             rows = conn.exec_driver_sql(
                 "SELECT c.id, c.text, c.embedding, d.title FROM chunks c JOIN documents d ON d.id = c.document_id ORDER BY c.id"
             ).all()
         return rows, store.known_documents()
-    finally:
-        store.close()
 
 
 def test_small_batches_keep_every_vector_with_its_chunk(tiny_model, data_dir, tmp_path):
@@ -67,11 +61,8 @@ def test_small_batches_keep_every_vector_with_its_chunk(tiny_model, data_dir, tm
     expected = embedder.encode_passages([f"{r.title}\n{r.text}" for r in rows])
     np.testing.assert_allclose(stored, expected, atol=2e-3)
 
-    store = Store(data_dir.database, readonly=True)
-    try:
+    with Store(data_dir.database, readonly=True) as store:
         vectors = VectorIndex.open(data_dir, store, spec.dim, writable=False)
-    finally:
-        store.close()
     assert vectors.live_count == len(rows)
     for i in (0, len(rows) // 2, len(rows) - 1):
         ids, scores = vectors.search(expected[i], 1)

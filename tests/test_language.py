@@ -1,13 +1,9 @@
 """Writing-system detection and the CJK helpers keyword search builds on."""
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from desktop_search.language import Lang, cjk_grams, detect, korean_stem
-
-logger = logging.getLogger(__name__)
 
 
 @pytest.mark.parametrize("text, lang", [

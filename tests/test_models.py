@@ -1,19 +1,16 @@
 """Model resolution: explicit path, settings folders, bundled package, HF cache; never a download."""
 from __future__ import annotations
 
-import logging
 import shutil
 import socket
 import sys
 from pathlib import Path
 
 import pytest
-from tests.conftest import _bundled_model_dir, build_tiny_model
 
 from desktop_search.errors import ModelNotFoundError
 from desktop_search.models import catalogue, default_model_name, read_pooling, resolve_model
-
-logger = logging.getLogger(__name__)
+from tests.conftest import _bundled_model_dir, build_tiny_model
 
 DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
 

@@ -1,11 +1,7 @@
 """The progress line: counts and rates a person can read."""
 from __future__ import annotations
 
-import logging
-
 from desktop_search.progress import Phase, Progress
-
-logger = logging.getLogger(__name__)
 
 
 def test_the_line_shows_ocr_pages_only_when_there_are_some() -> None:

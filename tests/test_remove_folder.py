@@ -1,17 +1,13 @@
 """indexing.remove_folder: the core of `remove` in both front ends."""
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from desktop_search.errors import UserFacingError
-from desktop_search.indexing import IndexOptions, Indexer, remove_folder
+from desktop_search.indexing import Indexer, IndexOptions, remove_folder
 from desktop_search.search import Searcher
 from desktop_search.storage import Store, VectorIndex
 from tests.conftest import make_pdf
-
-logger = logging.getLogger(__name__)
 
 
 def test_remove_folder_drops_documents_and_vectors(tmp_path, data_dir, tiny_model):
@@ -22,17 +18,11 @@ def test_remove_folder_drops_documents_and_vectors(tmp_path, data_dir, tiny_mode
     make_pdf(drop / "b.pdf", ["beta text about mountains"])
     Indexer(data_dir, IndexOptions(model=str(tiny_model), device="cpu")).run([str(keep), str(drop)])
     assert remove_folder(data_dir, str(drop)) == 1
-    store = Store(data_dir.database)
-    try:
+    with Store(data_dir.database) as store:
         assert [f["path"] for f in store.folders()] == [str(keep)]
         vectors = VectorIndex.open(data_dir, store, store.manifest().dim, writable=False)
         assert vectors.live_count == store.chunk_count() > 0
-    finally:
-        store.close()
-    searcher = Searcher(data_dir, model=str(tiny_model), device="cpu")
-    try:
+    with Searcher(data_dir, model=str(tiny_model), device="cpu") as searcher:
         assert all("drop" not in r.path for r in searcher.search("mountains", mode="keyword"))
-    finally:
-        searcher.close()
     with pytest.raises(UserFacingError, match="not in the library"):
         remove_folder(data_dir, str(drop))

@@ -1,21 +1,18 @@
 """Searching an index built with the tiny model: locations, filters, modes, refresh."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_epub, make_pdf
 
 from desktop_search.chunking import ChunkSettings
 from desktop_search.embedding import Embedder
 from desktop_search.errors import UserFacingError
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.models import spec_from_folder
 from desktop_search.paths import resolve_data_dir
 from desktop_search.search import Searcher, fts_match, parse_query, rrf
-
-logger = logging.getLogger(__name__)
+from tests.conftest import make_epub, make_pdf
 
 PAGE_TWO = "Muscle pain is a side effect of statins."
 
@@ -177,14 +174,13 @@ def test_query_parsing_and_rrf() -> None:
 
 def test_searcher_opened_before_first_index_finds_results_later(tiny_model, data_dir, tmp_path):
     """A searcher made while the index is still empty adopts its model once one is recorded."""
-    from desktop_search.indexing import IndexOptions, Indexer
+    from desktop_search.indexing import Indexer, IndexOptions
     from desktop_search.search import Searcher
     from desktop_search.storage import Store
     from tests.conftest import make_pdf
 
     Store(data_dir.database).close()  # an empty index, as the GUI sees it before a first run
-    searcher = Searcher(data_dir, model=str(tiny_model))
-    try:
+    with Searcher(data_dir, model=str(tiny_model)) as searcher:
         assert searcher.search("statins") == []
         lib = tmp_path / "lib"
         lib.mkdir()
@@ -192,8 +188,6 @@ def test_searcher_opened_before_first_index_finds_results_later(tiny_model, data
         Indexer(data_dir, IndexOptions(model=str(tiny_model))).run([lib])
         results = searcher.search("statins muscle pain")
         assert [r.page for r in results] == [1]
-    finally:
-        searcher.close()
 
 
 def test_prepared_queries_embed_in_one_batch_and_rank_as_single_ones(searcher: Searcher, indexed,

@@ -1,17 +1,14 @@
 """Keyword search in Korean and Japanese: particles attached, one- and two-character words."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
-from tests.conftest import make_epub
 
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.paths import resolve_data_dir
 from desktop_search.search import Searcher, parse_query, trigram_terms
-
-logger = logging.getLogger(__name__)
+from tests.conftest import make_epub
 
 # Small synthetic Korean documents: the names carry other particles than the questions'.
 KOREAN = {

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import logging
 import sys
+from itertools import pairwise
 
 import pytest
 
-from tests.conftest import REPO, SCIFACT
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.paths import resolve_data_dir
 from desktop_search.search import Searcher
+from tests.conftest import REPO, SCIFACT
 
 sys.path.insert(0, str(REPO / "benchmarks"))
-import retrieval_eval  # noqa: E402
+import retrieval_eval
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +78,7 @@ def test_quoted_phrase_and_one_result_per_document(quality_slice) -> None:
     with searcher.store.engine.connect() as conn:
         text = conn.exec_driver_sql("SELECT text FROM chunks WHERE length(text) > 800 ORDER BY id LIMIT 1").scalar()
     words = [w for w in text.split() if w.isalpha() and len(w) > 3]
-    phrase = next(f"{a} {b}" for a, b in zip(words, words[1:]) if f"{a} {b}" in text)
+    phrase = next(f"{a} {b}" for a, b in pairwise(words) if f"{a} {b}" in text)
     for mode in ("keyword", "hybrid", "dense"):
         # One passage per document, asked for: the default shows up to PER_DOCUMENT, and the
         # phrase may sit in the overlap of two neighbouring passages of one document.

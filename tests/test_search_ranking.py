@@ -1,16 +1,13 @@
 """Ranking with the tiny random model: keyword paths (German, Japanese), query syntax, fusion, grouping."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import make_epub, make_pdf
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.search import FusionSettings, Searcher, fts_match, fuse, parse_query, rrf, trigram_terms
-
-logger = logging.getLogger(__name__)
+from tests.conftest import make_epub, make_pdf
 
 GERMAN = (
     "Die Straßenbahn fährt über die Brücke in die Altstadt. "

@@ -1,15 +1,12 @@
 """Building the command that opens a passage at its page (no viewer is started)."""
 from __future__ import annotations
 
-import logging
 import sys
 
 import pytest
 
 from desktop_search import viewer
 from desktop_search.viewer import Passage, exec_prefix, from_default, from_template, viewer_command
-
-logger = logging.getLogger(__name__)
 
 PDF = Passage("/papers/my paper.pdf", page=57, page_label=None)
 

@@ -6,15 +6,12 @@ understands for any file it cannot read.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 
 from desktop_search.errors import ExtractionError
 from desktop_search.extract.model import ExtractedDocument, Segment
 from desktop_search.extract.ocr import OcrOptions
-
-logger = logging.getLogger(__name__)
 
 SUPPORTED_SUFFIXES = {".pdf": "pdf", ".epub": "epub"}
 

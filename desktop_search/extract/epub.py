@@ -7,12 +7,13 @@ import posixpath
 import warnings
 import zipfile
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 from desktop_search.errors import ExtractionError
-from desktop_search.failures import FailureCode
 from desktop_search.extract.html import html_to_text
 from desktop_search.extract.model import ExtractedDocument, Segment, normalize_text
+from desktop_search.failures import FailureCode
 
 logger = logging.getLogger(__name__)
 
@@ -62,10 +63,11 @@ def _toc_titles(toc: object, base: str = "") -> dict[str, str]:
     return out
 
 
-def _first_meta(book: object, name: str) -> str | None:
+def _first_meta(book: Any, name: str) -> str | None:
+    """The first Dublin Core ``name`` of an ebooklib EpubBook (ebooklib ships no type hints)."""
     try:
-        values = book.get_metadata("DC", name)  # type: ignore[attr-defined]
-    except Exception:  # noqa: BLE001
+        values = book.get_metadata("DC", name)
+    except Exception:  # noqa: BLE001 - a malformed metadata field must not lose the book
         return None
     for value, _attrs in values or []:
         text = normalize_text(str(value or ""))
@@ -85,7 +87,7 @@ def extract_epub(path: Path, data: bytes) -> ExtractedDocument:
         raise
     except MemoryError:
         raise
-    except Exception as exc:  # noqa: BLE001 - ebooklib raises anything from a bad file
+    except Exception as exc:  # ebooklib raises anything from a bad file
         raise ExtractionError(f"{NOT_AN_EPUB}: {type(exc).__name__}: {exc}"[:300]) from exc
 
     titles = _toc_titles(book.toc)
@@ -103,7 +105,7 @@ def extract_epub(path: Path, data: bytes) -> ExtractedDocument:
             text, heading, doc_title = html_to_text(item.get_content())
         except MemoryError:
             raise
-        except Exception:  # noqa: BLE001 - one broken chapter must not lose the rest
+        except Exception:  # one broken chapter must not lose the rest
             logger.debug("unreadable item %s in %s", href, path, exc_info=True)
             bad.append(href)
             continue

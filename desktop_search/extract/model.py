@@ -1,15 +1,12 @@
 """What extraction produces: text segments that know where they sit."""
 from __future__ import annotations
 
-import logging
 import re
 import unicodedata
 from dataclasses import dataclass, field
 
 from desktop_search.failures import FailureCode
 from desktop_search.language import Lang, detect
-
-logger = logging.getLogger(__name__)
 
 _SPACES = re.compile(r"[ \t\r\f\v\u00a0]+")
 _HYPHEN_BREAK = re.compile(r"(\w)-\n(?=[a-z])")

@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -218,6 +217,3 @@ def render_page(page, dpi: int) -> bytes:  # page: pypdfium2.PdfPage
         return b"P5 %d %d 255\n" % (rows.shape[1], rows.shape[0]) + rows.tobytes()
     finally:
         bitmap.close()
-
-
-PageCallback = Callable[[], None]

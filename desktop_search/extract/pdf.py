@@ -17,11 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from desktop_search.errors import ExtractionError
-from desktop_search.failures import FailureCode
 from desktop_search.extract.model import ExtractedDocument, Segment, normalize_text
 from desktop_search.extract.ocr import (
-    OcrOptions, OcrPageError, PageFailure, Tesseract, install_hint, render_page, tesseract_for,
+    OcrOptions,
+    OcrPageError,
+    PageFailure,
+    Tesseract,
+    install_hint,
+    render_page,
+    tesseract_for,
 )
+from desktop_search.failures import FailureCode
 
 logger = logging.getLogger(__name__)
 
@@ -133,8 +139,8 @@ def _extract(doc, path: Path, data: bytes, ocr: OcrOptions | None,  # doc: pypdf
         if bad and len(bad) == n_pages:
             if any(p.too_big for p in bad):
                 raise ExtractionError(TOO_BIG)
-            if all(p.ocr_failure for p in bad):
-                raise ExtractionError(f"OCR failed on all of its {n_pages} pages ({bad[0].ocr_failure.value})")
+            if (first := bad[0].ocr_failure) is not None and all(p.ocr_failure for p in bad):
+                raise ExtractionError(f"OCR failed on all of its {n_pages} pages ({first.value})")
             raise ExtractionError(f"damaged PDF: none of its {n_pages} pages could be read")
         if any(p.ocr for p in pages):
             raise ExtractionError(OCR_FOUND_NOTHING)

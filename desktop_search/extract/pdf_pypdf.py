@@ -95,7 +95,7 @@ def _page(reader, i: int) -> PypdfPage:
         raise
     except LimitReachedError:
         return PypdfPage(fault=PageFault.TOO_BIG)
-    except Exception:  # noqa: BLE001 - one broken page must not lose the rest
+    except Exception:  # one broken page must not lose the rest
         logger.debug("page %d unreadable by pypdf", i + 1, exc_info=True)
         return PypdfPage(fault=PageFault.BROKEN)
 
@@ -105,7 +105,7 @@ def _metadata(reader) -> tuple[str | None, str | None]:
         info = reader.metadata
         if info is not None:
             return _meta_str(info.title), _meta_str(info.author)
-    except Exception:  # noqa: BLE001 - malformed metadata must not lose the text
+    except Exception:  # malformed metadata must not lose the text
         logger.debug("unreadable metadata", exc_info=True)
     return None, None
 

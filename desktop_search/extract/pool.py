@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
-from desktop_search.chunking import Chunk, ChunkJob, Chunker, load_chunk_tokenizer
+from desktop_search.chunking import Chunk, Chunker, ChunkJob, load_chunk_tokenizer
 from desktop_search.errors import ExtractionError
 from desktop_search.extract.model import ExtractedDocument
 from desktop_search.extract.ocr import OcrOptions, resolve
@@ -154,7 +154,7 @@ def _worker_main(conn: Connection, memory_limit: int, job: ChunkJob | None, ocr:
 
 
 class _Worker:
-    def __init__(self, ctx: mp.context.BaseContext, memory_limit: int, job: ChunkJob | None,
+    def __init__(self, ctx: mp.context.ForkServerContext | mp.context.SpawnContext, memory_limit: int, job: ChunkJob | None,
                  ocr: OcrOptions | None = None) -> None:
         self.conn, child = ctx.Pipe(duplex=True)
         self.process = ctx.Process(target=_worker_main, args=(child, memory_limit, job, ocr), daemon=True)
@@ -171,7 +171,7 @@ class _Worker:
             self.conn.close()
 
 
-def _context() -> mp.context.BaseContext:
+def _context() -> mp.context.ForkServerContext | mp.context.SpawnContext:
     # forkserver children are clean processes started from a small server: no
     # inherited torch threads or locks, and cheaper than spawn on Linux.
     if sys.platform.startswith("linux"):
@@ -255,13 +255,13 @@ class ExtractorPool:
                 now = time.monotonic()
                 deadline = min(w.started + self.timeout_s for w in busy.values())
                 ready = wait(list(busy), timeout=max(0.0, min(deadline - now, 0.5)))
-                for conn in ready:
-                    w = busy.pop(conn)  # type: ignore[arg-type]
+                for conn in (c for c in ready if isinstance(c, Connection)):
+                    w = busy.pop(conn)
                     try:
                         result: ExtractionResult | OcrPageRead = w.conn.recv()
                         if isinstance(result, OcrPageRead):
                             w.started = time.monotonic()  # a page read: the clock starts again
-                            busy[conn] = w  # type: ignore[index]
+                            busy[conn] = w
                             continue
                         idle.append(w)
                     except (EOFError, OSError):
@@ -290,7 +290,7 @@ class ExtractorPool:
                                              seconds=now - w.started, failure=FailureCode.TIMEOUT)
                         ):
                             return
-        except Exception as exc:  # noqa: BLE001 - a dispatcher bug must end the run, not hang it
+        except Exception as exc:  # a dispatcher bug must end the run, not hang it
             logger.exception("Extraction dispatcher failed")
             self._failure = exc
         finally:

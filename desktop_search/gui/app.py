@@ -16,9 +16,14 @@ import os
 import sys
 import time
 from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING
 
 from desktop_search.paths import DataPaths
 from desktop_search.settings import Settings
+
+if TYPE_CHECKING:  # Qt is imported when the window opens, not with the CLI
+    from PySide6.QtGui import QIcon
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +36,7 @@ ICON_CANDIDATES = (_HERE / "icons" / "desktop-search.svg", _HERE / "icons" / "de
                    _HERE.parents[1] / "resources" / "desktop-search.png")
 
 
-def app_icon():  # noqa: ANN201 - QIcon, imported lazily with Qt
+def app_icon() -> QIcon:
     from PySide6.QtGui import QIcon
 
     for path in ICON_CANDIDATES:
@@ -60,7 +65,7 @@ def _setup_logging(paths: DataPaths) -> None:
     logging.getLogger("desktop_search.indexing").setLevel(logging.ERROR)
 
 
-def _log_uncaught(exc_type, exc, tb) -> None:  # noqa: ANN001 - sys.excepthook signature
+def _log_uncaught(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
     """A bug in a slot must not take the window down: log it and carry on."""
     logger.critical("Unexpected error (this is a bug; please report it)", exc_info=(exc_type, exc, tb))
 
@@ -76,6 +81,7 @@ def main(paths: DataPaths, argv: list[str] | None = None) -> int:
 
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    assert isinstance(app, QApplication)
     app.setApplicationName(APP_ID)
     app.setApplicationDisplayName("Desktop Search")
     app.setOrganizationName(APP_ID)

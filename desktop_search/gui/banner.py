@@ -1,12 +1,8 @@
 """The message banner: errors and notices in a dismissable line, never modal, never a crash."""
 from __future__ import annotations
 
-import logging
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
-
-logger = logging.getLogger(__name__)
 
 MAX_LINES = 3  # the newest messages; older ones scroll away
 

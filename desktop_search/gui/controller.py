@@ -8,19 +8,16 @@ search side to let go of them (``release_requested``) and waits for
 """
 from __future__ import annotations
 
-import logging
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from PySide6.QtCore import QObject, QThread, Signal, SignalInstance
+from PySide6.QtCore import QObject, Signal, SignalInstance
 
-from desktop_search.gui.workers import IndexJob, JobKind, RunFlags, start_thread, stop_thread
-
-logger = logging.getLogger(__name__)
+from desktop_search.gui.workers import IndexJob, JobKind, RunFlags, ThreadMovable, start_thread, stop_thread
 
 
-class IndexWorkerLike(Protocol):
+class IndexWorkerLike(ThreadMovable, Protocol):
     """What the controller needs of a worker (the real one, or a test's fake)."""
 
     progress: SignalInstance  # Progress
@@ -30,8 +27,6 @@ class IndexWorkerLike(Protocol):
     def run(self, job: IndexJob) -> None: ...
 
     def set_settings(self, settings: Any) -> None: ...
-
-    def moveToThread(self, thread: QThread) -> bool: ...  # noqa: N802 - QObject's
 
 
 @dataclass(frozen=True)
@@ -65,7 +60,7 @@ class IndexController(QObject):
         self._running: tuple[IndexJob, bool] | None = None
         self._waiting_release = False
         self._closed = False
-        self.thread = start_thread(worker, "desktop-search-index")  # type: ignore[arg-type]
+        self.worker_thread = start_thread(worker, "desktop-search-index")
         self._run_request.connect(worker.run)
         self._settings_request.connect(worker.set_settings)
         worker.progress.connect(self._on_progress)
@@ -149,7 +144,7 @@ class IndexController(QObject):
         self._queue.clear()
         self.flags.cancel.set()
         self.flags.pause.clear()
-        stop_thread(self.thread)
+        stop_thread(self.worker_thread)
 
     # -- the run ----------------------------------------------------------------------
 

@@ -38,7 +38,7 @@ class ModelDownloadWorker(QObject):
         except UserFacingError as exc:
             self.failed.emit(str(exc))
             return
-        except Exception:  # noqa: BLE001 - a bug: logged with its traceback, reported, never a crash
+        except Exception:  # a bug: logged with its traceback, reported, never a crash
             logger.exception("Unexpected error while downloading %s", name)
             self.failed.emit(f"Downloading {name} failed unexpectedly; see the log.")
             return
@@ -56,6 +56,7 @@ class LanguageNoticeBar(QFrame):
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self._suggested = ""
         self.get_button = QPushButton()
         self.get_button.clicked.connect(lambda: self.get_requested.emit(self._suggested))
         self.progress = QProgressBar()
@@ -71,7 +72,6 @@ class LanguageNoticeBar(QFrame):
         row.addWidget(self.progress)
         row.addWidget(self.get_button)
         row.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
-        self._suggested = ""
         self._key: Any = None
         self._dismissed: set[Any] = set()
         self.hide()

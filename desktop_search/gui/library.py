@@ -2,20 +2,27 @@
 from __future__ import annotations
 
 import html
-import logging
 import os
 from collections.abc import Sequence
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
-    QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout, QHeaderView, QLabel, QPlainTextEdit, QPushButton,
-    QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
 )
 
 from desktop_search.crawl import PatternCounts
 from desktop_search.library_info import FileProblem, FolderInfo
-
-logger = logging.getLogger(__name__)
 
 
 class LibraryPanel(QWidget):
@@ -96,7 +103,8 @@ class LibraryPanel(QWidget):
         self.empty.setVisible(not folders)
 
     def folders(self) -> list[str]:
-        return [self.tree.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) for i in range(self.tree.topLevelItemCount())]
+        items = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
+        return [item.data(0, Qt.ItemDataRole.UserRole) for item in items if item is not None]
 
     def selected_folder(self) -> str | None:
         items = self.tree.selectedItems()

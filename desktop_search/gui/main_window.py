@@ -15,11 +15,25 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QFileSystemWatcher, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QFileSystemWatcher, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
-    QComboBox, QDockWidget, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QListWidget, QListWidgetItem,
-    QMainWindow, QMessageBox, QProgressBar, QPushButton, QSplitter, QStackedWidget, QVBoxLayout, QWidget,
+    QComboBox,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
 from desktop_search.gui.banner import MessageBanner
@@ -30,10 +44,24 @@ from desktop_search.gui.library import FailedFilesDialog, LibraryPanel, Patterns
 from desktop_search.gui.preview import PreviewPane
 from desktop_search.gui.progress_panel import ProgressPanel
 from desktop_search.gui.results import (
-    DOC_ROLE, HTML_ROLE, MORE_ROLE, RESULT_ROLE, CardDelegate, card_html, passage_html,
+    DOC_ROLE,
+    HTML_ROLE,
+    MORE_ROLE,
+    RESULT_ROLE,
+    CardDelegate,
+    card_html,
+    passage_html,
 )
 from desktop_search.gui.workers import (
-    IndexJob, IndexWorker, JobKind, LatestRequest, RunFlags, SearchRequest, SearchWorker, start_thread, stop_thread,
+    IndexJob,
+    IndexWorker,
+    JobKind,
+    LatestRequest,
+    RunFlags,
+    SearchRequest,
+    SearchWorker,
+    start_thread,
+    stop_thread,
 )
 from desktop_search.library_info import LibraryInfo
 from desktop_search.models import multilingual_model_name
@@ -53,6 +81,13 @@ INFO_INTERVAL_S = 2.0  # status bar counts refresh at most this often while inde
 ALL = ""  # the filter combos' "everything" entry
 KINDS = (("All types", ALL), ("PDF", "pdf"), ("EPUB", "epub"))
 
+
+
+def _label(text: str, buddy: QWidget) -> QLabel:
+    """A label whose mnemonic focuses ``buddy``."""
+    label = QLabel(text)
+    label.setBuddy(buddy)
+    return label
 
 class MainWindow(QMainWindow):
     # For tests and the start-up probe: emitted after the window has updated itself.
@@ -148,9 +183,9 @@ class MainWindow(QMainWindow):
         self.folder_filter.activated.connect(self._on_filter_changed)
         self.kind_filter.activated.connect(self._on_filter_changed)
         filters = QHBoxLayout()
-        filters.addWidget(QLabel("&Folder:", buddy=self.folder_filter))
+        filters.addWidget(_label("&Folder:", buddy=self.folder_filter))
         filters.addWidget(self.folder_filter, 1)
-        filters.addWidget(QLabel("&Type:", buddy=self.kind_filter))
+        filters.addWidget(_label("&Type:", buddy=self.kind_filter))
         filters.addWidget(self.kind_filter)
         self.similar_label = QLabel()
         filters.addWidget(self.similar_label)
@@ -251,15 +286,15 @@ class MainWindow(QMainWindow):
         m.addAction(self.library_dock.toggleViewAction())
         m = self.menuBar().addMenu("&Help")
         action(m, "&About Desktop Search", lambda: AboutDialog(self).exec())
-        QShortcut(QKeySequence("Ctrl+L"), self, activated=self._focus_search)
-        QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self, activated=self._focus_search)
-        QShortcut(QKeySequence("Ctrl+Enter"), self, activated=self.open_current)  # the keypad's Enter
+        QShortcut(QKeySequence("Ctrl+L"), self, self._focus_search)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self, self._focus_search)
+        QShortcut(QKeySequence("Ctrl+Enter"), self, self.open_current)  # the keypad's Enter
 
     def _start_workers(self) -> None:
         self.index_flags = RunFlags()
         self.index_worker = IndexWorker(self.paths, self.settings, self.index_flags)
         self.controller = IndexController(self.index_worker, self.index_flags, self)
-        self.index_thread = self.controller.thread
+        self.index_thread = self.controller.worker_thread
         self.search_worker = SearchWorker(self.paths, self.settings, self._latest)
         self.search_thread = start_thread(self.search_worker, "desktop-search-search")
         c, sw = self.controller, self.search_worker

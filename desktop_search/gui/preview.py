@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QProcess, QSize, Qt, QUrl, Signal
 from PySide6.QtGui import QColor, QDesktopServices, QGuiApplication, QImage, QPainter, QPolygonF
 from PySide6.QtWidgets import (
-    QHBoxLayout, QLabel, QPushButton, QScrollArea, QSizePolicy, QTabWidget, QTextBrowser, QVBoxLayout, QWidget,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QTabWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
 )
 
 from desktop_search.gui.results import citation, display_title, highlight_html
@@ -47,7 +55,7 @@ def strip_overlap(previous: str, following: str, limit: int = 2000) -> str:
     return following
 
 
-def context_html(result: "SearchResult", rows: list[dict[str, Any]], terms: list[str]) -> str:
+def context_html(result: SearchResult, rows: list[dict[str, Any]], terms: list[str]) -> str:
     """The hit with its neighbours, marked, with page or chapter changes noted."""
     parts: list[str] = []
     previous_text = ""
@@ -183,7 +191,7 @@ class PdfPage(QObject):
         painter.setBrush(PAGE_HIGHLIGHT)
         painter.setCompositionMode(QPainter.CompositionMode.CompositionMode_Multiply)
         for poly in bounds:
-            painter.drawPolygon(QPolygonF([p * scale for p in poly]))
+            painter.drawPolygon(QPolygonF([p * scale for p in poly]))  # type: ignore[attr-defined]  # PySide6's stubs lack __iter__
         painter.end()
         return out
 
@@ -254,7 +262,7 @@ class PreviewPane(QWidget):
         for b in self._buttons():
             b.setEnabled(False)
 
-    def show_result(self, result: "SearchResult", rows: list[dict[str, Any]], terms: list[str]) -> None:
+    def show_result(self, result: SearchResult, rows: list[dict[str, Any]], terms: list[str]) -> None:
         self.result = result
         folder, name = os.path.split(result.path)
         author = f" — {html.escape(result.author)}" if result.author else ""

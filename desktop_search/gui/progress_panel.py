@@ -5,15 +5,12 @@ reports and turns its buttons into requests; it decides nothing itself.
 """
 from __future__ import annotations
 
-import logging
 import os
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
 from desktop_search.progress import Phase, Progress
-
-logger = logging.getLogger(__name__)
 
 PHASE_TEXT = {
     Phase.SCANNING: "Looking for new and changed files…",

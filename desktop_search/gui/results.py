@@ -7,7 +7,6 @@ keyboard navigation and selection colours (dark palettes included).
 from __future__ import annotations
 
 import html
-import logging
 import os
 import re
 from typing import TYPE_CHECKING
@@ -18,8 +17,6 @@ from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleO
 
 if TYPE_CHECKING:
     from desktop_search.search import SearchResult
-
-logger = logging.getLogger(__name__)
 
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 1  # the SearchResult (passage) an item shows
 HTML_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -69,11 +66,11 @@ def snippet(text: str, terms: list[str], width: int = SNIPPET_CHARS) -> str:
     return ("… " if start else "") + text[start:end] + (" …" if end < len(text) else "")
 
 
-def display_title(result: "SearchResult") -> str:
+def display_title(result: SearchResult) -> str:
     return result.title or os.path.splitext(os.path.basename(result.path))[0]
 
 
-def card_html(result: "SearchResult", terms: list[str], muted: str, more: int = 0, expanded: bool = False) -> str:
+def card_html(result: SearchResult, terms: list[str], muted: str, more: int = 0, expanded: bool = False) -> str:
     """The rich text of one card: title, location and score, file and folder, the best passage,
     and a line saying how many further passages the document has (→ shows them)."""
     folder, name = os.path.split(result.path)
@@ -94,7 +91,7 @@ def card_html(result: "SearchResult", terms: list[str], muted: str, more: int = 
     )
 
 
-def passage_html(result: "SearchResult", terms: list[str], muted: str) -> str:
+def passage_html(result: SearchResult, terms: list[str], muted: str) -> str:
     """A further passage of a document, under its card: where it is, and the passage."""
     return (
         f'<div style="margin-left:24px"><span style="color:{muted}">↳ {html.escape(result.location)}</span> '
@@ -102,7 +99,7 @@ def passage_html(result: "SearchResult", terms: list[str], muted: str) -> str:
     )
 
 
-def citation(result: "SearchResult") -> str:
+def citation(result: SearchResult) -> str:
     """The passage with a citation, for the clipboard."""
     text = " ".join(result.text.split())
     where = result.location
@@ -123,7 +120,7 @@ class CardDelegate(QStyledItemDelegate):
         super().__init__(parent)
         self._doc = QTextDocument()
 
-    def editorEvent(self, event: QEvent, model: QAbstractItemModel, option: QStyleOptionViewItem,  # noqa: N802
+    def editorEvent(self, event: QEvent, model: QAbstractItemModel, option: QStyleOptionViewItem,  # noqa: N802 - Qt override
                     index: QModelIndex | QPersistentModelIndex) -> bool:
         if (event.type() == QEvent.Type.MouseButtonRelease and isinstance(event, QMouseEvent)
                 and index.data(MORE_ROLE)):
@@ -143,10 +140,10 @@ class CardDelegate(QStyledItemDelegate):
     def _width(self, option: QStyleOptionViewItem) -> int:
         view = self.parent()
         if isinstance(view, QWidget) and hasattr(view, "viewport"):
-            return view.viewport().width()  # type: ignore[attr-defined]
+            return view.viewport().width()
         return option.rect.width() or 400
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:  # noqa: N802 - Qt override
         doc = self._layout(str(index.data(HTML_ROLE) or ""), self._width(option))
         return QSize(int(doc.idealWidth()) + 2 * self.PADDING, int(doc.size().height()) + 2 * self.PADDING)
 

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
@@ -26,6 +26,11 @@ from desktop_search.library_info import LibraryInfo, read_library_info
 from desktop_search.paths import DataPaths
 from desktop_search.settings import Settings
 from desktop_search.terms import PER_DOCUMENT
+
+if TYPE_CHECKING:  # imported where first needed, so the window opens without torch and transformers
+    from desktop_search.embedding import TextEmbedder
+    from desktop_search.indexing import Indexer
+    from desktop_search.search import Searcher
 
 logger = logging.getLogger(__name__)
 
@@ -37,13 +42,13 @@ def report_errors(what: str) -> Callable[[Callable[..., None]], Callable[..., No
     """Wrap a worker slot so that an exception becomes a ``failed`` signal, never a crash."""
 
     def wrap(fn: Callable[..., None]) -> Callable[..., None]:
-        def slot(self: "_Worker", *args: Any) -> None:
+        def slot(self: _Worker, *args: Any) -> None:
             try:
                 fn(self, *args)
             except UserFacingError as exc:
                 logger.warning("%s: %s", what, exc)
                 self.failed.emit(str(exc))
-            except Exception:  # noqa: BLE001 - a bug: keep the traceback, keep the app alive
+            except Exception:  # a bug: keep the traceback, keep the app alive
                 logger.exception("Unexpected error while %s", what)
                 self.failed.emit(GENERIC_ERROR.format(what=what, log=self.paths.log))
 
@@ -68,7 +73,13 @@ class _Worker(QObject):
         self.settings = settings
 
 
-def start_thread(worker: QObject, name: str) -> QThread:
+class ThreadMovable(Protocol):
+    """A QObject, or a test's stand-in for one: what :func:`start_thread` needs."""
+
+    def moveToThread(self, thread: QThread) -> bool: ...  # noqa: N802 - QObject's name
+
+
+def start_thread(worker: ThreadMovable, name: str) -> QThread:
     """Move ``worker`` to a new, started QThread that deletes nothing on its own."""
     thread = QThread()
     thread.setObjectName(name)
@@ -122,13 +133,13 @@ class IndexWorker(_Worker):
     def __init__(self, paths: DataPaths, settings: Settings, flags: RunFlags) -> None:
         super().__init__(paths, settings)
         self.flags = flags
-        self._indexer: Any = None
+        self._indexer: Indexer | None = None
         self._indexer_key: tuple[Any, ...] | None = None
 
-    def _get_indexer(self) -> Any:
+    def _get_indexer(self) -> Indexer:
         """One Indexer per model setting, so its loaded model serves every run."""
         from desktop_search.extract.ocr import OcrOptions
-        from desktop_search.indexing import IndexOptions, Indexer
+        from desktop_search.indexing import Indexer, IndexOptions
 
         key = (self.settings.model, self.settings.device, tuple(self.settings.extra_models), self.settings.ocr,
                self.settings.ocr_languages)
@@ -212,12 +223,12 @@ class SearchWorker(_Worker):
     def __init__(self, paths: DataPaths, settings: Settings, latest: LatestRequest) -> None:
         super().__init__(paths, settings)
         self.latest = latest
-        self._searcher: Any = None
-        self._embedder: Any = None
+        self._searcher: Searcher | None = None
+        self._embedder: TextEmbedder | None = None
 
     # -- the searcher and its model -----------------------------------------------
 
-    def _open(self) -> Any:
+    def _open(self) -> Searcher | None:
         """The searcher, opened once the index exists; None before that."""
         if self._searcher is not None:
             return self._searcher

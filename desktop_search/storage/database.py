@@ -16,15 +16,15 @@ import re
 import shutil
 import sqlite3
 import time
-from contextlib import contextmanager
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import numpy as np
-from sqlalchemy import Connection, Engine, case, create_engine, delete, event, func, insert, select, text, update
+from sqlalchemy import Connection, CursorResult, Engine, case, create_engine, delete, event, func, insert, select, text, update
 from sqlalchemy.exc import DatabaseError, OperationalError
 
 from desktop_search.checkpoints import checkpoint
@@ -54,7 +54,7 @@ class Manifest:
     query_prefix: str = ""
     schema_version: int = schema.SCHEMA_VERSION
 
-    def differences(self, other: "Manifest") -> list[str]:
+    def differences(self, other: Manifest) -> list[str]:
         mine, theirs = asdict(self), asdict(other)
         return [f"{k}: index has {mine[k]!r}, requested {theirs[k]!r}" for k in mine if mine[k] != theirs[k]]
 
@@ -137,6 +137,14 @@ def _to_blob(vec: np.ndarray | None) -> bytes | None:
     return None if vec is None else np.asarray(vec, dtype=np.float16).tobytes()
 
 
+def _new_id(result: CursorResult[Any]) -> int:
+    """The primary key an INSERT gave its row."""
+    key = result.inserted_primary_key
+    if key is None:
+        raise RuntimeError("INSERT returned no primary key")
+    return int(key[0])
+
+
 def _batched(seq: Sequence[Any], n: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
     for i in range(0, len(seq), n):
         yield seq[i : i + n]
@@ -157,7 +165,9 @@ class Store:
                 # WAL needs a -shm file that a read-only folder cannot get; with none there,
                 # no writer is active, so reading the file as immutable is safe.
                 uri += "&immutable=1"
-            creator = lambda: sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)  # noqa: E731
+            def creator() -> sqlite3.Connection:
+                return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
+
             self.engine: Engine = create_engine("sqlite://", creator=creator)
         else:
             try:
@@ -211,19 +221,24 @@ class Store:
         )
 
     def _classify(self, exc: Exception) -> Exception | None:
-        """Map SQLite's environment faults to user-facing errors; None for bugs."""
-        msg = str(getattr(exc, "orig", exc))
-        if "not a database" in msg or "malformed" in msg or "corrupt" in msg:
+        """Map SQLite's environment faults to user-facing errors, by SQLite's result code; None for bugs."""
+        orig = getattr(exc, "orig", exc)
+        code = getattr(orig, "sqlite_errorcode", None)
+        if not isinstance(code, int):
+            return None
+        primary = code & 0xFF  # extended codes (SQLITE_IOERR_SHMMAP, ...) carry the primary one in the low byte
+        msg = str(orig)
+        if primary in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
             return IndexCorruptError(
                 f"The index database {self.path} is damaged ({msg}). "
                 "Run `desktop-search index --rebuild` to rebuild it from your folders."
             )
-        if "readonly" in msg or "read-only" in msg or "unable to open" in msg:
+        if primary in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_PERM):
             return StorageError(f"Cannot write the index at {self.path.parent}: {msg}")
-        if "disk is full" in msg or "database or disk is full" in msg or ("disk I/O error" in msg and _disk_full(self.path)):
+        if primary == sqlite3.SQLITE_FULL or (primary == sqlite3.SQLITE_IOERR and _disk_full(self.path)):
             # A full disk can surface as an I/O error, e.g. when the -shm file cannot be mapped.
             return StorageError(f"The disk holding {self.path.parent} is full. Free some space and run again.")
-        if "disk I/O error" in msg:
+        if primary == sqlite3.SQLITE_IOERR:
             return StorageError(f"Cannot write the index at {self.path.parent}: the disk reported an I/O error.")
         return None
 
@@ -242,6 +257,12 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:
@@ -307,7 +328,7 @@ class Store:
                     path=path, include=json.dumps(list(include)), exclude=json.dumps(list(exclude)), added_at=time.time()
                 )
             )
-            return int(res.inserted_primary_key[0])
+            return _new_id(res)
 
     def folders(self) -> list[dict[str, Any]]:
         """Folders with per-folder counts of indexed and failed documents."""
@@ -356,7 +377,11 @@ class Store:
         if folder_id is not None:
             q = q.where(documents.c.folder_id == folder_id)
         with self.engine.connect() as conn:
-            return {r.path: KnownDocument(*r[:-1], failure=parse_failure(r.failure)) for r in conn.execute(q)}
+            return {
+                r.path: KnownDocument(r.id, r.path, r.folder_id, r.size, r.mtime_ns, r.hash, r.status, r.error, r.attempts,
+                                      failure=parse_failure(r.failure))
+                for r in conn.execute(q)
+            }
 
     def commit_documents(self, records: Sequence[DocumentRecord]) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[int]]:
         """Write a batch of files in one transaction, replacing earlier versions.
@@ -370,11 +395,12 @@ class Store:
         now = time.time()
         with self._write() as conn:
             paths = [r.path for r in records]
-            old = [i for part in _batched(paths) for i in conn.execute(select(documents.c.id).where(documents.c.path.in_(part))).scalars()]
+            old = [i for part in _batched(paths)
+                   for i in conn.execute(select(documents.c.id).where(documents.c.path.in_(part))).scalars()]
             gone = self._delete_documents(conn, old)
             next_id = self._next_chunk_id(conn)
             for rec in records:
-                doc_id = conn.execute(
+                doc_id = _new_id(conn.execute(
                     insert(documents).values(
                         folder_id=rec.folder_id, path=rec.path, kind=rec.kind, size=rec.size, mtime_ns=rec.mtime_ns,
                         hash=rec.hash, title=_displayable(rec.title), author=_displayable(rec.author),
@@ -382,7 +408,7 @@ class Store:
                         failure=rec.failure.value if rec.failure is not None else None,
                         pages=rec.pages, indexed_at=now, lang=rec.lang.value if rec.lang else None,
                     )
-                ).inserted_primary_key[0]
+                ))
                 ids = np.arange(next_id, next_id + len(rec.chunks), dtype=np.int64)
                 next_id += len(rec.chunks)
                 if rec.chunks:
@@ -395,7 +421,7 @@ class Store:
                                 "char_start": c.char_start, "char_end": c.char_end, "text": c.text,
                                 "embedding": _to_blob(c.embedding), "ocr": c.ocr,
                             }
-                            for cid, c in zip(ids, rec.chunks)
+                            for cid, c in zip(ids, rec.chunks, strict=True)
                         ],
                     )
                 have = [i for i, c in enumerate(rec.chunks) if c.embedding is not None]
@@ -437,7 +463,7 @@ class Store:
         """
         took: list[int] = []
         with self._write() as conn:
-            for cid, vec in zip(ids, vecs):
+            for cid, vec in zip(ids, vecs, strict=True):
                 res = conn.exec_driver_sql("UPDATE chunks SET embedding = ? WHERE id = ? AND embedding IS NULL",
                                            (_to_blob(vec), int(cid)))
                 if res.rowcount == 1:
@@ -646,7 +672,8 @@ class Store:
             failed = [
                 {"path": r.path, "error": r.error}
                 for r in conn.execute(
-                    select(documents.c.path, documents.c.error).where(documents.c.status == DocStatus.FAILED).order_by(documents.c.path)
+                    select(documents.c.path, documents.c.error)
+                    .where(documents.c.status == DocStatus.FAILED).order_by(documents.c.path)
                 )
             ]
             warnings = [

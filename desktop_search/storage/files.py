@@ -1,12 +1,9 @@
 """Crash-safe file writes: write a temp file, fsync, rename over the target."""
 from __future__ import annotations
 
-import logging
 import os
 import tempfile
 from pathlib import Path
-
-logger = logging.getLogger(__name__)
 
 
 def fsync_dir(path: Path) -> None:

@@ -4,14 +4,12 @@ The lock dies with its process, so a kill -9 never leaves a stale lock.
 """
 from __future__ import annotations
 
-import logging
 import os
+import sys
 from pathlib import Path
 from types import TracebackType
 
 from desktop_search.errors import IndexBusyError, StorageError
-
-logger = logging.getLogger(__name__)
 
 
 class WriterLock:
@@ -25,7 +23,7 @@ class WriterLock:
         except OSError as exc:
             raise StorageError(f"Cannot write to the data folder {self.path.parent}: {exc.strerror or exc}") from exc
         try:
-            if os.name == "nt":
+            if sys.platform == "win32":
                 import msvcrt
 
                 msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
@@ -48,7 +46,7 @@ class WriterLock:
             os.close(self._fd)  # closing drops the lock
             self._fd = None
 
-    def __enter__(self) -> "WriterLock":
+    def __enter__(self) -> WriterLock:
         self.acquire()
         return self
 

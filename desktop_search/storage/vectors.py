@@ -47,7 +47,7 @@ class VectorIndex:
     # -- building ----------------------------------------------------------------
 
     @classmethod
-    def open(cls, paths: DataPaths, store: Store, dim: int, writable: bool = True) -> "VectorIndex":
+    def open(cls, paths: DataPaths, store: Store, dim: int, writable: bool = True) -> VectorIndex:
         """Load the saved index and bring it up to date with SQLite."""
         index = cls._load(paths, dim)
         if index is None:
@@ -82,7 +82,7 @@ class VectorIndex:
             return False
 
     @classmethod
-    def _load(cls, paths: DataPaths, dim: int) -> "VectorIndex | None":
+    def _load(cls, paths: DataPaths, dim: int) -> VectorIndex | None:
         try:
             info = json.loads(paths.vectors_meta.read_text(encoding="utf-8"))
             if info.get("dim") != dim or info.get("space") != SPACE or not paths.vectors.exists():
@@ -102,7 +102,7 @@ class VectorIndex:
             return index
         except FileNotFoundError:
             return None
-        except Exception:  # noqa: BLE001 - any unreadable cache is simply rebuilt
+        except Exception:  # any unreadable cache is simply rebuilt
             logger.warning("Vector index at %s is unreadable; rebuilding from stored embeddings", paths.vectors, exc_info=True)
             return None
 
@@ -134,7 +134,7 @@ class VectorIndex:
             self._index.add_items(np.ascontiguousarray(vecs, dtype=np.float32), np.asarray(ids, dtype=np.int64))
             self.max_id = max(self.max_id, int(np.max(ids)))
 
-    def mark_deleted(self, ids) -> None:  # noqa: ANN001 - any iterable of ints
+    def mark_deleted(self, ids) -> None:  # any iterable of ints
         with self._lock:
             for i in ids:
                 try:

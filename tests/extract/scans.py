@@ -7,14 +7,11 @@ Japanese comes from a jsquad PDF that embeds its font.
 from __future__ import annotations
 
 import io
-import logging
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass

@@ -1,18 +1,15 @@
 """EPUB extraction: spine order, chapter titles, hrefs and clean text."""
 from __future__ import annotations
 
-import logging
 import re
 import zipfile
 from pathlib import Path
 
 import pytest
-from tests.conftest import EPUB_ZOO, make_epub
 
 from desktop_search.errors import ExtractionError
 from desktop_search.extract import extract_file
-
-logger = logging.getLogger(__name__)
+from tests.conftest import EPUB_ZOO, make_epub
 
 
 def extract(path: Path):

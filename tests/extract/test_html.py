@@ -1,11 +1,7 @@
 """XHTML to text: paragraph breaks kept, scripts and styles gone."""
 from __future__ import annotations
 
-import logging
-
 from desktop_search.extract.html import html_to_text
-
-logger = logging.getLogger(__name__)
 
 
 def test_blocks_become_paragraphs_and_inline_text_joins() -> None:

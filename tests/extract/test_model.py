@@ -1,11 +1,7 @@
 """Text normalisation shared by every extractor."""
 from __future__ import annotations
 
-import logging
-
 from desktop_search.extract.model import normalize_text
-
-logger = logging.getLogger(__name__)
 
 
 def test_nfkc_turns_ligatures_into_letters() -> None:

@@ -1,7 +1,6 @@
 """OCR of scanned PDF pages: Tesseract reads what PDFium renders, page by page."""
 from __future__ import annotations
 
-import logging
 import shutil
 import stat
 from pathlib import Path
@@ -15,8 +14,6 @@ from desktop_search.extract.pdf import NO_TEXT, needs_tesseract
 from desktop_search.failures import FailureCode
 from tests.conftest import SHARED
 from tests.extract.scans import TextPage, render_grey, scan_pdf, tilt_and_speckle, write_pdf
-
-logger = logging.getLogger(__name__)
 
 JAPANESE = SHARED / "jsquad" / "library" / "Google_検索.pdf"
 ENGLISH = ["The quick brown fox jumps over", "the lazy dog near the riverbank."]
@@ -32,7 +29,7 @@ def tesseract() -> str:
 
 
 def extract(path: Path, **options: object):
-    return extract_file(path, path.read_bytes(), OcrOptions(**options))  # type: ignore[arg-type]
+    return extract_file(path, path.read_bytes(), OcrOptions(**options))
 
 
 def scanned(tmp_path: Path, name: str, pages: list[TextPage], dpi: int = 200, **tilt: float) -> Path:

@@ -1,19 +1,16 @@
 """PDF extraction: pages, labels, metadata and the reasons files are refused."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
-from tests.conftest import PDF_ZOO, SHARED, make_pdf
 
 from desktop_search.errors import ExtractionError
 from desktop_search.extract import extract_file
 from desktop_search.extract.pdf import NEEDS_PASSWORD, NO_TEXT, NOT_A_PDF, clean_pdfium_text
 from desktop_search.extract.pdf_pypdf import extract_pdf_pypdf
+from tests.conftest import PDF_ZOO, SHARED, make_pdf
 from tests.reliability.hostile import write_partly_broken_pdf
-
-logger = logging.getLogger(__name__)
 
 RESOURCES = PDF_ZOO / "pypdf-resources"
 SAMPLES = PDF_ZOO / "py-pdf-sample-files"

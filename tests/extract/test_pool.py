@@ -1,14 +1,10 @@
 """Extraction workers: every path gets a result, and bad files cost only themselves."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
-from tests.conftest import make_pdf
-
 from desktop_search.extract.pool import ExtractorPool, hash_file
-
-logger = logging.getLogger(__name__)
+from tests.conftest import make_pdf
 
 
 def test_every_path_yields_one_result_with_hash_and_errors(tmp_path: Path) -> None:

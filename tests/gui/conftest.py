@@ -1,14 +1,11 @@
 """GUI fixtures: a small library, a window over a temp data dir with the tiny model."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import make_epub, make_pdf
-
-logger = logging.getLogger(__name__)
 
 INDEX_TIMEOUT_MS = 120_000
 

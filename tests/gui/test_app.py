@@ -2,15 +2,12 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 from desktop_search.gui.app import PROBE_ENV, app_icon
-
-logger = logging.getLogger(__name__)
 
 REPO = Path(__file__).resolve().parents[2]
 

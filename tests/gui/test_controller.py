@@ -1,7 +1,6 @@
 """The index controller with a fake worker: the queue and its merge rule, pause, cancel, the rebuild handshake."""
 from __future__ import annotations
 
-import logging
 import threading
 
 import pytest
@@ -10,8 +9,6 @@ from PySide6.QtCore import QObject, Signal, Slot
 from desktop_search.gui.controller import IndexController, JobOutcome
 from desktop_search.gui.workers import IndexJob, JobKind, RunFlags
 from desktop_search.progress import Phase, Progress
-
-logger = logging.getLogger(__name__)
 
 
 class FakeWorker(QObject):
@@ -47,7 +44,7 @@ def controller(qtbot):
     c = IndexController(worker, flags)
     yield c, worker
     c.shutdown()
-    assert c.thread.isFinished()
+    assert c.worker_thread.isFinished()
 
 
 def run_started(qtbot, worker: FakeWorker, n: int) -> None:
@@ -161,5 +158,5 @@ def test_nothing_runs_after_shutdown(qtbot):
     worker = FakeWorker(flags)
     c = IndexController(worker, flags)
     c.shutdown()
-    assert flags.cancel.is_set() and c.thread.isFinished()
+    assert flags.cancel.is_set() and c.worker_thread.isFinished()
     assert not c.submit(IndexJob())

@@ -1,13 +1,9 @@
 """Settings and About dialogs."""
 from __future__ import annotations
 
-import logging
-
 from desktop_search import __version__
 from desktop_search.gui.dialogs import AboutDialog, SettingsDialog
 from desktop_search.settings import Settings
-
-logger = logging.getLogger(__name__)
 
 
 def test_settings_dialog_edits_a_copy(qtbot):

@@ -1,15 +1,11 @@
 """The pure parts of the GUI: highlighting, snippets, locating a passage on a PDF page."""
 from __future__ import annotations
 
-import logging
-
 from desktop_search.gui.preview import context_html, find_passage, strip_overlap
 from desktop_search.gui.results import citation, highlight_html, snippet
 from desktop_search.gui.workers import watch_dirs
 from desktop_search.search import SearchResult
 from desktop_search.terms import format_location, highlight_terms
-
-logger = logging.getLogger(__name__)
 
 
 def _result(**kw) -> SearchResult:

@@ -1,7 +1,6 @@
 """The window's language notice, and getting a multilingual model from it (stand-in Hub, no internet)."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
@@ -9,8 +8,6 @@ from PySide6.QtWidgets import QMessageBox
 
 from tests.conftest import MULTILINGUAL_REPO, make_epub
 from tests.gui.conftest import INDEX_TIMEOUT_MS, index_folder, search
-
-logger = logging.getLogger(__name__)
 
 
 @pytest.fixture

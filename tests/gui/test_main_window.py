@@ -1,7 +1,6 @@
 """The window end to end with the tiny model: add, index, search, preview, cancel, close."""
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import threading
@@ -17,8 +16,6 @@ from desktop_search.gui.results import HTML_ROLE, MORE_ROLE, RESULT_ROLE
 from desktop_search.settings import Settings
 from tests.conftest import make_pdf
 from tests.gui.conftest import INDEX_TIMEOUT_MS, index_folder, search
-
-logger = logging.getLogger(__name__)
 
 
 def test_window_basics(make_window):
@@ -264,7 +261,7 @@ def test_search_while_indexing_sees_committed_work(qtbot, make_window, library, 
 def test_search_before_model_ready_is_busy_then_shows_results(qtbot, data_dir, settings, library):
     """A window over an existing index; the first search waits for the model."""
     from desktop_search.gui.main_window import MainWindow
-    from desktop_search.indexing import IndexOptions, Indexer
+    from desktop_search.indexing import Indexer, IndexOptions
 
     Indexer(data_dir, IndexOptions(model=settings.model, device="cpu")).run([str(library)])
     settings.save(data_dir.settings)

@@ -7,7 +7,6 @@ worker processes; packaging/smoke_test.sh repeats this on a built bundle.
 """
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import sys
@@ -15,8 +14,6 @@ import tomllib
 from pathlib import Path
 
 from tests.conftest import REPO, make_epub, make_pdf
-
-logger = logging.getLogger(__name__)
 
 LAUNCHER = REPO / "packaging" / "launcher.py"
 

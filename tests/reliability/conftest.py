@@ -1,7 +1,6 @@
 """Helpers for reliability tests: run the CLI as a real process, pause it, check the store."""
 from __future__ import annotations
 
-import logging
 import os
 import signal
 import sqlite3
@@ -14,8 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO, make_epub, make_pdf
-
-logger = logging.getLogger(__name__)
 
 PAUSE_WAIT_S = 120.0
 

@@ -6,14 +6,11 @@ plus these files through the CLI and prints the closing figures.
 from __future__ import annotations
 
 import io
-import logging
 import os
 import random
 import zipfile
 import zlib
 from pathlib import Path
-
-logger = logging.getLogger(__name__)
 
 BOMB_BYTES = 2 * 1024**3  # what the zip bomb inflates to
 
@@ -48,31 +45,9 @@ def write_zip_bomb(path: Path, inflated: int = BOMB_BYTES) -> Path:
         info = zipfile.ZipInfo("OEBPS/bomb.xhtml")
         info.compress_type = zipfile.ZIP_DEFLATED
         with zf.open(info, "w", force_zip64=True) as fh:
-            fh._compressor = _RepeatingDeflate()  # type: ignore[attr-defined]
+            fh._compressor = _RepeatingDeflate()
             for _ in range(inflated // len(block)):
                 fh.write(block)
-    return path
-
-
-def write_wide_bomb(path: Path, entries: int = 1000, entry_bytes: int = 500_000) -> Path:
-    """Many entries, each too small for the per-entry ratio check, together just under the size cap.
-
-    Only the reader's memory limit stands between this and a lot of memory.
-    """
-    block = b"\0" * entry_bytes
-    names = [f"c{i}.xhtml" for i in range(entries)]
-    deflate = _RepeatingDeflate()
-    with zipfile.ZipFile(path, "w") as zf:
-        zf.writestr(zipfile.ZipInfo("mimetype"), "application/epub+zip")
-        _write_container(zf)
-        zf.writestr("OEBPS/content.opf", _opf(names), compress_type=zipfile.ZIP_DEFLATED)
-        for name in names:
-            info = zipfile.ZipInfo(f"OEBPS/{name}")
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with zf.open(info, "w") as fh:
-                fh._compressor = deflate  # type: ignore[attr-defined]
-                fh.write(block)
-                deflate = _RepeatingDeflate() if deflate._piece is None else deflate
     return path
 
 
@@ -136,14 +111,13 @@ def write_raw_pdf(path: Path, page_streams: list[int], streams: list[bytes], fil
     filters = filters or [None] * len(streams)
     objs: list[bytes] = []
     n_pages = len(page_streams)
-    font_id = 3
     first_stream = 4
     first_page = first_stream + len(streams)
     kids = " ".join(f"{first_page + i} 0 R" for i in range(n_pages))
     objs.append(b"<< /Type /Catalog /Pages 2 0 R >>")
     objs.append(f"<< /Type /Pages /Kids [{kids}] /Count {n_pages} >>".encode())
     objs.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
-    for data, flt in zip(streams, filters):
+    for data, flt in zip(streams, filters, strict=True):
         extra = f" /Filter /{flt}" if flt else ""
         objs.append(f"<< /Length {len(data)}{extra} >>\nstream\n".encode() + data + b"\nendstream")
     for i in range(n_pages):

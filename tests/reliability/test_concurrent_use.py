@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import signal
 import sqlite3
@@ -14,10 +13,14 @@ import pytest
 
 from tests.conftest import make_pdf
 from tests.reliability.conftest import (
-    cli_args, cli_env, indexed_library, make_small_library, run_cli, start_paused, store_state,
+    cli_args,
+    cli_env,
+    indexed_library,
+    make_small_library,
+    run_cli,
+    start_paused,
+    store_state,
 )
-
-logger = logging.getLogger(__name__)
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,6 @@
 """kill -9 at named points of a real ``desktop-search index`` process; the next run must finish the job."""
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 from pathlib import Path
@@ -9,8 +8,6 @@ from pathlib import Path
 import pytest
 
 from tests.reliability.conftest import indexed_library, make_small_library, run_cli, start_paused, store_state
-
-logger = logging.getLogger(__name__)
 
 # Where the indexer dies. "committing" is inside the text write transaction, "embedding" after
 # it (passages stored, no vectors), "committing-vectors" inside the vector write transaction;

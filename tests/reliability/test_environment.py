@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import os
 import stat
 import subprocess
@@ -13,8 +12,6 @@ import pytest
 
 from tests.conftest import make_epub, make_pdf
 from tests.reliability.conftest import make_small_library, run_cli, store_state
-
-logger = logging.getLogger(__name__)
 
 
 def _mount_tmpfs(where: Path, size: str) -> bool:

@@ -1,7 +1,6 @@
 """Hostile files: each costs at most its timeout, gets a clear reason, and spares the rest of the run."""
 from __future__ import annotations
 
-import logging
 import os
 import re
 import subprocess
@@ -13,13 +12,11 @@ from pathlib import Path
 import pytest
 
 from desktop_search.extract.pool import ExtractorPool
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.search import Searcher
 from tests.conftest import REPO, make_pdf
 from tests.reliability.conftest import run_cli, store_state
 from tests.reliability.hostile import make_hostile_library, write_huge_stream_pdf
-
-logger = logging.getLogger(__name__)
 
 TIMEOUT_S = 10.0
 
@@ -78,12 +75,9 @@ def test_partly_readable_pdf_keeps_its_good_pages(hostile_run) -> None:
     files, paths, _, _ = hostile_run
     status, error = store_state(paths.root)["documents"][str(files["partly-broken.pdf"])]
     assert status == "indexed" and error == "partly read: 1 of 3 pages could not be read (pages 2)"
-    searcher = Searcher(paths, model=None)
-    try:
+    with Searcher(paths, model=None) as searcher:
         pages = {r.page for r in searcher.search("Page three is fine too", top_k=20, mode="keyword", per_document=0)
                  if r.path == str(files["partly-broken.pdf"])}
-    finally:
-        searcher.close()
     assert pages == {1, 3}
 
 
@@ -95,11 +89,8 @@ def test_no_file_takes_longer_than_the_timeout(hostile_run) -> None:
 
 def test_odd_file_names_round_trip_and_rescan_is_a_no_op(hostile_run, tiny_model: Path) -> None:
     files, paths, _, _ = hostile_run
-    searcher = Searcher(paths, model=None)
-    try:
+    with Searcher(paths, model=None) as searcher:
         hits = {r.path for r in searcher.search("perfectly ordinary", top_k=50, mode="keyword", per_document=1)}
-    finally:
-        searcher.close()
     assert str(files["non-utf8.pdf"]) in hits and str(files["newline.pdf"]) in hits
     assert os.path.exists(str(files["non-utf8.pdf"]))  # the stored path opens the very same file
     again = Indexer(paths, IndexOptions(model=str(tiny_model), timeout_s=TIMEOUT_S)).run()

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import re
 import sqlite3
 import subprocess
@@ -19,8 +18,6 @@ from tests.reliability.conftest import (
     run_cli,
     store_state,
 )
-
-logger = logging.getLogger(__name__)
 
 # An index run with small batches, so one run commits several text and vector batches.
 RUN_SMALL_BATCHES = (
@@ -85,7 +82,7 @@ def test_files_are_keyword_searchable_while_embedding_waits(tmp_path: Path, tiny
         running = status["indexing"]
         assert (running["files_total"], running["chunks_done"], running["chunks_total"]) == (6, 0, total)
         text = run_cli(data, tiny_model, "status").stdout
-        assert f"read 6/6 files" in text and f"embedded 0/{total} passages" in text, text
+        assert "read 6/6 files" in text and f"embedded 0/{total} passages" in text, text
 
         hits = run_cli(data, tiny_model, "search", "--mode", "keyword", "--json", "glacier")
         assert hits.returncode == 0, hits.stderr

@@ -1,18 +1,15 @@
 """The real awkward files of the PDF and EPUB zoos: each indexed, or failed with a reason a person understands."""
 from __future__ import annotations
 
-import logging
 import re
 from pathlib import Path
 
 import pytest
 
 from desktop_search.crawl import crawl
-from desktop_search.indexing import IndexOptions, Indexer
+from desktop_search.indexing import Indexer, IndexOptions
 from tests.conftest import EPUB_ZOO, PDF_ZOO
 from tests.reliability.conftest import store_state
-
-logger = logging.getLogger(__name__)
 
 UNDERSTANDABLE = [
     r"^encrypted: needs a password$",

@@ -1,15 +1,11 @@
 """Storage fixtures and helpers: documents with random unit embeddings."""
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import pytest
 
 from desktop_search.storage import Manifest, Store
 from desktop_search.storage.database import ChunkRecord, DocumentRecord
-
-logger = logging.getLogger(__name__)
 
 DIM = 8
 MANIFEST = Manifest(model_id="tiny", dim=DIM, pooling="mean", max_tokens=128, overlap_tokens=16, title_prefix=True)
@@ -39,10 +35,9 @@ def rng() -> np.random.Generator:
 
 @pytest.fixture
 def store(data_dir):
-    s = Store(data_dir.database)
-    s.check_manifest(MANIFEST)
-    yield s
-    s.close()
+    with Store(data_dir.database) as s:
+        s.check_manifest(MANIFEST)
+        yield s
 
 
 @pytest.fixture

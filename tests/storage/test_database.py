@@ -1,17 +1,15 @@
 """The SQLite store: manifest, per-file commits, deletions and failure records."""
 from __future__ import annotations
 
-import logging
 from dataclasses import replace
 
 import numpy as np
 import pytest
-from tests.storage.conftest import MANIFEST, record
+from sqlalchemy.exc import IntegrityError
 
 from desktop_search.errors import IndexCorruptError, IndexMismatchError, StorageError
 from desktop_search.storage import Store
-
-logger = logging.getLogger(__name__)
+from tests.storage.conftest import MANIFEST, record
 
 
 def test_manifest_is_recorded_then_a_different_one_is_refused(store: Store) -> None:
@@ -54,7 +52,7 @@ def test_a_failing_batch_commits_nothing(store: Store, folder_id: int, rng) -> N
     good = record("/library/good.pdf", folder_id, 2, rng)
     bad = record("/library/bad.pdf", folder_id, 2, rng)
     bad.chunks[1].text = None  # not storable (NOT NULL): the transaction must roll back
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError):
         store.commit_documents([good, bad])
     assert store.known_documents() == {}
     assert store.chunk_count() == 0
@@ -105,12 +103,9 @@ def test_damaged_database_is_a_clear_error(tmp_path) -> None:
 
 
 def test_readonly_store_cannot_write(data_dir, store: Store, folder_id: int, rng) -> None:
-    ro = Store(data_dir.database, readonly=True)
-    try:
+    with Store(data_dir.database, readonly=True) as ro:
         with pytest.raises(StorageError):
             ro.commit_documents([record("/library/a.pdf", folder_id, 1, rng)])
-    finally:
-        ro.close()
 
 
 def test_cjk_ngram_index_follows_inserts_and_deletes(store: Store, folder_id: int, rng) -> None:
@@ -134,14 +129,12 @@ def test_an_index_from_before_the_ngram_index_gets_it_on_open(data_dir, folder_i
         conn.exec_driver_sql("DROP TABLE chunks_cjk")
         conn.exec_driver_sql("ALTER TABLE documents DROP COLUMN lang")
     store.close()
-    reader = Store(data_dir.database, readonly=True)
-    assert [n for _cid, n in reader.gram_search(["신씨"], 10)] == [1.0]  # scan fallback
-    assert reader.language_counts() == {}
-    reader.close()
-    upgraded = Store(data_dir.database)
-    assert len(upgraded.gram_search(["신씨"], 10)) == 1
-    assert upgraded.language_counts() == {None: 1}
-    upgraded.close()
+    with Store(data_dir.database, readonly=True) as reader:
+        assert [n for _cid, n in reader.gram_search(["신씨"], 10)] == [1.0]  # scan fallback
+        assert reader.language_counts() == {}
+    with Store(data_dir.database) as upgraded:
+        assert len(upgraded.gram_search(["신씨"], 10)) == 1
+        assert upgraded.language_counts() == {None: 1}
 
 
 def test_language_counts_per_document(store: Store, folder_id: int, rng) -> None:

@@ -1,15 +1,12 @@
 """The FTS5 word index: stemming, and rebuilding an index made with an older tokenizer."""
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
 
 from desktop_search.storage import Store
 from desktop_search.storage.database import ChunkRecord, DocumentRecord
-
-logger = logging.getLogger(__name__)
 
 
 def _add(store: Store, folder: Path, name: str, text: str) -> None:
@@ -24,37 +21,29 @@ def _add(store: Store, folder: Path, name: str, text: str) -> None:
 
 
 def test_word_index_stems_english(tmp_path: Path) -> None:
-    store = Store(tmp_path / "index.sqlite3")
-    try:
+    with Store(tmp_path / "index.sqlite3") as store:
         _add(store, tmp_path, "a.pdf", "Rankings of retrieval systems were compared.")
         assert len(store.keyword_search('"ranking" AND "compare"', 10)) == 1
         assert store.keyword_search('"rank"', 10)  # stems match, both ways
-    finally:
-        store.close()
 
 
 def test_index_from_an_older_tokenizer_is_rebuilt(tmp_path: Path) -> None:
     db = tmp_path / "index.sqlite3"
-    store = Store(db)
-    _add(store, tmp_path, "a.pdf", "Rankings of retrieval systems were compared.")
-    with store.engine.begin() as conn:  # what an index from before stemming looks like
-        conn.exec_driver_sql("DROP TABLE chunks_fts")
-        conn.exec_driver_sql(
-            "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='id', "
-            "tokenize='unicode61 remove_diacritics 2')"
-        )
-        conn.exec_driver_sql("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
-    assert store.keyword_search('"ranking"', 10) == []
-    store.close()
+    with Store(db) as store:
+        _add(store, tmp_path, "a.pdf", "Rankings of retrieval systems were compared.")
+        with store.engine.begin() as conn:  # what an index from before stemming looks like
+            conn.exec_driver_sql("DROP TABLE chunks_fts")
+            conn.exec_driver_sql(
+                "CREATE VIRTUAL TABLE chunks_fts USING fts5(text, content='chunks', content_rowid='id', "
+                "tokenize='unicode61 remove_diacritics 2')"
+            )
+            conn.exec_driver_sql("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
+        assert store.keyword_search('"ranking"', 10) == []
 
-    reader = Store(db, readonly=True)  # a reader never changes the file, and still searches
-    assert len(reader.keyword_search('"rankings"', 10)) == 1
-    reader.close()
+    with Store(db, readonly=True) as reader:  # a reader never changes the file, and still searches
+        assert len(reader.keyword_search('"rankings"', 10)) == 1
 
-    store = Store(db)  # the next writer rebuilds it from the chunks
-    try:
+    with Store(db) as store:  # the next writer rebuilds it from the chunks
         assert len(store.keyword_search('"ranking"', 10)) == 1
         _add(store, tmp_path, "b.pdf", "Ranked lists again.")  # the triggers feed the new table
         assert len(store.keyword_search('"ranking"', 10)) == 2
-    finally:
-        store.close()

@@ -1,14 +1,10 @@
 """One writer per data dir."""
 from __future__ import annotations
 
-import logging
-
 import pytest
 
 from desktop_search.errors import IndexBusyError
 from desktop_search.storage.lock import WriterLock
-
-logger = logging.getLogger(__name__)
 
 
 def test_second_writer_is_refused_until_the_first_releases(data_dir) -> None:

@@ -2,19 +2,16 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import numpy as np
-from tests.storage.conftest import DIM, record, unit
 
 from desktop_search.storage import Store, VectorIndex
-
-logger = logging.getLogger(__name__)
+from tests.storage.conftest import DIM, record, unit
 
 
 def commit(store: Store, folder_id: int, rng, names: list[str], n: int = 3) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     added, _ = store.commit_documents([record(f"/library/{name}", folder_id, n, rng) for name in names])
-    return dict(zip(names, added))
+    return dict(zip(names, added, strict=True))
 
 
 def top_id(index: VectorIndex, vec: np.ndarray) -> int:
@@ -27,7 +24,7 @@ def test_open_builds_from_stored_embeddings_and_finds_each_vector(data_dir, stor
     index = VectorIndex.open(data_dir, store, DIM)
     assert index.live_count == store.chunk_count() == 6
     for ids, vecs in docs.values():
-        for i, v in zip(ids, vecs):
+        for i, v in zip(ids, vecs, strict=True):
             got, scores = index.search(v, 1)
             assert int(got[0]) == int(i) and scores[0] > 0.99
     assert data_dir.vectors.exists() and data_dir.vectors_meta.exists()
