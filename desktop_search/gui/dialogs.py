@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -29,7 +29,9 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 class SettingsDialog(QDialog):
     """Edits a copy of the settings; :meth:`settings` returns the edited copy."""
 
-    def __init__(self, settings: Settings, parent: QWidget | None = None) -> None:
+    get_model_requested = Signal(str)  # a catalogue model the user asked to download
+
+    def __init__(self, settings: Settings, parent: QWidget | None = None, suggested_model: str = "") -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self._original = settings
@@ -41,6 +43,12 @@ class SettingsDialog(QDialog):
         model_row = QHBoxLayout()
         model_row.addWidget(self.model, 1)
         model_row.addWidget(browse)
+        if suggested_model:
+            # The remedy for libraries in languages the default model cannot read, one click away.
+            get = QPushButton(f"Get {suggested_model.split('/')[-1]}…")
+            get.setToolTip(f"Download {suggested_model} (multilingual) from the Hugging Face Hub into the data folder")
+            get.clicked.connect(lambda: self._get_model(suggested_model))
+            model_row.addWidget(get)
         self.device = QComboBox()
         self.device.addItems(DEVICES)
         if settings.device not in DEVICES:
@@ -55,6 +63,13 @@ class SettingsDialog(QDialog):
         self.viewer.setPlaceholderText("the system's default viewer, at the page where it can")
         self.viewer.setToolTip("A command that opens a file at a page: %f is the file, %p the page, "
                                "for example: okular -p %p %f")
+        self.ocr = QCheckBox("Read scanned pages with Tesseract (OCR)")
+        self.ocr.setChecked(settings.ocr)
+        self.ocr_languages = QLineEdit(settings.ocr_languages or "")
+        self.ocr_languages.setPlaceholderText("the system language's pack, plus English")
+        self.ocr_languages.setToolTip("Tesseract language packs joined by +, for example eng+jpn+kor")
+        self.ocr_languages.setEnabled(settings.ocr)
+        self.ocr.toggled.connect(self.ocr_languages.setEnabled)
         note = QLabel("A different model only works with an index built with it: rebuild the library after changing it.")
         note.setWordWrap(True)
 
@@ -64,6 +79,8 @@ class SettingsDialog(QDialog):
         form.addRow("&Results:", self.top_k)
         form.addRow("", self.as_you_type)
         form.addRow("&Viewer command:", self.viewer)
+        form.addRow("", self.ocr)
+        form.addRow("OCR &languages:", self.ocr_languages)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -71,6 +88,11 @@ class SettingsDialog(QDialog):
         layout.addLayout(form)
         layout.addWidget(note)
         layout.addWidget(buttons)
+
+    def _get_model(self, name: str) -> None:
+        """Ask for the download and close, keeping the edits; the window asks before rebuilding."""
+        self.get_model_requested.emit(name)
+        self.accept()
 
     def _browse(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Choose a model folder", self.model.text())
@@ -85,6 +107,8 @@ class SettingsDialog(QDialog):
             top_k=self.top_k.value(),
             search_as_you_type=self.as_you_type.isChecked(),
             viewer=self.viewer.text().strip(),
+            ocr=self.ocr.isChecked(),
+            ocr_languages=self.ocr_languages.text().strip() or None,
         )
 
 

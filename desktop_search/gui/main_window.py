@@ -727,7 +727,8 @@ class MainWindow(QMainWindow):
     # -- settings, messages, closing -------------------------------------------------------
 
     def edit_settings(self) -> None:
-        dialog = SettingsDialog(self.settings, self)
+        dialog = SettingsDialog(self.settings, self, suggested_model=multilingual_model_name())
+        dialog.get_model_requested.connect(self.get_model)
         if dialog.exec():
             self.apply_settings(dialog.settings())
 

@@ -30,3 +30,29 @@ def test_about_shows_the_version(qtbot):
     from PySide6.QtWidgets import QLabel
 
     assert any(__version__ in label.text() for label in dialog.findChildren(QLabel))
+
+
+def test_settings_dialog_edits_ocr(qtbot):
+    dialog = SettingsDialog(Settings(ocr=True, ocr_languages=None))
+    qtbot.addWidget(dialog)
+    assert dialog.ocr.isChecked() and dialog.ocr_languages.isEnabled()
+    dialog.ocr_languages.setText(" eng+jpn ")
+    assert (dialog.settings().ocr, dialog.settings().ocr_languages) == (True, "eng+jpn")
+    dialog.ocr.setChecked(False)
+    assert not dialog.ocr_languages.isEnabled()
+    assert dialog.settings().ocr is False
+
+
+def test_settings_dialog_offers_the_multilingual_model(qtbot):
+    from PySide6.QtWidgets import QPushButton
+
+    dialog = SettingsDialog(Settings(), suggested_model="intfloat/multilingual-e5-small")
+    qtbot.addWidget(dialog)
+    (get,) = [b for b in dialog.findChildren(QPushButton) if b.text() == "Get multilingual-e5-small…"]
+    with qtbot.waitSignal(dialog.get_model_requested) as signal:
+        get.click()
+    assert signal.args == ["intfloat/multilingual-e5-small"]
+    assert dialog.result() == SettingsDialog.DialogCode.Accepted  # closed, the edits kept
+    plain = SettingsDialog(Settings())
+    qtbot.addWidget(plain)
+    assert not [b for b in plain.findChildren(QPushButton) if b.text().startswith("Get ")]

@@ -60,3 +60,21 @@ def test_a_failed_download_is_shown_in_the_message_line(qtbot, make_window, monk
     w.get_model(MULTILINGUAL_REPO)
     qtbot.waitUntil(lambda: "Could not download" in w.banner_text(), timeout=INDEX_TIMEOUT_MS)
     assert w.notice_bar.get_button.isEnabled()
+
+
+def test_settings_offer_the_multilingual_model(qtbot, make_window, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QPushButton
+
+    w = make_window()
+    asked: list[str] = []
+    monkeypatch.setattr(w, "get_model", asked.append)
+
+    def click_get() -> None:
+        dialog = QApplication.activeModalWidget()
+        (get,) = [b for b in dialog.findChildren(QPushButton) if b.text() == "Get multilingual-e5-small…"]
+        get.click()
+
+    QTimer.singleShot(0, click_get)
+    w.edit_settings()
+    assert asked == [MULTILINGUAL_REPO]
