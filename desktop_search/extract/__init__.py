@@ -22,15 +22,25 @@ def kind_of(path: str | Path) -> str | None:
 
 
 def extract_file(path: str | Path, data: bytes, ocr: OcrOptions | None = None,
-                 on_ocr_page: Callable[[], None] | None = None) -> ExtractedDocument:
-    """Extract ``data`` (the bytes of ``path``) into located segments (scanned PDF pages by OCR with ``ocr``)."""
+                 on_ocr_page: Callable[[], None] | None = None, careful: bool = False) -> ExtractedDocument:
+    """Extract ``data`` (the bytes of ``path``) into located segments (scanned PDF pages by OCR with ``ocr``).
+
+    ``careful``: a PDF is read by pypdf alone, which refuses what would not fit
+    in memory, where PDFium aborts the whole process (a second try after a
+    reader died on the file).
+    """
     kind = kind_of(path)
     if not data:
         raise ExtractionError("empty file")
     if kind == "pdf":
-        from desktop_search.extract.pdf import extract_pdf
+        if careful:
+            from desktop_search.extract.pdf_pypdf import extract_pdf_pypdf
 
-        doc = extract_pdf(Path(path), data, ocr, on_ocr_page)
+            doc = extract_pdf_pypdf(Path(path), data)
+        else:
+            from desktop_search.extract.pdf import extract_pdf
+
+            doc = extract_pdf(Path(path), data, ocr, on_ocr_page)
     elif kind == "epub":
         from desktop_search.extract.epub import extract_epub
 

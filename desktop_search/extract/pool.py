@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection, wait
 
 from desktop_search.chunking import Chunk, Chunker, ChunkJob, load_chunk_tokenizer
 from desktop_search.errors import ExtractionError
+from desktop_search.extract import kind_of
 from desktop_search.extract.model import ExtractedDocument
 from desktop_search.extract.ocr import OcrOptions, resolve
 from desktop_search.failures import FailureCode
@@ -57,6 +58,14 @@ class OcrPageRead:
     """Sent by a worker after each page OCR reads: it is making progress."""
 
 
+@dataclass(frozen=True)
+class ReadRequest:
+    """A file for a worker; ``careful`` after a reader died on it (see :func:`extract_file`)."""
+
+    path: str
+    careful: bool = False
+
+
 def hash_bytes(data: bytes) -> str:
     return hashlib.blake2b(data, digest_size=20).hexdigest()
 
@@ -70,7 +79,7 @@ def hash_file(path: str) -> str:
 
 
 def read_and_extract(path: str, ocr: OcrOptions | None = None,
-                     on_ocr_page: Callable[[], None] | None = None) -> ExtractedDocument:
+                     on_ocr_page: Callable[[], None] | None = None, careful: bool = False) -> ExtractedDocument:
     """Read a file once: stat, hash and extract from the same bytes (scanned PDF pages by OCR with ``ocr``)."""
     from desktop_search.extract import extract_file
 
@@ -91,7 +100,7 @@ def read_and_extract(path: str, ocr: OcrOptions | None = None,
         raise ExtractionError("is a folder, not a file", FailureCode.NOT_A_FILE) from exc
     except OSError as exc:
         raise ExtractionError(f"cannot be read: {exc.strerror or exc}", FailureCode.IO_ERROR) from exc
-    doc = extract_file(path, data, ocr, on_ocr_page)
+    doc = extract_file(path, data, ocr, on_ocr_page, careful)
     doc.size, doc.mtime_ns, doc.hash = st.st_size, st.st_mtime_ns, hash_bytes(data)
     return doc
 
@@ -106,10 +115,10 @@ def _limit_memory(limit: int) -> None:
 
 
 def _read_one(path: str, chunker: Chunker | None, job: ChunkJob | None, ocr: OcrOptions | None,
-              on_ocr_page: Callable[[], None]) -> ExtractionResult:
+              on_ocr_page: Callable[[], None], careful: bool = False) -> ExtractionResult:
     start = time.perf_counter()
     try:
-        doc = read_and_extract(path, ocr, on_ocr_page)
+        doc = read_and_extract(path, ocr, on_ocr_page, careful)
         reply = ExtractionResult(path, document=doc)
         if chunker is not None and job is not None:
             t0 = time.perf_counter()
@@ -137,16 +146,17 @@ def _worker_main(conn: Connection, memory_limit: int, job: ChunkJob | None, ocr:
     chunker: Chunker | None = None
     while True:
         try:
-            path = conn.recv()
+            request: ReadRequest | None = conn.recv()
         except (EOFError, KeyboardInterrupt):
             return
-        if path is None:
+        if request is None:
             return
+        path = request.path
         if job is not None and chunker is None:
             # Loaded on the first file, not at start: a worker that only ever
             # times out, or a pool for one file, pays nothing more.
             chunker = Chunker(load_chunk_tokenizer(job.tokenizer_dir), job.settings)
-        reply = _read_one(path, chunker, job, ocr, lambda: conn.send(OcrPageRead()))
+        reply = _read_one(path, chunker, job, ocr, lambda: conn.send(OcrPageRead()), request.careful)
         try:
             conn.send(reply)
         except (MemoryError, OSError, ValueError):
@@ -161,6 +171,7 @@ class _Worker:
         self.process.start()
         child.close()
         self.path: str | None = None
+        self.careful = False  # reading self.path the careful way
         self.started = 0.0
 
     def kill(self) -> None:
@@ -246,11 +257,13 @@ class ExtractorPool:
                        for _ in range(min(self.n_workers, len(todo)) or 1)]
             idle = list(workers)
             busy: dict[Connection, _Worker] = {}
+            careful: set[str] = set()  # PDFs to read again with pypdf alone: a reader died on them
             while (todo or busy) and not self._stop.is_set():
                 while idle and todo:
                     w = idle.pop()
                     w.path, w.started = todo.popleft(), time.monotonic()
-                    w.conn.send(w.path)
+                    w.careful = w.path in careful
+                    w.conn.send(ReadRequest(w.path, w.careful))
                     busy[w.conn] = w
                 now = time.monotonic()
                 deadline = min(w.started + self.timeout_s for w in busy.values())
@@ -265,14 +278,22 @@ class ExtractorPool:
                             continue
                         idle.append(w)
                     except (EOFError, OSError):
+                        w.process.join(2)  # the exit code is there once the process is reaped
                         code = w.process.exitcode
                         w.kill()
                         workers.remove(w)
-                        result = ExtractionResult(w.path or "", error=_death_reason(code),
-                                                  seconds=time.monotonic() - w.started, failure=FailureCode.READER_DIED)
                         fresh = _Worker(self._ctx, self.memory_limit, self.chunk_job, self.ocr)
                         workers.append(fresh)
                         idle.append(fresh)
+                        if w.path and kind_of(w.path) == "pdf" and not w.careful:
+                            # PDFium aborts the process when a page will not fit in
+                            # memory; pypdf refuses such a page and reads the rest.
+                            logger.info("The reader died on %s (%s); reading it again with pypdf", w.path, _death_reason(code))
+                            careful.add(w.path)
+                            todo.appendleft(w.path)
+                            continue
+                        result = ExtractionResult(w.path or "", error=_death_reason(code),
+                                                  seconds=time.monotonic() - w.started, failure=FailureCode.READER_DIED)
                     if not self._put(result):
                         return
                 now = time.monotonic()

@@ -37,3 +37,15 @@ def test_a_long_scan_is_slow_not_timed_out_while_ocr_reads_page_after_page(tmp_p
     assert result.error is None and result.seconds > 4
     assert result.document is not None and result.document.ocr_pages == 5
     assert [s.page for s in result.document.segments] == [1, 2, 3, 4, 5]
+
+
+def test_a_pdf_that_kills_its_reader_is_read_again_with_pypdf(tmp_path: Path) -> None:
+    """PDFium aborts the process on a page that will not fit in the reader's memory limit;
+    the file is then read with pypdf, which refuses that page with a reason, and the pool goes on."""
+    from tests.reliability.hostile import write_huge_stream_pdf
+
+    huge = write_huge_stream_pdf(tmp_path / "huge.pdf")
+    good = make_pdf(tmp_path / "good.pdf", ["still read"])
+    results = {r.path: r for r in ExtractorPool(workers=1, timeout_s=120).imap_unordered([str(huge), str(good)])}
+    assert results[str(huge)].error.startswith("too large to read safely")
+    assert results[str(good)].document is not None
