@@ -46,6 +46,7 @@ from desktop_search.failures import FailureCode
 from desktop_search.paths import DataPaths
 from desktop_search.storage import Store, VectorIndex
 from desktop_search.storage.database import ChunkRecord, DocumentRecord
+from desktop_search.storage.schema import DocStatus
 
 if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
     from desktop_search.embedding import TextEmbedder
@@ -124,12 +125,12 @@ def record_of(result: ExtractionResult, folder_id: int, attempt: int) -> Documen
         except OSError:
             size, mtime = 0, 0
         return DocumentRecord(path=path, folder_id=folder_id, kind=kind_of(path) or "?", size=size, mtime_ns=mtime,
-                              hash="", title=Path(path).stem, author=None, status="failed", error=result.error,
+                              hash="", title=Path(path).stem, author=None, status=DocStatus.FAILED, error=result.error,
                               attempts=attempt, failure=result.failure or FailureCode.UNREADABLE)
     chunks = result.chunks or []
     rec = DocumentRecord(
         path=path, folder_id=folder_id, kind=doc.kind, size=doc.size, mtime_ns=doc.mtime_ns, hash=doc.hash,
-        title=doc.title, author=doc.author, status="indexed", error=doc.warning, pages=doc.pages, lang=doc.lang,
+        title=doc.title, author=doc.author, status=DocStatus.INDEXED, error=doc.warning, pages=doc.pages, lang=doc.lang,
         failure=doc.warning_code,
         chunks=[
             ChunkRecord(ordinal=c.ordinal, text=c.text, char_start=c.char_start, char_end=c.char_end, page=c.page,
@@ -138,7 +139,7 @@ def record_of(result: ExtractionResult, folder_id: int, attempt: int) -> Documen
         ],
     )
     if not chunks:
-        rec.status, rec.error, rec.failure, rec.attempts = "failed", "no text found", FailureCode.NO_TEXT, attempt
+        rec.status, rec.error, rec.failure, rec.attempts = DocStatus.FAILED, "no text found", FailureCode.NO_TEXT, attempt
     return rec
 
 
@@ -187,7 +188,7 @@ class KeywordStream:
             self.on_record(rec)
         self.counts.files_done += len(batch)
         self.counts.passages_committed += sum(len(r.chunks) for r in batch)
-        self.counts.failed += sum(r.status == "failed" for r in batch)
+        self.counts.failed += sum(r.status == DocStatus.FAILED for r in batch)
         self.on_commit()
 
 

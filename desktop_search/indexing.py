@@ -48,6 +48,7 @@ from desktop_search.storage import Manifest, Store, VectorIndex
 from desktop_search.storage.database import DocumentRecord, KnownDocument
 from desktop_search.storage.files import atomic_write_bytes
 from desktop_search.storage.lock import WriterLock
+from desktop_search.storage.schema import DocStatus
 from desktop_search.storage.vectors import remove_files
 
 if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
@@ -274,7 +275,7 @@ class Indexer:
                         # A failed file, or one partly read for want of a tool that is now there.
                         plan.todo.append((f.path, folder["id"]))
                         plan.replacing.add(f.path)
-                        if k.status == "failed":
+                        if k.status == DocStatus.FAILED:
                             plan.retries[f.path] = k.attempts + 1
                     else:
                         plan.unchanged += 1
@@ -283,7 +284,7 @@ class Indexer:
         missing = [k for p, k in known.items() if p not in seen and k.folder_id in scanned_folders]
 
         for path, fid, k, size, mtime in changed:
-            if k.status == "indexed" and _safe_hash(path) == k.hash:
+            if k.status == DocStatus.INDEXED and _safe_hash(path) == k.hash:
                 plan.touches.append((k, size, mtime))
             else:
                 plan.todo.append((path, fid))
@@ -291,7 +292,7 @@ class Indexer:
         # A new path whose content matches a vanished document is a move.
         by_size: dict[int, list[KnownDocument]] = defaultdict(list)
         for k in missing:
-            if k.status == "indexed":
+            if k.status == DocStatus.INDEXED:
                 by_size[k.size].append(k)
         for path, fid, size, mtime in new:
             candidates = by_size.get(size)
@@ -444,7 +445,7 @@ class Indexer:
     def _note(rec: DocumentRecord, plan: _Plan, report: IndexReport) -> None:
         """A committed file, in the run's report."""
         report.chunks += len(rec.chunks)
-        if rec.status == "failed":
+        if rec.status == DocStatus.FAILED:
             report.failed.append((rec.path, rec.error or "unknown error"))
             return
         if rec.error:

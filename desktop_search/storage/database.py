@@ -87,7 +87,7 @@ class DocumentRecord:
     hash: str
     title: str | None
     author: str | None
-    status: str  # indexed | failed
+    status: DocStatus
     error: str | None = None
     pages: int | None = None
     chunks: list[ChunkRecord] = field(default_factory=list)
@@ -104,7 +104,7 @@ class KnownDocument:
     size: int
     mtime_ns: int
     hash: str
-    status: str
+    status: DocStatus
     error: str | None = None
     attempts: int = 1
     failure: FailureCode | None = None
@@ -378,8 +378,8 @@ class Store:
             q = q.where(documents.c.folder_id == folder_id)
         with self.engine.connect() as conn:
             return {
-                r.path: KnownDocument(r.id, r.path, r.folder_id, r.size, r.mtime_ns, r.hash, r.status, r.error, r.attempts,
-                                      failure=parse_failure(r.failure))
+                r.path: KnownDocument(r.id, r.path, r.folder_id, r.size, r.mtime_ns, r.hash, DocStatus(r.status), r.error,
+                                      r.attempts, failure=parse_failure(r.failure))
                 for r in conn.execute(q)
             }
 
@@ -651,7 +651,7 @@ class Store:
             if schema.missing(conn, "documents", "lang"):
                 return {}
             rows = conn.execute(
-                select(documents.c.lang, func.count()).where(documents.c.status == "indexed").group_by(documents.c.lang)
+                select(documents.c.lang, func.count()).where(documents.c.status == DocStatus.INDEXED).group_by(documents.c.lang)
             ).all()
         out: dict[Lang | None, int] = {}
         for lang, n in rows:
