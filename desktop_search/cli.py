@@ -9,6 +9,7 @@ import argparse
 import dataclasses
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -428,6 +429,11 @@ COMMANDS = {"index": cmd_index, "search": cmd_search, "similar": cmd_similar, "s
             "models": cmd_models}
 
 
+def _print_startup_probe() -> None:
+    """The window is on screen: when, and whether torch was loaded by then (one JSON line)."""
+    print(json.dumps({"shown_at": time.time(), "torch_loaded": "torch" in sys.modules}), flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -438,9 +444,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         paths = resolve_data_dir(args.data_dir)
         if args.command is None:
-            from desktop_search.gui.app import main as gui_main
+            from desktop_search.gui.app import PROBE_ENV, main as gui_main
 
-            return gui_main(paths)
+            return gui_main(paths, on_shown=_print_startup_probe if os.environ.get(PROBE_ENV) else None)
         _setup_logging(args.verbose, paths)
         settings = Settings.load(paths.settings)
         return COMMANDS[args.command](args, paths, settings)

@@ -4,17 +4,15 @@ Start-up is kept light on purpose: only Qt and a few small modules load
 before the window shows; the index, the model and torch load afterwards in
 worker threads.
 
-``DESKTOP_SEARCH_STARTUP_PROBE=1`` makes the app print one JSON line when its
+With ``DESKTOP_SEARCH_STARTUP_PROBE=1`` the CLI prints one JSON line when the
 window is first exposed (wall-clock time, and whether torch was loaded by
-then) and quit; ``benchmarks/bench_startup.py`` and a test use it.
+then) and the app quits; ``benchmarks/bench_startup.py`` and a test use it.
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 import sys
-import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -70,8 +68,11 @@ def _log_uncaught(exc_type: type[BaseException], exc: BaseException, tb: Traceba
     logger.critical("Unexpected error (this is a bug; please report it)", exc_info=(exc_type, exc, tb))
 
 
-def main(paths: DataPaths, argv: list[str] | None = None) -> int:
-    """Open the window over the data dir the CLI resolved (it reports bad ones)."""
+def main(paths: DataPaths, argv: list[str] | None = None, on_shown: Callable[[], None] | None = None) -> int:
+    """Open the window over the data dir the CLI resolved (it reports bad ones).
+
+    ``on_shown``: the start-up probe; called once the window is first exposed, then the app quits.
+    """
     _setup_logging(paths)
     settings = Settings.load(paths.settings)
 
@@ -92,9 +93,9 @@ def main(paths: DataPaths, argv: list[str] | None = None) -> int:
     from desktop_search.gui.main_window import MainWindow
 
     window = MainWindow(paths, settings)
-    if os.environ.get(PROBE_ENV):
+    if on_shown is not None:
         def report() -> None:
-            print(json.dumps({"shown_at": time.time(), "torch_loaded": "torch" in sys.modules}), flush=True)
+            on_shown()
             QTimer.singleShot(0, window.close)
 
         window.first_exposed.connect(report)
