@@ -12,13 +12,18 @@ from desktop_search.gui.app import PROBE_ENV, app_icon
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _probe(module: str, data: Path) -> tuple[dict, subprocess.CompletedProcess[str]]:
+    """Start ``python -m module --data-dir data`` with the start-up probe: its JSON line, and the process."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO), **{PROBE_ENV: "1"})
+    proc = subprocess.run([sys.executable, "-m", module, "--data-dir", str(data)], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=data.parent)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1]), proc
+
+
 def test_bare_command_shows_the_window_before_torch(tmp_path):
     data = tmp_path / "data dir"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO), **{PROBE_ENV: "1"})
-    proc = subprocess.run([sys.executable, "-m", "desktop_search", "--data-dir", str(data)], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    probe = json.loads(proc.stdout.strip().splitlines()[-1])
+    probe, proc = _probe("desktop_search", data)
     assert probe["torch_loaded"] is False
     assert "Traceback" not in proc.stderr
     assert data.is_dir()  # the --data-dir given was used
@@ -34,8 +39,5 @@ def test_icon_and_desktop_entry(qapp):
 
 def test_python_dash_m_gui_app_opens_the_window(tmp_path):
     data = tmp_path / "data"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO), **{PROBE_ENV: "1"})
-    proc = subprocess.run([sys.executable, "-m", "desktop_search.gui.app", "--data-dir", str(data)], env=env,
-                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    assert proc.returncode == 0, proc.stderr
-    assert "shown_at" in json.loads(proc.stdout.strip().splitlines()[-1]) and data.is_dir()
+    probe, _proc = _probe("desktop_search.gui.app", data)
+    assert "shown_at" in probe and data.is_dir()
