@@ -175,7 +175,14 @@ def indexed_ids(paths: DataPaths) -> set[str]:
 
 
 def run_searcher(searcher: Searcher, queries: Sequence[tuple[str, str]], mode: str) -> dict[str, list[str]]:
-    """Document-level rankings: each result document once, in its rank (its further passages do not count)."""
+    """Document-level rankings: each result document once, in its rank (its further passages do not count).
+
+    The queries are embedded in one batch first, as `search --queries` does:
+    in bf16 a query's vector depends, in its last digits, on the batch it
+    was embedded in, and the CLI check compares rankings exactly.
+    """
+    if mode != "keyword":
+        searcher.prepare([text for _, text in queries])
     return {
         qid: [corpus_id(d.best.path) for d in searcher.search_documents(text, top_k=DEPTH, mode=mode)]
         for qid, text in queries
@@ -254,6 +261,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     widths = [5, 7, 12, 7, 7, 6, 6, 6, 6]
     print(fmt_row(cols, widths))
     for split in args.split:
+        if embedder is not None:
+            # A fresh cache per split: two test queries are train queries too, and a vector
+            # from the train batch differs in its last digits from the one the CLI's test batch gives.
+            embedder = CachingEmbedder(embedder.inner)
         qrels = load_qrels(split)
         queries = [(qid, text) for qid, text in load_queries(split) if qid in qrels]
         if subset_qids is not None:

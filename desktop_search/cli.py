@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data-dir", help="where the index and settings live (default: the platform's user data dir)")
     parser.add_argument("--model", help="embedding model: a folder, or a name from the catalogue / Hugging Face cache")
     parser.add_argument("--device", help="auto (default), cpu, cuda or mps")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
+                        help="the model's arithmetic: auto (default: bf16 on CPUs that compute it natively, "
+                        "fp16 on CUDA, else fp32), or fp32 (setting: precision)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command")
 
@@ -153,6 +156,7 @@ def cmd_index(args: argparse.Namespace, paths: DataPaths, settings: Settings) ->
         model=args.model or settings.model or (manifest.model_id if manifest else None),
         extra_models=settings.extra_models,
         device=args.device or settings.device,
+        precision=args.precision or settings.precision,
         chunking=ChunkSettings(
             args.max_tokens if args.max_tokens is not None else base.max_tokens,
             args.overlap if args.overlap is not None else base.overlap_tokens,
@@ -267,7 +271,7 @@ def cmd_search(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
     # One short query at a time: a single CPU thread is as fast when the machine
     # is idle, and many times faster when other work keeps the cores busy.
     with Searcher(paths, model=args.model, extra_models=settings.extra_models, device=args.device or settings.device,
-                  threads=1) as searcher:
+                  threads=1, precision=args.precision or settings.precision) as searcher:
         if mode != "keyword":
             note = searcher.embedding_note()
             if note:

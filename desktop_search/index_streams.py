@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from desktop_search.checkpoints import checkpoint
+from desktop_search.chunking import embedding_text
 from desktop_search.extract import kind_of
 from desktop_search.extract.pool import ExtractionResult
 from desktop_search.failures import FailureCode
@@ -254,7 +255,7 @@ class EmbedStream(threading.Thread):
         if not rows:
             return None
         self._after = rows[-1].id
-        texts = [(r.title + "\n" + r.text) if self.title_prefix and r.title else r.text for r in rows]
+        texts = [embedding_text(r.title, r.text, self.title_prefix) for r in rows]
         return PendingBatch(np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows)), texts)
 
     def _put(self, item: EmbeddedBatch) -> None:

@@ -79,6 +79,7 @@ class IndexOptions:
     flush_interval_s: float = 2.0  # commit at least this often, so searches see progress
     save_interval_s: float = 60.0  # how often the hnsw file is saved mid-run
     quantize: bool = False
+    precision: str = "auto"  # embedding.Precision
     ocr: OcrOptions | None = field(default_factory=OcrOptions)  # None: pages without a text layer are not read
 
 
@@ -343,7 +344,8 @@ class Indexer:
         if self._embedder is None:
             from desktop_search.embedding import Embedder
 
-            self._embedder = Embedder(spec, device=self.options.device, quantize=self.options.quantize)
+            self._embedder = Embedder(spec, device=self.options.device, quantize=self.options.quantize,
+                                      precision=self.options.precision)
         return self._embedder
 
     def _index_files(self, store: Store, spec: ModelSpec, vectors: VectorIndex, plan: _Plan, report: IndexReport,

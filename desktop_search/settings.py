@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 class Settings:
     model: str | None = None  # a path or a catalogue name; None = default
     device: str = "auto"  # auto | cpu | cuda | mps
+    precision: str = "auto"  # embedding.Precision: auto | fp32 | bf16
     top_k: int = 10
     search_as_you_type: bool = False
     search_mode: str = "hybrid"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from desktop_search.chunking import Chunker, ChunkSettings, split_units
+from desktop_search.chunking import Chunker, ChunkSettings, embedding_text, split_units
 from desktop_search.embedding import load_tokenizer
 from desktop_search.extract.model import Segment
 from desktop_search.models import spec_from_folder
@@ -136,3 +136,17 @@ def test_an_over_long_japanese_sentence_is_cut_at_a_clause_or_word_end(tokenizer
         # e.g. "…技術で|機械…", "…一分野であり|大量…", never inside 機械 or 学習.
         nxt = no_commas[c.char_end]
         assert re.match("[\u3040-\u309f]", c.text[-1]) and re.match("[\u4e00-\u9fff\u30a0-\u30ff]", nxt), c.text[-3:] + "|" + nxt
+
+
+def test_the_title_is_embedded_with_a_passage_unless_it_opens_with_it() -> None:
+    title = "Statins and  Muscle Pain"
+    assert embedding_text(title, "Myalgia is common.", title_prefix=True) == "Statins and  Muscle Pain\nMyalgia is common."
+    # A first page that starts with the title (case and line breaks aside) does not get it twice.
+    opening = "STATINS AND MUSCLE\nPAIN\n\nMyalgia is common."
+    assert embedding_text(title, opening, title_prefix=True) == opening
+    # The title somewhere later in the passage is not an opening.
+    later = "Background. Statins and muscle pain are linked."
+    assert embedding_text(title, later, title_prefix=True) == title + "\n" + later
+    assert embedding_text(title, "Myalgia is common.", title_prefix=False) == "Myalgia is common."
+    assert embedding_text(None, "Myalgia is common.", title_prefix=True) == "Myalgia is common."
+    assert embedding_text("", "Myalgia is common.", title_prefix=True) == "Myalgia is common."

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_search.embedding import Embedder, pick_device, pool
+from desktop_search.embedding import Embedder, Precision, pick_device, pool, resolve_precision
 from desktop_search.models import spec_from_folder
 from tests.conftest import build_tiny_model
 
@@ -22,7 +22,8 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 def embedder(tiny_model: Path) -> Embedder:
-    return Embedder(spec_from_folder(tiny_model), device="cpu")
+    # fp32 pinned: the exactness checks below must not depend on the CPU's bf16 support.
+    return Embedder(spec_from_folder(tiny_model), device="cpu", precision=Precision.FP32)
 
 
 def test_vectors_are_l2_normalised_with_the_model_dimension(embedder: Embedder) -> None:
@@ -37,7 +38,7 @@ def test_empty_input_gives_an_empty_matrix(embedder: Embedder) -> None:
 
 
 def test_length_sorted_batches_match_one_by_one(embedder: Embedder, tiny_model: Path) -> None:
-    small_budget = Embedder(spec_from_folder(tiny_model), device="cpu", token_budget=40)
+    small_budget = Embedder(spec_from_folder(tiny_model), device="cpu", token_budget=40, precision=Precision.FP32)
     batched = small_budget.encode(TEXTS)  # several padded batches, out of input order
     single = np.stack([embedder.encode([t])[0] for t in TEXTS])
     np.testing.assert_allclose(batched, single, atol=1e-5)
@@ -95,3 +96,30 @@ def test_importing_embedding_does_not_import_torch() -> None:
     code = "import sys, desktop_search.embedding, desktop_search.models, desktop_search.search; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, Precision.BF16), (False, Precision.FP32)])
+def test_auto_precision_is_bf16_only_where_the_cpu_computes_it(monkeypatch, native: bool, expected: Precision) -> None:
+    monkeypatch.setattr("desktop_search.embedding.cpu_has_native_bf16", lambda: native)
+    assert resolve_precision("auto", "cpu") == expected
+    assert resolve_precision("fp32", "cpu") == Precision.FP32
+    assert resolve_precision("bf16", "cpu") == Precision.BF16  # asked for in so many words: emulated if need be
+    # On a GPU, auto keeps the device's own choice (fp16 on CUDA) and fp32 is honoured.
+    assert resolve_precision("auto", "cuda") == Precision.AUTO
+    assert resolve_precision("fp32", "cuda") == Precision.FP32
+
+
+def test_bf16_vectors_agree_with_fp32_and_the_device_name_says_so(embedder: Embedder, tiny_model: Path) -> None:
+    bf16 = Embedder(spec_from_folder(tiny_model), device="cpu", precision=Precision.BF16)
+    assert bf16.precision == Precision.BF16 and "bf16" in bf16.name and "bf16" not in embedder.name
+    texts = [t for t in TEXTS if t]
+    low, full = bf16.encode(texts), embedder.encode(texts)
+    assert low.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(low, axis=1), 1.0, rtol=1e-5)
+    cosine = (low * full).sum(axis=1)
+    assert cosine.min() > 0.99, cosine  # bf16 keeps ~3 significant digits per value
+    assert not np.array_equal(low, full)  # it did run in bf16
+
+
+def test_quantized_models_stay_in_fp32_arithmetic(tiny_model: Path) -> None:
+    assert Embedder(spec_from_folder(tiny_model), device="cpu", quantize=True, precision="bf16").precision == Precision.FP32

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_search.embedding import Embedder
+from desktop_search.embedding import Embedder, Precision
 from desktop_search.indexing import Indexer, IndexOptions
 from desktop_search.models import resolve_model, spec_from_folder
 from desktop_search.paths import resolve_data_dir
@@ -52,7 +52,7 @@ def test_prompts_from_sentence_transformers_config(tmp_path: Path) -> None:
 
 def test_embedder_applies_prefix_and_cls_pooling(e5_like: Path) -> None:
     spec = resolve_model("intfloat/e5-small-v2", [str(e5_like)])
-    emb = Embedder(spec, device="cpu")
+    emb = Embedder(spec, device="cpu", precision=Precision.FP32)  # compared with an fp32 reference to 1e-5
     q = emb.encode_queries(["mitochondria make energy"])[0]
     p = emb.encode_passages(["mitochondria make energy"])[0]
     np.testing.assert_allclose(q, reference_embedding(e5_like, "query: mitochondria make energy", "cls"), atol=1e-5)

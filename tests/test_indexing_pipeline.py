@@ -127,3 +127,22 @@ def test_progress_counts_files_read_and_passages_embedded(tiny_model, data_dir, 
     assert all(p.chunks_done <= p.chunks_total for p in indexing)
     assert last.files_per_s > 0 and last.files_eta_s == 0
     assert "read 12/12 files" in last.line() and f"embedded {len(rows)}/{len(rows)} passages" in last.line()
+
+
+def test_a_passage_that_opens_with_the_title_is_embedded_without_a_second_copy(tiny_model, data_dir, tmp_path):
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    make_pdf(lib / "paper.pdf", ["Gamma Rays in Cells. " + " ".join(WORDS * 3) + ".", "Second page " + " ".join(WORDS) + "."],
+             title="Gamma rays in cells")
+    spec = resolve_model(str(tiny_model))
+    embedder = Embedder(spec, device="cpu")
+    Indexer(data_dir, IndexOptions(model=str(tiny_model), device="cpu"), embedder=embedder).run(add=[lib])
+
+    rows, _ = _stored(data_dir)
+    assert len(rows) == 2 and rows[0].text.startswith("Gamma Rays in Cells.")
+    stored = np.stack([np.frombuffer(r.embedding, dtype=np.float16).astype(np.float32) for r in rows])
+    # Page 1 opens with the title: embedded as it is. Page 2 gets the title in front.
+    expected = embedder.encode_passages([rows[0].text, "Gamma rays in cells\n" + rows[1].text])
+    np.testing.assert_allclose(stored, expected, atol=2e-3)
+    doubled = embedder.encode_passages(["Gamma rays in cells\n" + rows[0].text])[0]
+    assert not np.allclose(stored[0], doubled, atol=2e-3)

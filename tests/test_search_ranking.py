@@ -73,12 +73,13 @@ def test_keyword_ranks_matching_document_first(library: Searcher) -> None:
 
 
 def test_stopwords_option(library: Searcher, monkeypatch: pytest.MonkeyPatch) -> None:
-    # By default every word counts ("the" and "of" are in every English text)...
-    assert len(library.search("the moraines of", mode="keyword")) > 1
-    # ...with stopwords dropped only the document with "moraines" matches.
-    monkeypatch.setattr(library, "fusion", FusionSettings(stopwords=True))
+    # By default function words are dropped: only the document with "moraines" matches.
     assert names(library.search("the moraines of", mode="keyword")) == ["glaciers.pdf"]
+    # ...with them kept, every word counts ("the" and "of" are in every English text).
+    monkeypatch.setattr(library, "fusion", FusionSettings(stopwords=False))
+    assert len(library.search("the moraines of", mode="keyword")) > 1
     # A query of nothing but stopwords still searches with them.
+    monkeypatch.setattr(library, "fusion", FusionSettings(stopwords=True))
     assert library.search("the", mode="keyword")
 
 

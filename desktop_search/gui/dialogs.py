@@ -54,6 +54,13 @@ class SettingsDialog(QDialog):
         if settings.device not in DEVICES:
             self.device.addItem(settings.device)
         self.device.setCurrentText(settings.device)
+        from desktop_search.embedding import Precision  # numpy: not before the window shows
+
+        self.precision = QComboBox()
+        self.precision.addItems([p.value for p in Precision])
+        self.precision.setCurrentText(settings.precision)
+        self.precision.setToolTip("auto: bf16 on processors that compute it natively (about 1.8x faster), "
+                                  "fp16 on NVIDIA GPUs, else fp32")
         self.top_k = QSpinBox()
         self.top_k.setRange(1, 200)
         self.top_k.setValue(settings.top_k)
@@ -76,6 +83,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.addRow("&Model:", model_row)
         form.addRow("&Device:", self.device)
+        form.addRow("&Precision:", self.precision)
         form.addRow("&Results:", self.top_k)
         form.addRow("", self.as_you_type)
         form.addRow("&Viewer command:", self.viewer)
@@ -104,6 +112,7 @@ class SettingsDialog(QDialog):
             self._original,
             model=self.model.text().strip() or None,
             device=self.device.currentText(),
+            precision=self.precision.currentText(),
             top_k=self.top_k.value(),
             search_as_you_type=self.as_you_type.isChecked(),
             viewer=self.viewer.text().strip(),

@@ -739,7 +739,8 @@ class MainWindow(QMainWindow):
             self.show_message(f"Could not save the settings: {exc}")
 
     def apply_settings(self, settings: Settings) -> None:
-        model_changed = (settings.model, settings.device) != (self.settings.model, self.settings.device)
+        model_changed = ((settings.model, settings.device, settings.precision)
+                         != (self.settings.model, self.settings.device, self.settings.precision))
         self.settings = settings
         self._save_settings()
         self.controller.apply_settings(settings)

@@ -141,11 +141,11 @@ class IndexWorker(_Worker):
         from desktop_search.extract.ocr import OcrOptions
         from desktop_search.indexing import Indexer, IndexOptions
 
-        key = (self.settings.model, self.settings.device, tuple(self.settings.extra_models), self.settings.ocr,
-               self.settings.ocr_languages)
+        key = (self.settings.model, self.settings.device, self.settings.precision, tuple(self.settings.extra_models),
+               self.settings.ocr, self.settings.ocr_languages)
         if self._indexer is None or key != self._indexer_key:
             options = IndexOptions(model=self.settings.model, extra_models=self.settings.extra_models,
-                                   device=self.settings.device,
+                                   device=self.settings.device, precision=self.settings.precision,
                                    ocr=OcrOptions(enabled=self.settings.ocr, languages=self.settings.ocr_languages))
             self._indexer = Indexer(self.paths, options, on_progress=self._on_progress, cancel=self.flags.cancel,
                                     pause=self.flags.pause)
@@ -238,10 +238,11 @@ class SearchWorker(_Worker):
 
         s = self.settings
         searcher = Searcher(self.paths, model=s.model, extra_models=s.extra_models, device=s.device,
-                            embedder=self._embedder)
+                            precision=s.precision, embedder=self._embedder)
         if self._embedder is not None and searcher.spec is not None and self._embedder.spec != searcher.spec:
             searcher.close()  # the preloaded model is not the index's: load the right one
-            searcher = Searcher(self.paths, model=s.model, extra_models=s.extra_models, device=s.device)
+            searcher = Searcher(self.paths, model=s.model, extra_models=s.extra_models, device=s.device,
+                                precision=s.precision)
         if searcher.spec is None:
             # The first run has created the database but not yet recorded its
             # model: try again on the next request rather than keep a searcher
@@ -270,7 +271,7 @@ class SearchWorker(_Worker):
             from desktop_search.models import resolve_model
 
             spec = resolve_model(self.settings.model, self.settings.extra_models)
-            self._embedder = Embedder(spec, device=self.settings.device)
+            self._embedder = Embedder(spec, device=self.settings.device, precision=self.settings.precision)
         self.ready.emit({"model": self._embedder.spec.id, "device": self._embedder.name})
 
     @Slot()
@@ -284,9 +285,12 @@ class SearchWorker(_Worker):
     def reopen(self) -> None:
         """Forget the open index (after a rebuild replaced its files, or new settings)."""
         self._close()
+        from desktop_search.embedding import resolve_precision
+
         if self._embedder is not None and (
             self.settings.model not in (None, "", self._embedder.spec.id, str(self._embedder.spec.path))
             or self.settings.device not in ("auto", self._embedder.device)
+            or resolve_precision(self.settings.precision, self._embedder.device) != self._embedder.precision
         ):
             self._embedder = None
         self.load()

@@ -1,16 +1,18 @@
-"""int8 dynamic quantisation on CPU: nDCG@10 lost on SciFact, and speed gained.
+"""The model's arithmetic on CPU: nDCG@10 and speed of bf16 and int8 against fp32.
 
-The corpus is a subset of the SciFact library (every document judged for the
-test queries plus random others, --docs in all), extracted and chunked as the
-index does (title prefix, the model's token windows). The same chunks and the
-300 test queries are embedded by the fp32 and the int8 model, in alternating
-blocks so that load changes on a shared machine hit both alike; documents are
-ranked by their best chunk (exact search), as dense search does. The nDCG
-figures are for this subset (fewer distractors than the full corpus, so higher
-than the published full-corpus numbers); the difference between the two
-models is the figure to judge.
+bf16 is what the app runs on CPUs that compute it natively (``Precision.AUTO``);
+int8 dynamic quantisation is ``index --quantize``. The corpus is a subset of
+the SciFact library (every document judged for the split's queries plus
+random others, --docs in all), extracted and chunked as the index does. The
+same passages and the split's queries are embedded by each variant, in
+alternating blocks so that load changes on a shared machine hit all alike;
+documents are ranked by their best passage (exact search), as dense search
+does. The nDCG figures are for this subset (fewer distractors than the full
+corpus, so higher than the published full-corpus numbers); the difference
+from fp32 is the figure to judge. Tune on train (the default); test reports.
 
-    PYTHONPATH=$PWD nice -n 10 python benchmarks/eval_quantize.py --docs 700
+    PYTHONPATH=$PWD nice -n 10 python benchmarks/eval_precision.py --docs 700
+    PYTHONPATH=$PWD python benchmarks/eval_precision.py --variants bf16 int8 --split test
 """
 from __future__ import annotations
 
@@ -30,8 +32,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import SCIFACT, machine_note
-from desktop_search.chunking import Chunker, ChunkSettings
-from desktop_search.embedding import Embedder
+from desktop_search.chunking import Chunker, ChunkSettings, embedding_text
+from desktop_search.embedding import Embedder, Precision, cpu_has_native_bf16
 from desktop_search.errors import ExtractionError
 from desktop_search.extract.pool import read_and_extract
 from desktop_search.models import resolve_model
@@ -60,7 +62,9 @@ def load_split(split: str) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=700, help="corpus subset size (judged documents + random others)")
-    ap.add_argument("--split", default="test")
+    ap.add_argument("--split", default="train", choices=["train", "test"])
+    ap.add_argument("--variants", nargs="+", default=["bf16", "int8"], choices=["bf16", "int8"],
+                    help="compared with fp32")
     ap.add_argument("--block", type=int, default=64, help="chunks per alternating timing block")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -74,10 +78,14 @@ def main(argv: list[str] | None = None) -> int:
     doc_ids = judged + others[: max(0, args.docs - len(judged))]
 
     spec = resolve_model(None)
-    fp32 = Embedder(spec, device="cpu")
-    int8 = Embedder(spec, device="cpu", quantize=True)
+    models = {"fp32": Embedder(spec, device="cpu", precision=Precision.FP32)}
+    if "bf16" in args.variants:
+        models["bf16"] = Embedder(spec, device="cpu", precision=Precision.BF16)
+        print(f"bf16 in hardware on this CPU: {cpu_has_native_bf16()} (without it, bf16 is emulated and slow)")
+    if "int8" in args.variants:
+        models["int8"] = Embedder(spec, device="cpu", quantize=True)
     settings = ChunkSettings(min(ChunkSettings.max_tokens, spec.max_tokens))
-    chunker = Chunker(fp32.tokenizer, settings)
+    chunker = Chunker(models["fp32"].tokenizer, settings)
     texts, owner = [], []
     for d in doc_ids:
         try:
@@ -85,20 +93,19 @@ def main(argv: list[str] | None = None) -> int:
         except ExtractionError as exc:
             print(f"  skipped {d}: {exc}")
             continue
-        prefix = doc.title + "\n" if settings.title_prefix and doc.title else ""
         for c in chunker.chunk_segments(doc.segments, chunker.budget(doc.title, spec.passage_prefix)):
-            texts.append(prefix + c.text)
+            texts.append(embedding_text(doc.title, c.text, settings.title_prefix))
             owner.append(d)
     print(f"corpus: {len(doc_ids)} documents ({len(judged)} judged), {len(texts)} chunks; {len(queries)} queries")
 
-    vecs = {"fp32": np.zeros((len(texts), spec.dim), np.float32), "int8": np.zeros((len(texts), spec.dim), np.float32)}
-    seconds = {"fp32": 0.0, "int8": 0.0}
-    models = {"fp32": fp32, "int8": int8}
+    vecs = {name: np.zeros((len(texts), spec.dim), np.float32) for name in models}
+    seconds = dict.fromkeys(models, 0.0)
     for m in models.values():
         m.encode_passages(["warm up"] * 4)
+    names = list(models)
     for i in range(0, len(texts), args.block):
-        order = ("fp32", "int8") if (i // args.block) % 2 == 0 else ("int8", "fp32")
-        for name in order:
+        shift = (i // args.block) % len(names)
+        for name in names[shift:] + names[:shift]:
             t0 = time.perf_counter()
             vecs[name][i : i + args.block] = models[name].encode_passages(texts[i : i + args.block])
             seconds[name] += time.perf_counter() - t0
@@ -116,19 +123,19 @@ def main(argv: list[str] | None = None) -> int:
                     best[d] = float(s)
             ranked = sorted(best, key=best.get, reverse=True)
             per_query.append(ndcg_at_10(ranked, qrels[q]))
-        scores[name] = per_query
-    cos = (vecs["fp32"] * vecs["int8"]).sum(axis=1)
-    a, b = np.array(scores["fp32"]), np.array(scores["int8"])
-    diff = b - a
-    se = diff.std(ddof=1) / math.sqrt(len(diff))
-    print(f"\nnDCG@10 dense, SciFact {args.split}, {len(doc_ids)}-document subset:")
-    print(f"  fp32 {a.mean():.4f}   int8 {b.mean():.4f}   int8 - fp32 = {diff.mean():+.4f} (paired s.e. {se:.4f})")
-    print(f"  passage vectors fp32 vs int8: mean cosine {cos.mean():.4f}, min {cos.min():.4f}")
-    print(f"speed over the same {len(texts)} chunks: fp32 {seconds['fp32']:.1f} s ({len(texts) / seconds['fp32']:.1f} chunks/s), "
-          f"int8 {seconds['int8']:.1f} s ({len(texts) / seconds['int8']:.1f} chunks/s)")
-    print(f"RATIO int8 / fp32 throughput: {seconds['fp32'] / seconds['int8']:.2f}x")
-    verdict = "enable by default" if -diff.mean() < 0.005 else "keep it opt-in"
-    print(f"rule (drop < 0.005 to enable by default): {verdict}")
+        scores[name] = np.array(per_query)
+    base = scores["fp32"]
+    print(f"\nnDCG@10 dense, SciFact {args.split}, {len(doc_ids)}-document subset; speed over the same {len(texts)} chunks:")
+    print(f"  fp32  nDCG {base.mean():.4f}   {seconds['fp32']:.1f} s ({len(texts) / seconds['fp32']:.1f} chunks/s)")
+    for name in names[1:]:
+        diff = scores[name] - base
+        se = diff.std(ddof=1) / math.sqrt(len(diff))
+        cos = (vecs["fp32"] * vecs[name]).sum(axis=1)
+        print(f"  {name}  nDCG {scores[name].mean():.4f}   {name} - fp32 = {diff.mean():+.4f} (paired s.e. {se:.4f}); "
+              f"{seconds[name]:.1f} s ({len(texts) / seconds[name]:.1f} chunks/s)")
+        print(f"        passage vectors against fp32: mean cosine {cos.mean():.5f}, min {cos.min():.5f}")
+        print(f"        RATIO {name} / fp32 throughput: {seconds['fp32'] / seconds[name]:.2f}x;  "
+              f"rule (drop < 0.005 to enable by default): {'enable' if -diff.mean() < 0.005 else 'keep it opt-in'}")
     return 0
 
 
