@@ -369,7 +369,9 @@ def index_once(ctx: Context, name: str, device: str, library: Path) -> tuple[Dat
     if paths.database.exists():
         return paths, {"reused": True}
     t0 = time.perf_counter()
-    report = Indexer(paths, IndexOptions(model=ctx.model, device=device)).run(add=[str(library)])
+    # The CPU reference is fp32, whatever the host CPU's bf16 support.
+    options = IndexOptions(model=ctx.model, device=device, precision="fp32" if device == "cpu" else "auto")
+    report = Indexer(paths, options).run(add=[str(library)])
     seconds = time.perf_counter() - t0
     print(f"  {name}: {report.added} files, {report.chunks} passages, {len(report.failed)} failed, on {device}, "
           f"{seconds:.1f} s (model load included)", flush=True)
@@ -390,7 +392,7 @@ def cmd_quality(ctx: Context, args: argparse.Namespace) -> None:
     dev_paths, dev_index = index_once(ctx, "quality-device", ctx.device, library)
     cpu_paths, cpu_index = index_once(ctx, "quality-cpu", "cpu", library)
     on_dev = Searcher(dev_paths, model=ctx.model, device=ctx.device)
-    on_cpu = Searcher(cpu_paths, model=ctx.model, device="cpu")
+    on_cpu = Searcher(cpu_paths, model=ctx.model, device="cpu", precision="fp32")
     cpu_index_dev_queries = Searcher(cpu_paths, model=ctx.model, device=ctx.device, embedder=on_dev.embedder)
     figures: dict[str, Any] = {"queries": len(queries), "files": n_files, "device_index": dev_index,
                                "cpu_index": cpu_index, "device_name": on_dev.embedder.name}

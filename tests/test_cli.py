@@ -228,3 +228,16 @@ def test_bare_command_with_an_unusable_data_dir_says_why(tmp_path, capsys):
     blocker.write_text("not a folder")
     assert main(["--data-dir", str(blocker / "data")]) == 2
     assert "Cannot create the data folder" in capsys.readouterr().err
+
+
+def test_precision_option_and_a_bad_precision_setting(cli, indexed: Path, tmp_path: Path) -> None:
+    from desktop_search.paths import resolve_data_dir
+    from desktop_search.settings import Settings
+
+    code, out, _ = cli("--precision", "fp32", "search", "statins", "--json", "--mode", "dense")
+    assert code == 0 and json_lines(out)
+    Settings(precision="fp16").save(resolve_data_dir(tmp_path / "data").settings)  # a hand-edited file
+    code, _, err = cli("search", "statins", "--mode", "dense")
+    assert code == 2 and "Unknown precision 'fp16'" in err and "Traceback" not in err
+    code, out, _ = cli("--precision", "bf16", "search", "statins", "--json", "--mode", "dense")  # the option wins
+    assert code == 0 and json_lines(out)

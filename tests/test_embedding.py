@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from desktop_search.embedding import Embedder, Precision, pick_device, pool, resolve_precision
+from desktop_search.errors import UserFacingError
 from desktop_search.models import spec_from_folder
 from tests.conftest import build_tiny_model
 
@@ -107,6 +108,8 @@ def test_auto_precision_is_bf16_only_where_the_cpu_computes_it(monkeypatch, nati
     # On a GPU, auto keeps the device's own choice (fp16 on CUDA) and fp32 is honoured.
     assert resolve_precision("auto", "cuda") == Precision.AUTO
     assert resolve_precision("fp32", "cuda") == Precision.FP32
+    with pytest.raises(UserFacingError, match="Unknown precision 'fp16'; use one of auto, fp32, bf16"):
+        resolve_precision("fp16", "cpu")
 
 
 def test_bf16_vectors_agree_with_fp32_and_the_device_name_says_so(embedder: Embedder, tiny_model: Path) -> None:

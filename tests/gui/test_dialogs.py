@@ -12,12 +12,15 @@ def test_settings_dialog_edits_a_copy(qtbot):
     qtbot.addWidget(dialog)
     dialog.model.setText("  /models/b ")
     dialog.device.setCurrentText("cpu")
+    assert dialog.precision.currentText() == "auto"
+    dialog.precision.setCurrentText("fp32")
     dialog.top_k.setValue(25)
     dialog.as_you_type.setChecked(True)
     dialog.viewer.setText(" okular -p %p %f ")
     edited = dialog.settings()
     assert edited.viewer == "okular -p %p %f"
     assert (edited.model, edited.device, edited.top_k, edited.search_as_you_type) == ("/models/b", "cpu", 25, True)
+    assert edited.precision == "fp32" and original.precision == "auto"
     assert edited.search_mode == "keyword"  # fields the dialog does not show are kept
     assert original.model == "/models/a"
     dialog.model.setText("")
