@@ -6,13 +6,13 @@ and at token boundaries (which for CJK text are characters) where it cannot.
 """
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
 from desktop_search.extract.model import Segment
+from desktop_search.tokenizer import load_model_tokenizer
 
 # A unit ends after a sentence end (Latin or CJK) followed by space, after a
 # CJK full stop even with no space, or at a paragraph break.
@@ -46,41 +46,9 @@ class ChunkJob:
     passage_prefix: str = ""
 
 
-class FastTokenizer:
-    """The model's ``tokenizer.json`` through the ``tokenizers`` library alone.
-
-    Gives the chunker what it asks of a ``transformers`` tokenizer (ids and
-    offsets) for a fraction of the start-up: no ``transformers`` import in
-    every extraction worker. Truncation and padding are off, as in the
-    chunker's calls to a ``transformers`` tokenizer.
-    """
-
-    def __init__(self, path: Path) -> None:
-        from tokenizers import Tokenizer as RustTokenizer
-
-        self._tok = RustTokenizer.from_file(str(path))
-        self._tok.no_truncation()
-        self._tok.no_padding()
-
-    def __call__(self, text: Any, add_special_tokens: bool = True, return_offsets_mapping: bool = False,
-                 **_kwargs: Any) -> dict[str, Any]:
-        single = isinstance(text, str)
-        encs = self._tok.encode_batch([text] if single else list(text), add_special_tokens=add_special_tokens)
-        out: dict[str, Any] = {"input_ids": [e.ids for e in encs]}
-        if return_offsets_mapping:
-            out["offset_mapping"] = [e.offsets for e in encs]
-        return {k: v[0] for k, v in out.items()} if single else out
-
-
 def load_chunk_tokenizer(folder: str | Path) -> Tokenizer:
-    """The lightest tokenizer that chunks exactly like the model's own."""
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # one core per worker
-    path = Path(folder) / "tokenizer.json"
-    if path.exists():
-        return FastTokenizer(path)
-    from transformers import AutoTokenizer  # a model with only a slow tokenizer's files
-
-    return AutoTokenizer.from_pretrained(str(folder), local_files_only=True, use_fast=True)
+    """The lightest tokenizer that chunks exactly like the model's own (no ``transformers`` in the workers)."""
+    return load_model_tokenizer(folder, for_chunking=True)
 
 
 def embedding_text(title: str | None, text: str, title_prefix: bool) -> str:

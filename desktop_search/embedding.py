@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -146,10 +147,24 @@ def resolve_precision(requested: Precision | str, device: str) -> Precision:
     return requested
 
 
-def load_tokenizer(spec: ModelSpec) -> Any:
-    from transformers import AutoTokenizer
+def load_with_transformers(spec: ModelSpec, dtype: Any) -> Any:
+    """Any other model, through transformers' ``AutoModel`` (2-3 s more of imports than a plain BERT)."""
+    from transformers import AutoModel
+    from transformers.utils import logging as hf_logging
 
-    tok = AutoTokenizer.from_pretrained(str(spec.path), local_files_only=True, use_fast=True)
+    hf_logging.disable_progress_bar()
+    kwargs: dict[str, Any] = {"local_files_only": True, "dtype": dtype}
+    try:
+        model = AutoModel.from_pretrained(str(spec.path), attn_implementation="sdpa", **kwargs)
+    except (ValueError, ImportError):  # architectures without SDPA support
+        model = AutoModel.from_pretrained(str(spec.path), **kwargs)
+    return model.eval()
+
+
+def load_tokenizer(spec: ModelSpec) -> Any:
+    from desktop_search.tokenizer import load_model_tokenizer
+
+    tok = load_model_tokenizer(spec.path)
     tok.model_max_length = spec.max_tokens
     return tok
 
@@ -167,10 +182,9 @@ class Embedder:
         precision: Precision | str = Precision.AUTO,
     ) -> None:
         import torch
-        from transformers import AutoModel
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()
+        from desktop_search.encoder import load_plain_bert
+
         self.spec = spec
         self.device = pick_device(device)
         if self.device == "cpu":
@@ -180,12 +194,7 @@ class Embedder:
         self.precision = Precision.FP32 if quantize else resolve_precision(precision, self.device)
         cuda_fp16 = self.device.startswith("cuda") and self.precision != Precision.FP32
         dtype = torch.float16 if cuda_fp16 else torch.float32
-        kwargs: dict[str, Any] = {"local_files_only": True, "dtype": dtype}
-        try:
-            model = AutoModel.from_pretrained(str(spec.path), attn_implementation="sdpa", **kwargs)
-        except (ValueError, ImportError):  # architectures without SDPA support
-            model = AutoModel.from_pretrained(str(spec.path), **kwargs)
-        model.eval()
+        model = load_plain_bert(Path(spec.path), dtype) or load_with_transformers(spec, dtype)
         if quantize and self.device == "cpu":
             model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
         self.model = model.to(self.device)
