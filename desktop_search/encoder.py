@@ -110,9 +110,12 @@ def _state_key(key: str) -> str | None:
 
 
 def _plain(cfg: dict[str, Any]) -> bool:
+    sizes = ("hidden_size", "num_attention_heads", "num_hidden_layers", "intermediate_size", "vocab_size",
+             "max_position_embeddings")
     return (cfg.get("model_type") == "bert" and cfg.get("position_embedding_type", "absolute") == "absolute"
             and cfg.get("hidden_act", "gelu") in _ACTIVATIONS and not cfg.get("is_decoder")
-            and not cfg.get("add_cross_attention") and cfg["hidden_size"] % cfg["num_attention_heads"] == 0)
+            and not cfg.get("add_cross_attention") and all(isinstance(cfg.get(k), int) for k in sizes)
+            and cfg["hidden_size"] % cfg["num_attention_heads"] == 0)
 
 
 def load_plain_bert(folder: Path, dtype: torch.dtype) -> PlainBert | None:
