@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 
-from desktop_search.language import Lang, detect
+from desktop_search.language import Lang, detect_query
 from desktop_search.models import ModelSpec, multilingual_model_name
 
 
@@ -57,7 +57,7 @@ def query_notice(spec: ModelSpec, queries: Iterable[str]) -> LanguageNotice | No
     """A notice when most of ``queries`` are in a writing system the model does not read."""
     counts: dict[Lang | None, int] = {}
     for query in queries:
-        lang = detect(query)
+        lang = detect_query(query)
         counts[lang] = counts.get(lang, 0) + 1
     lang = _unread_majority(spec, counts)
     return LanguageNotice(NoticeScope.QUERY, lang, spec.id, multilingual_model_name()) if lang else None

@@ -49,6 +49,8 @@ _BLOCKS = [
     (re.compile("[\u0400-\u04ff]"), "cyrillic"),
 ]
 _SAMPLE = 20000  # characters looked at per document
+_KANA_CHAR = re.compile(f"[{_KANA}]")
+_HANGUL_CHAR = re.compile(f"[{_HANGUL}]")
 
 # Korean particles (josa) that attach to the word before them, longest first,
 # so "하현우가" and "하현우는" both also search for "하현우".
@@ -80,6 +82,22 @@ def detect(text: str) -> Lang | None:
         return Lang.JAPANESE if counts["kana"] * 10 >= cjk else Lang.CHINESE
     name = max(("latin", "cyrillic", "other"), key=lambda n: counts[n])
     return Lang(name)
+
+
+def detect_query(text: str) -> Lang | None:
+    """The language of a query: any kana makes it Japanese, any Hangul Korean.
+
+    A Japanese question often names things in Latin letters
+    ("Freebaseが終了した年は"), which outnumber its own characters; kana and
+    Hangul appear only in a sentence of that language. Han characters alone
+    decide nothing (Japanese and Chinese share them), so the rest is
+    :func:`detect`'s majority.
+    """
+    if _KANA_CHAR.search(text):
+        return Lang.JAPANESE
+    if _HANGUL_CHAR.search(text):
+        return Lang.KOREAN
+    return detect(text)
 
 
 def cjk_grams(text: str | None) -> str:

@@ -20,7 +20,7 @@ import numpy as np
 
 from desktop_search.coverage import LanguageNotice, library_notice, query_notice
 from desktop_search.errors import IndexMismatchError, UserFacingError
-from desktop_search.language import CJK_CHARS, Lang, detect, korean_stem
+from desktop_search.language import CJK_CHARS, Lang, detect_query, korean_stem
 from desktop_search.models import ModelSpec, resolve_model
 from desktop_search.paths import DataPaths, library_path
 from desktop_search.storage import Manifest, Store, VectorIndex
@@ -393,7 +393,7 @@ class Searcher:
         assert self.spec is not None
         # A model that cannot read the query's script ranks by noise: hybrid
         # is then keyword search, with dense only when no word matched.
-        lang = detect(q.text)
+        lang = detect_query(q.text)
         unread = mode == "hybrid" and not self.spec.reads(lang)
         first_waiting = self._first_waiting
         keyword: list[tuple[int, float]] = []

@@ -48,6 +48,7 @@ def test_notices_name_the_language_and_the_remedy(english_only: Path) -> None:
     assert library_notice(spec, {Lang.JAPANESE: 1, Lang.LATIN: 1}) is None  # not most of it
     assert library_notice(spec, {}) is None
     assert query_notice(spec, ["신씨의 아들은 누구인가"]).lang is Lang.KOREAN
+    assert query_notice(spec, ["Freebaseが終了した年は"]).lang is Lang.JAPANESE  # kana: Japanese, Latin majority or not
     assert query_notice(spec, ["muscle pain"]) is None
 
 
@@ -71,6 +72,12 @@ def test_cli_says_it_once_on_stderr_and_hybrid_is_keyword(
     _code, out, err = run("search", "--json", "--per-document", "0", "--mode", "keyword", "東京の人口")
     assert hybrid == [json.loads(line)["chunk_id"] for line in out.splitlines()] != []
     assert "Note:" not in err
+    # A Japanese question naming something in Latin letters is still Japanese: keyword too.
+    mixed = "Tokyo Metropolis の人口"
+    _code, out, _err = run("search", "--json", "--per-document", "0", mixed)
+    hybrid = [json.loads(line)["chunk_id"] for line in out.splitlines()]
+    _code, out, _err = run("search", "--json", "--per-document", "0", "--mode", "keyword", mixed)
+    assert hybrid == [json.loads(line)["chunk_id"] for line in out.splitlines()] != []
 
 
 def test_a_model_that_reads_the_text_fuses_as_before(tmp_path: Path, tiny_model: Path, japanese_library: Path) -> None:

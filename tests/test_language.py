@@ -34,3 +34,17 @@ def test_cjk_grams_are_characters_and_pairs_of_cjk_runs_only() -> None:
 ])
 def test_korean_stem_drops_one_trailing_particle(word: str, stem: str | None) -> None:
     assert korean_stem(word) == stem
+
+
+def test_a_query_with_kana_or_hangul_is_japanese_or_korean_whatever_else_it_holds() -> None:
+    from desktop_search.language import detect_query
+
+    # More Latin letters than Japanese ones: by majority this would be a Latin query.
+    assert detect("Freebaseが終了した年は") == Lang.LATIN
+    assert detect_query("Freebaseが終了した年は") == Lang.JAPANESE
+    assert detect_query("Python 리스트의 사용법") == Lang.KOREAN
+    # Han alone decides nothing; plain queries keep the majority rule.
+    assert detect_query("GPU computing 価格") == Lang.LATIN
+    assert detect_query("北京的人口") == Lang.CHINESE
+    assert detect_query("statins and muscle pain") == Lang.LATIN
+    assert detect_query("123") is None
