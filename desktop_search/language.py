@@ -41,16 +41,16 @@ _HANGUL = "\u1100-\u11ff\u3130-\u318f\uac00-\ud7af"
 CJK_CHARS = _HAN + _KANA + _HANGUL
 _CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 _HANGUL_RUN = re.compile(f"^[{_HANGUL}]+$")
+_KANA_CHAR = re.compile(f"[{_KANA}]")
+_HANGUL_CHAR = re.compile(f"[{_HANGUL}]")
 _BLOCKS = [
     (re.compile(f"[{_HAN}]"), "han"),
-    (re.compile(f"[{_KANA}]"), "kana"),
-    (re.compile(f"[{_HANGUL}]"), "hangul"),
+    (_KANA_CHAR, "kana"),
+    (_HANGUL_CHAR, "hangul"),
     (re.compile("[A-Za-z\u00c0-\u024f]"), "latin"),
     (re.compile("[\u0400-\u04ff]"), "cyrillic"),
 ]
 _SAMPLE = 20000  # characters looked at per document
-_KANA_CHAR = re.compile(f"[{_KANA}]")
-_HANGUL_CHAR = re.compile(f"[{_HANGUL}]")
 
 # Korean particles (josa) that attach to the word before them, longest first,
 # so "하현우가" and "하현우는" both also search for "하현우".
