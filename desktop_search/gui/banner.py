@@ -7,8 +7,8 @@ from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
 MAX_LINES = 3  # the newest messages; older ones scroll away
 
 
-class MessageBanner(QFrame):
-    """Shows the last few distinct messages; the ✕ hides them."""
+class DismissableBar(QFrame):
+    """A framed line of text with a ✕ that hides it; a subclass may put widgets before the ✕."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -16,18 +16,32 @@ class MessageBanner(QFrame):
         self.label = QLabel()
         self.label.setWordWrap(True)
         self.label.setTextFormat(Qt.TextFormat.PlainText)
-        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.close_button = QToolButton()
         self.close_button.setText("✕")
         self.close_button.setAutoRaise(True)
         self.close_button.setToolTip("Dismiss")
         self.close_button.clicked.connect(self.dismiss)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(8, 4, 4, 4)
-        row.addWidget(self.label, 1)
-        row.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
-        self._lines: list[str] = []
+        self._row = QHBoxLayout(self)
+        self._row.setContentsMargins(8, 4, 4, 4)
+        self._row.addWidget(self.label, 1)
+        self._row.addWidget(self.close_button, 0, Qt.AlignmentFlag.AlignTop)
         self.hide()
+
+    def add_before_close(self, *widgets: QWidget) -> None:
+        for widget in widgets:
+            self._row.insertWidget(self._row.count() - 1, widget)
+
+    def dismiss(self) -> None:
+        self.hide()
+
+
+class MessageBanner(DismissableBar):
+    """Shows the last few distinct messages; the ✕ hides them."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._lines: list[str] = []
 
     def show_message(self, text: str) -> None:
         """Add ``text`` under the messages still shown (a repeat moves to the bottom)."""
@@ -38,7 +52,7 @@ class MessageBanner(QFrame):
 
     def dismiss(self) -> None:
         self._lines = []
-        self.hide()
+        super().dismiss()
 
     def text(self) -> str:
         """What is shown now ("" when hidden)."""

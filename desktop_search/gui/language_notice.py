@@ -10,10 +10,11 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal, Slot
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QToolButton, QWidget
+from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtWidgets import QProgressBar, QPushButton, QWidget
 
 from desktop_search.errors import UserFacingError
+from desktop_search.gui.banner import DismissableBar
 
 logger = logging.getLogger(__name__)
 
@@ -45,36 +46,22 @@ class ModelDownloadWorker(QObject):
         self.finished.emit(name, str(folder))
 
 
-class LanguageNoticeBar(QFrame):
+class LanguageNoticeBar(DismissableBar):
     """'Most of the library is Japanese text, which … does not read' + [Get MODEL]."""
 
     get_requested = Signal(str)  # the model to download
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.label = QLabel()
-        self.label.setWordWrap(True)
-        self.label.setTextFormat(Qt.TextFormat.PlainText)
         self._suggested = ""
         self.get_button = QPushButton()
         self.get_button.clicked.connect(lambda: self.get_requested.emit(self._suggested))
         self.progress = QProgressBar()
         self.progress.setMaximumWidth(120)
         self.progress.hide()
-        close = QToolButton()
-        close.setText("✕")
-        close.setAutoRaise(True)
-        close.clicked.connect(self.dismiss)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(8, 4, 4, 4)
-        row.addWidget(self.label, 1)
-        row.addWidget(self.progress)
-        row.addWidget(self.get_button)
-        row.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.add_before_close(self.progress, self.get_button)
         self._key: Any = None
         self._dismissed: set[Any] = set()
-        self.hide()
 
     def show_notice(self, notice: Any) -> None:
         """Show a :class:`~desktop_search.coverage.LanguageNotice`, or hide the bar for None."""
@@ -94,7 +81,7 @@ class LanguageNoticeBar(QFrame):
 
     def dismiss(self) -> None:
         self._dismissed.add(self._key)
-        self.hide()
+        super().dismiss()
 
     def set_busy(self, done: int, total: int) -> None:
         self.get_button.setEnabled(False)
