@@ -17,14 +17,12 @@ from fp32 is the figure to judge. Tune on train (the default); test reports.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import math
 import random
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -37,26 +35,7 @@ from desktop_search.embedding import Embedder, Precision, cpu_has_native_bf16
 from desktop_search.errors import ExtractionError
 from desktop_search.extract.pool import read_and_extract
 from desktop_search.models import resolve_model
-
-
-def ndcg_at_10(ranked: list[str], relevant: dict[str, int]) -> float:
-    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:10]))
-    ideal = sorted(relevant.values(), reverse=True)[:10]
-    idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
-
-
-def load_split(split: str) -> tuple[dict[str, str], dict[str, dict[str, int]]]:
-    queries = {}
-    for line in (SCIFACT / f"queries-{split}.jsonl").read_text().splitlines():
-        if line.strip():
-            q = json.loads(line)
-            queries[str(q["id"])] = q["text"]
-    qrels: dict[str, dict[str, int]] = defaultdict(dict)
-    with open(SCIFACT / f"qrels-{split}.tsv", newline="") as fh:
-        for row in csv.DictReader(fh, delimiter="\t"):
-            qrels[row["query-id"]][row["corpus-id"]] = int(row["score"])
-    return {q: t for q, t in queries.items() if q in qrels}, qrels
+from retrieval_eval import load_qrels, load_queries, metrics, rank_documents
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     print(f"machine: {machine_note()}")
 
-    queries, qrels = load_split(args.split)
+    qrels = load_qrels(args.split)
+    queries = {qid: text for qid, text in load_queries(args.split) if qid in qrels}
     docmap: dict[str, str] = json.loads((SCIFACT / "docmap.json").read_text())
     judged = sorted({d for rel in qrels.values() for d in rel if d in docmap})
     others = sorted(set(docmap) - set(judged))
@@ -110,20 +90,11 @@ def main(argv: list[str] | None = None) -> int:
             vecs[name][i : i + args.block] = models[name].encode_passages(texts[i : i + args.block])
             seconds[name] += time.perf_counter() - t0
     qids = sorted(queries)
-    owners = np.array(owner)
     scores = {}
     for name, model in models.items():
         qv = model.encode_queries([queries[q] for q in qids])
-        sims = qv @ vecs[name].T
-        per_query = []
-        for qi, q in enumerate(qids):
-            best: dict[str, float] = {}
-            for d, s in zip(owners, sims[qi], strict=True):
-                if s > best.get(d, -2.0):
-                    best[d] = float(s)
-            ranked = sorted(best, key=best.get, reverse=True)
-            per_query.append(ndcg_at_10(ranked, qrels[q]))
-        scores[name] = np.array(per_query)
+        scores[name] = np.array([metrics(rank_documents(qv[i], vecs[name], owner), qrels[q])["nDCG@10"]
+                                 for i, q in enumerate(qids)])
     base = scores["fp32"]
     print(f"\nnDCG@10 dense, SciFact {args.split}, {len(doc_ids)}-document subset; speed over the same {len(texts)} chunks:")
     print(f"  fp32  nDCG {base.mean():.4f}   {seconds['fp32']:.1f} s ({len(texts) / seconds['fp32']:.1f} chunks/s)")

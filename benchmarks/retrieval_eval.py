@@ -118,6 +118,15 @@ def mean_metrics(runs: dict[str, list[str]], qrels: dict[str, dict[str, int]]) -
     return {k: sum(m[k] for m in per_query) / len(per_query) for k in per_query[0]} if per_query else {}
 
 
+def rank_documents(q: Any, vecs: Any, docs: Sequence[str], depth: int = 100) -> list[str]:
+    """Documents by their best passage under exact search (what dense search ranks, minus hnsw)."""
+    best: dict[str, float] = {}
+    for doc, s in zip(docs, (vecs @ q).tolist(), strict=True):
+        if s > best.get(doc, -2.0):
+            best[doc] = s
+    return sorted(best, key=best.__getitem__, reverse=True)[:depth]
+
+
 def dedupe(docs: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(docs))
 

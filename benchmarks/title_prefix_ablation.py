@@ -19,8 +19,6 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -29,15 +27,7 @@ from desktop_search.embedding import Embedder
 from desktop_search.models import resolve_model
 from desktop_search.paths import resolve_data_dir
 from desktop_search.storage import Store
-from retrieval_eval import corpus_id, load_qrels, load_queries, mean_metrics
-
-
-def rank_documents(q: np.ndarray, vecs: np.ndarray, docs: Sequence[str], depth: int = 100) -> list[str]:
-    best: dict[str, float] = {}
-    for doc, s in zip(docs, (vecs @ q).tolist(), strict=True):
-        if s > best.get(doc, -2.0):
-            best[doc] = s
-    return sorted(best, key=best.__getitem__, reverse=True)[:depth]
+from retrieval_eval import corpus_id, load_qrels, load_queries, mean_metrics, rank_documents
 
 
 def main(argv: Sequence[str] | None = None) -> int:
