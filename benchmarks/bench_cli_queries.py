@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import REPO, machine_note
-from desktop_search.embedding import Embedder
-from desktop_search.models import resolve_model
+from desktop_search.embed.embedder import Embedder
+from desktop_search.embed.models import resolve_model
 from tests.conftest import SCIFACT
 
 

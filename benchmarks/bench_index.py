@@ -36,9 +36,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import LIBRARY, REPO, library_files, link_library, machine_note
-from desktop_search.embedding import Embedder, Precision
-from desktop_search.indexing import Indexer, IndexOptions
-from desktop_search.models import resolve_model
+from desktop_search.embed.embedder import Embedder, Precision
+from desktop_search.embed.models import resolve_model
+from desktop_search.index.indexer import Indexer, IndexOptions
 from desktop_search.paths import resolve_data_dir
 
 
@@ -75,7 +75,7 @@ def bare_forward(embedder: Embedder, prepared: list[list[tuple[Any, Any]]]) -> f
     """Seconds for the model forward (and pooling) alone over prepared batches."""
     import torch
 
-    from desktop_search.embedding import pool
+    from desktop_search.embed.embedder import pool
 
     def sync() -> None:
         if embedder.device.startswith("cuda"):
@@ -99,7 +99,7 @@ def window_batches(embedder: Embedder, files: list[Path], window: int = 254) -> 
     """The files' text in ``window``-token pieces (+ [CLS]/[SEP]), longest first, padded under the token budget."""
     import torch
 
-    from desktop_search.extract.pool import read_and_extract
+    from desktop_search.ingest.pool import read_and_extract
 
     tok = embedder.tokenizer
     pieces: list[list[int]] = []

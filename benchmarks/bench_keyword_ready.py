@@ -28,9 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import LIBRARY, REPO, library_files, link_library, machine_note
-from desktop_search.chunking import ChunkJob, ChunkSettings
-from desktop_search.extract.pool import ExtractorPool
-from desktop_search.models import resolve_model
+from desktop_search.embed.models import resolve_model
+from desktop_search.ingest.chunking import ChunkJob, ChunkSettings
+from desktop_search.ingest.pool import ExtractorPool
 
 
 def committed(db: Path) -> int:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from _common import library_files, machine_note
 from desktop_search.errors import ExtractionError
-from desktop_search.extract.pdf import extract_pdf
-from desktop_search.extract.pdf_pypdf import extract_pdf_pypdf
+from desktop_search.ingest.extract.pdf import extract_pdf
+from desktop_search.ingest.extract.pdf_pypdf import extract_pdf_pypdf
 from tests.conftest import PDF_ZOO
 
 FONT = Path("/usr/share/fonts/truetype/dejavu/DejaVuSerif.ttf")

@@ -39,11 +39,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import SCIFACT, machine_note, percentiles
-from desktop_search.chunking import ChunkSettings
-from desktop_search.indexing import build_manifest
-from desktop_search.models import resolve_model
+from desktop_search.embed.models import resolve_model
+from desktop_search.index.indexer import build_manifest
+from desktop_search.ingest.chunking import ChunkSettings
 from desktop_search.paths import DataPaths, resolve_data_dir
-from desktop_search.search import Searcher
+from desktop_search.search.searcher import Searcher
 from desktop_search.storage import Store, vectors as vectors_mod
 
 CHUNKS_PER_DOC = 4

@@ -30,11 +30,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import LIBRARY, REPO, machine_note
-from desktop_search.chunking import ChunkSettings
-from desktop_search.crawl import crawl
-from desktop_search.extract import kind_of
-from desktop_search.indexing import Indexer, build_manifest
-from desktop_search.models import resolve_model
+from desktop_search.embed.models import resolve_model
+from desktop_search.index.indexer import Indexer, build_manifest
+from desktop_search.ingest.chunking import ChunkSettings
+from desktop_search.ingest.crawl import crawl
+from desktop_search.ingest.extract import kind_of
 from desktop_search.paths import DataPaths, resolve_data_dir
 from desktop_search.storage import Store
 from desktop_search.storage.database import DocumentRecord

@@ -30,9 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from desktop_search.indexing import Indexer, IndexOptions
+from desktop_search.index.indexer import Indexer, IndexOptions
 from desktop_search.paths import resolve_data_dir
-from desktop_search.search import Searcher
+from desktop_search.search.searcher import Searcher
 from tests.conftest import SCIFACT, scifact_doc_id, scifact_slice
 
 

@@ -30,11 +30,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import SCIFACT, machine_note
-from desktop_search.chunking import Chunker, ChunkSettings, embedding_text
-from desktop_search.embedding import Embedder, Precision, cpu_has_native_bf16
+from desktop_search.embed.embedder import Embedder, Precision, cpu_has_native_bf16
+from desktop_search.embed.models import resolve_model
 from desktop_search.errors import ExtractionError
-from desktop_search.extract.pool import read_and_extract
-from desktop_search.models import resolve_model
+from desktop_search.ingest.chunking import Chunker, ChunkSettings, embedding_text
+from desktop_search.ingest.pool import read_and_extract
 from retrieval_eval import load_qrels, load_queries, metrics, rank_documents
 
 

@@ -29,13 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import percentiles
 from bench_index import RecordingEmbedder, bare_forward, prepare
-from desktop_search.embedding import Embedder, cpu_cores
-from desktop_search.extract.pool import ExtractorPool
-from desktop_search.indexing import Indexer, IndexOptions, IndexReport, _default_workers
-from desktop_search.models import ModelSpec, resolve_model
+from desktop_search.embed.embedder import Embedder, cpu_cores
+from desktop_search.embed.models import ModelSpec, resolve_model
+from desktop_search.index.indexer import Indexer, IndexOptions, IndexReport, _default_workers
+from desktop_search.index.progress import Phase, Progress
+from desktop_search.ingest.pool import ExtractorPool
 from desktop_search.paths import DataPaths, resolve_data_dir
-from desktop_search.progress import Phase, Progress
-from desktop_search.search import Searcher
+from desktop_search.search.searcher import Searcher
 from retrieval_eval import corpus_id, mean_metrics
 
 logger = logging.getLogger(__name__)
@@ -475,7 +475,7 @@ def cmd_oom(ctx: Context, args: argparse.Namespace) -> None:
         def emit(self, record: logging.LogRecord) -> None:
             records.append(record.getMessage())
 
-    logging.getLogger("desktop_search.embedding").addHandler(Keep(logging.WARNING))
+    logging.getLogger("desktop_search.embed.embedder").addHandler(Keep(logging.WARNING))
     n = args.passages or args.budget // 256 * 2  # two batches' worth at the start budget
     texts = oom_texts(ctx, n)
     emb = Embedder(spec, device=ctx.device, token_budget=args.budget)

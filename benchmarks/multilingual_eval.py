@@ -2,7 +2,7 @@
 
 Indexes ``../shared/corpora/jsquad/library`` with the given model (reusing the
 index when the data dir already holds one) and runs its 600 questions through
-the same :class:`~desktop_search.search.Searcher` the CLI uses, as
+the same :class:`~desktop_search.search.searcher.Searcher` the CLI uses, as
 ``search --queries … --json --top-k 10 --per-document 0`` would: passage
 level looks at the first 10 rows it prints (``--per-document`` changes
 that), where a passage is right when its file is the question's document and
@@ -38,9 +38,9 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
 from _common import machine_note
-from desktop_search.chunking import ChunkSettings
+from desktop_search.ingest.chunking import ChunkSettings
 from desktop_search.paths import resolve_data_dir
-from desktop_search.search import MODES, FusionSettings, Searcher, SearchResult
+from desktop_search.search.searcher import MODES, FusionSettings, Searcher, SearchResult
 from retrieval_eval import CachingEmbedder, ensure_index, fmt_row
 
 JSQUAD = REPO.parent / "shared" / "corpora" / "jsquad"

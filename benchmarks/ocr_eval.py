@@ -7,7 +7,7 @@ At run time (nothing is kept unless --work is given):
 1. SciFact: the test queries whose relevant documents are all PDFs are taken in
    order, their documents first, then other PDFs, up to --n files. Each is
    "scanned": rendered grey at --scan-dpi with a random tilt of up to 1.5
-   degrees and grey noise, and wrapped as an image-only PDF (tests/extract/scans.py).
+   degrees and grey noise, and wrapped as an image-only PDF (tests/ingest/extract/scans.py).
    Both folders are indexed through the CLI (the default model, OCR in English);
    nDCG@10 over the queries whose relevant documents are all in the sample, per
    mode. Target (issue 13): the scanned copy within 0.03 of the originals.
@@ -36,7 +36,7 @@ from pathlib import Path
 from _common import REPO, machine_note
 from retrieval_eval import LIBRARY, corpus_id, load_qrels, load_queries, mean_metrics, run_cli as run_queries
 from tests.conftest import SHARED
-from tests.extract.scans import scan_pdf
+from tests.ingest.extract.scans import scan_pdf
 
 JSQUAD = SHARED / "jsquad"
 

@@ -2,7 +2,7 @@
 
 Indexes ``../shared/corpora/scifact/library`` (or a subset of it) into a data
 dir, reusing the index when the dir already holds one, then runs the train or
-test queries through the same :class:`~desktop_search.search.Searcher` the CLI
+test queries through the same :class:`~desktop_search.search.searcher.Searcher` the CLI
 and the GUI use. Metrics are at document level: a result's corpus-id is the
 number before the first space in its file name.
 
@@ -41,9 +41,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from desktop_search.chunking import ChunkSettings
+from desktop_search.ingest.chunking import ChunkSettings
 from desktop_search.paths import DataPaths, resolve_data_dir
-from desktop_search.search import MODES, FusionSettings, Searcher
+from desktop_search.search.searcher import MODES, FusionSettings, Searcher
 
 SCIFACT = REPO.parent / "shared" / "corpora" / "scifact"
 LIBRARY = SCIFACT / "library"
@@ -156,7 +156,7 @@ class CachingEmbedder:
 
 def ensure_index(paths: DataPaths, library: Path, chunking: ChunkSettings, model: str | None = None) -> None:
     """Index ``library`` unless ``paths`` already holds an index (any settings)."""
-    from desktop_search.indexing import Indexer, IndexOptions
+    from desktop_search.index.indexer import Indexer, IndexOptions
     from desktop_search.storage import Store
 
     if paths.database.exists():

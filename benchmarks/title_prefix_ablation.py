@@ -22,9 +22,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from desktop_search.chunking import embedding_text
-from desktop_search.embedding import Embedder
-from desktop_search.models import resolve_model
+from desktop_search.embed.embedder import Embedder
+from desktop_search.embed.models import resolve_model
+from desktop_search.ingest.chunking import embedding_text
 from desktop_search.paths import resolve_data_dir
 from desktop_search.storage import Store
 from retrieval_eval import corpus_id, load_qrels, load_queries, mean_metrics, rank_documents

@@ -17,8 +17,8 @@ import time
 from pathlib import Path
 
 from _common import REPO, machine_note
-from desktop_search.extract.ocr import OcrOptions
-from desktop_search.extract.pool import ExtractorPool
+from desktop_search.ingest.extract.ocr import OcrOptions
+from desktop_search.ingest.pool import ExtractorPool
 from tests.conftest import PDF_ZOO
 
 

@@ -10,8 +10,11 @@ then) and the app quits; ``benchmarks/bench_startup.py`` and a test use it.
 """
 from __future__ import annotations
 
+import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
@@ -60,7 +63,7 @@ def _setup_logging(paths: DataPaths) -> None:
     except OSError as exc:
         logger.warning("Cannot write the log file %s: %s", paths.log, exc)
     # Per-file warnings are recorded in the index and shown in "Failed files".
-    logging.getLogger("desktop_search.indexing").setLevel(logging.ERROR)
+    logging.getLogger("desktop_search.index.indexer").setLevel(logging.ERROR)
 
 
 def _log_uncaught(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
@@ -105,8 +108,33 @@ def main(paths: DataPaths, argv: list[str] | None = None, on_shown: Callable[[],
     return code
 
 
-if __name__ == "__main__":
-    # `python -m desktop_search.gui.app [--data-dir DIR]`: the CLI resolves (and checks) the data dir.
-    from desktop_search.cli import main as cli_main
+def print_startup_probe() -> None:
+    """The window is on screen: when, and whether torch was loaded by then (one JSON line on stdout)."""
+    print(json.dumps({"shown_at": time.time(), "torch_loaded": "torch" in sys.modules}), flush=True)
 
-    sys.exit(cli_main(sys.argv[1:]))
+
+def startup_probe() -> Callable[[], None] | None:
+    """The ``on_shown`` callback for :func:`main` when the start-up probe is asked for."""
+    return print_startup_probe if os.environ.get(PROBE_ENV) else None
+
+
+def run(argv: list[str]) -> int:
+    """``python -m desktop_search.gui.app [--data-dir DIR]``: the window alone, without the CLI's commands."""
+    import argparse
+
+    from desktop_search.errors import UserFacingError
+    from desktop_search.paths import resolve_data_dir
+
+    parser = argparse.ArgumentParser(prog="desktop-search-gui", description="Open the desktop-search window.")
+    parser.add_argument("--data-dir", help="where the index and settings live (default: the platform's user data dir)")
+    args = parser.parse_args(argv)
+    try:
+        paths = resolve_data_dir(args.data_dir)
+    except UserFacingError as exc:
+        print(f"desktop-search: {exc}", file=sys.stderr)
+        return 2
+    return main(paths, on_shown=startup_probe())
+
+
+if __name__ == "__main__":
+    sys.exit(run(sys.argv[1:]))

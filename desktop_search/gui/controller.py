@@ -41,7 +41,7 @@ class JobOutcome:
 
 class IndexController(QObject):
     started = Signal(object, bool)  # IndexJob, auto (started by the watcher or the timer)
-    progress = Signal(object)  # desktop_search.progress.Progress
+    progress = Signal(object)  # desktop_search.index.progress.Progress
     finished = Signal(object)  # JobOutcome
     queued = Signal(object)  # IndexJob, waiting for the current run
     paused_changed = Signal(bool)

@@ -54,7 +54,7 @@ class SettingsDialog(QDialog):
         if settings.device not in DEVICES:
             self.device.addItem(settings.device)
         self.device.setCurrentText(settings.device)
-        from desktop_search.embedding import Precision  # numpy: not before the window shows
+        from desktop_search.embed.embedder import Precision  # numpy: not before the window shows
 
         self.precision = QComboBox()
         self.precision.addItems([p.value for p in Precision])

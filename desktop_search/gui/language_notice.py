@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 
 
 class ModelDownloadWorker(QObject):
-    """Runs :func:`desktop_search.download.download_model` off the GUI thread."""
+    """Runs :func:`desktop_search.embed.download.download_model` off the GUI thread."""
 
     progress = Signal(int, int)  # files done, files in all
     finished = Signal(str, str)  # model name, its folder
@@ -32,7 +32,7 @@ class ModelDownloadWorker(QObject):
 
     @Slot(str)
     def run(self, name: str) -> None:
-        from desktop_search.download import download_model
+        from desktop_search.embed.download import download_model
 
         try:
             folder = download_model(name, self.data_root, progress=lambda done, total: self.progress.emit(done, total))
@@ -64,7 +64,7 @@ class LanguageNoticeBar(DismissableBar):
         self._dismissed: set[Any] = set()
 
     def show_notice(self, notice: Any) -> None:
-        """Show a :class:`~desktop_search.coverage.LanguageNotice`, or hide the bar for None."""
+        """Show a :class:`~desktop_search.search.coverage.LanguageNotice`, or hide the bar for None."""
         key = (notice.scope, notice.lang, notice.model) if notice is not None else None
         if notice is None or key in self._dismissed:
             if notice is None and not self.progress.isVisible():

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_search.crawl import PatternCounts
-from desktop_search.library_info import FileProblem, FolderInfo
+from desktop_search.index.library_info import FileProblem, FolderInfo
+from desktop_search.ingest.crawl import PatternCounts
 
 
 class LibraryPanel(QWidget):

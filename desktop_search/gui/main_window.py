@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from desktop_search.embed.models import multilingual_model_name
 from desktop_search.gui.banner import MessageBanner
 from desktop_search.gui.controller import IndexController, JobOutcome
 from desktop_search.gui.dialogs import AboutDialog, SettingsDialog
@@ -52,6 +53,7 @@ from desktop_search.gui.results import (
     card_html,
     passage_html,
 )
+from desktop_search.gui.viewer import Passage, launch, viewer_command
 from desktop_search.gui.workers import (
     IndexJob,
     IndexWorker,
@@ -63,13 +65,11 @@ from desktop_search.gui.workers import (
     start_thread,
     stop_thread,
 )
-from desktop_search.library_info import LibraryInfo
-from desktop_search.models import multilingual_model_name
+from desktop_search.index.library_info import LibraryInfo
+from desktop_search.index.progress import Phase, Progress
 from desktop_search.paths import DataPaths
-from desktop_search.progress import Phase, Progress
+from desktop_search.search.terms import highlight_terms
 from desktop_search.settings import Settings
-from desktop_search.terms import highlight_terms
-from desktop_search.viewer import Passage, launch, viewer_command
 
 logger = logging.getLogger(__name__)
 

@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_search.gui.results import citation, display_title, highlight_html
-from desktop_search.terms import format_location
+from desktop_search.search.terms import format_location
 
 if TYPE_CHECKING:
-    from desktop_search.search import SearchResult
+    from desktop_search.search.searcher import SearchResult
 
 logger = logging.getLogger(__name__)
 

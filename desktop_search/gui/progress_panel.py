@@ -10,7 +10,7 @@ import os
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QProgressBar, QPushButton, QVBoxLayout, QWidget
 
-from desktop_search.progress import Phase, Progress
+from desktop_search.index.progress import Phase, Progress
 
 PHASE_TEXT = {
     Phase.SCANNING: "Looking for new and changed files…",

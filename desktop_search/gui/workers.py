@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING, Any, Protocol
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from desktop_search.errors import UserFacingError
-from desktop_search.library_info import LibraryInfo, read_library_info
+from desktop_search.index.library_info import LibraryInfo, read_library_info
 from desktop_search.paths import DataPaths
+from desktop_search.search.terms import PER_DOCUMENT
 from desktop_search.settings import Settings
-from desktop_search.terms import PER_DOCUMENT
 
 if TYPE_CHECKING:  # imported where first needed, so the window opens without torch and transformers
-    from desktop_search.embedding import TextEmbedder
-    from desktop_search.indexing import Indexer
-    from desktop_search.search import Searcher
+    from desktop_search.embed.embedder import TextEmbedder
+    from desktop_search.index.indexer import Indexer
+    from desktop_search.search.searcher import Searcher
 
 logger = logging.getLogger(__name__)
 
@@ -125,10 +125,10 @@ class RunFlags:
 
 
 class IndexWorker(_Worker):
-    """Runs :class:`~desktop_search.indexing.Indexer` jobs one after another."""
+    """Runs :class:`~desktop_search.index.indexer.Indexer` jobs one after another."""
 
-    progress = Signal(object)  # desktop_search.progress.Progress (a copy)
-    finished = Signal(object)  # desktop_search.indexing.IndexReport, or None after a removal
+    progress = Signal(object)  # desktop_search.index.progress.Progress (a copy)
+    finished = Signal(object)  # desktop_search.index.indexer.IndexReport, or None after a removal
 
     def __init__(self, paths: DataPaths, settings: Settings, flags: RunFlags) -> None:
         super().__init__(paths, settings)
@@ -138,8 +138,8 @@ class IndexWorker(_Worker):
 
     def _get_indexer(self) -> Indexer:
         """One Indexer per model setting, so its loaded model serves every run."""
-        from desktop_search.extract.ocr import OcrOptions
-        from desktop_search.indexing import Indexer, IndexOptions
+        from desktop_search.index.indexer import Indexer, IndexOptions
+        from desktop_search.ingest.extract.ocr import OcrOptions
 
         key = (self.settings.model, self.settings.device, self.settings.precision, tuple(self.settings.extra_models),
                self.settings.ocr, self.settings.ocr_languages)
@@ -160,7 +160,7 @@ class IndexWorker(_Worker):
     @report_errors("indexing")
     def run(self, job: IndexJob) -> None:
         if job.kind == JobKind.REMOVE and job.remove:
-            from desktop_search.indexing import remove_folder
+            from desktop_search.index.indexer import remove_folder
 
             remove_folder(self.paths, job.remove)
             self.finished.emit(None)
@@ -205,7 +205,7 @@ class SearchRequest:
 
 
 class SearchWorker(_Worker):
-    """Owns the :class:`~desktop_search.search.Searcher` and its query model.
+    """Owns the :class:`~desktop_search.search.searcher.Searcher` and its query model.
 
     Requests are queued slots, so a search asked for while the model is still
     loading simply runs once it has loaded. ``latest`` lets stale requests
@@ -234,7 +234,7 @@ class SearchWorker(_Worker):
             return self._searcher
         if not self.paths.database.exists():
             return None
-        from desktop_search.search import Searcher
+        from desktop_search.search.searcher import Searcher
 
         s = self.settings
         searcher = Searcher(self.paths, model=s.model, extra_models=s.extra_models, device=s.device,
@@ -267,8 +267,8 @@ class SearchWorker(_Worker):
             self._embedder = searcher.embedder
         elif self._embedder is None:
             # Nothing indexed yet: preload the model the first run will use.
-            from desktop_search.embedding import Embedder
-            from desktop_search.models import resolve_model
+            from desktop_search.embed.embedder import Embedder
+            from desktop_search.embed.models import resolve_model
 
             spec = resolve_model(self.settings.model, self.settings.extra_models)
             self._embedder = Embedder(spec, device=self.settings.device, precision=self.settings.precision)
@@ -285,7 +285,7 @@ class SearchWorker(_Worker):
     def reopen(self) -> None:
         """Forget the open index (after a rebuild replaced its files, or new settings)."""
         self._close()
-        from desktop_search.embedding import resolve_precision
+        from desktop_search.embed.embedder import resolve_precision
 
         if self._embedder is not None and (
             self.settings.model not in (None, "", self._embedder.spec.id, str(self._embedder.spec.path))
@@ -344,7 +344,7 @@ class SearchWorker(_Worker):
     @Slot(str, list, list)
     @report_errors("counting the files patterns exclude")
     def count_patterns(self, folder: str, include: list[str], exclude: list[str]) -> None:
-        from desktop_search.crawl import pattern_counts
+        from desktop_search.ingest.crawl import pattern_counts
 
         self.pattern_counts.emit(folder, include, exclude, pattern_counts(folder, include, exclude))
 

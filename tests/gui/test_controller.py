@@ -8,7 +8,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from desktop_search.gui.controller import IndexController, JobOutcome
 from desktop_search.gui.workers import IndexJob, JobKind, RunFlags
-from desktop_search.progress import Phase, Progress
+from desktop_search.index.progress import Phase, Progress
 
 
 class FakeWorker(QObject):

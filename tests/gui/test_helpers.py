@@ -4,8 +4,8 @@ from __future__ import annotations
 from desktop_search.gui.preview import context_html, find_passage, strip_overlap
 from desktop_search.gui.results import citation, highlight_html, snippet
 from desktop_search.gui.workers import watch_dirs
-from desktop_search.search import SearchResult
-from desktop_search.terms import format_location, highlight_terms
+from desktop_search.search.searcher import SearchResult
+from desktop_search.search.terms import format_location, highlight_terms
 
 
 def _result(**kw) -> SearchResult:
@@ -84,7 +84,7 @@ def test_a_passage_read_by_ocr_says_so_on_its_card():
 
 def test_the_progress_panel_counts_pages_read_by_ocr(qtbot):
     from desktop_search.gui.progress_panel import ProgressPanel
-    from desktop_search.progress import Phase, Progress
+    from desktop_search.index.progress import Phase, Progress
 
     panel = ProgressPanel()
     qtbot.addWidget(panel)

@@ -134,8 +134,7 @@ def test_ctrl_return_opens_the_hit_at_its_page_in_the_viewer(qtbot, make_window,
 
 
 def test_a_viewer_that_cannot_take_the_page_is_said_once(qtbot, make_window, library, monkeypatch):
-    from desktop_search import viewer
-    from desktop_search.gui import main_window as mw
+    from desktop_search.gui import main_window as mw, viewer
 
     monkeypatch.delenv("DESKTOP_SEARCH_VIEWER", raising=False)
     monkeypatch.setattr(viewer, "default_prefix", lambda _p: ("someviewer",))
@@ -261,7 +260,7 @@ def test_search_while_indexing_sees_committed_work(qtbot, make_window, library, 
 def test_search_before_model_ready_is_busy_then_shows_results(qtbot, data_dir, settings, library):
     """A window over an existing index; the first search waits for the model."""
     from desktop_search.gui.main_window import MainWindow
-    from desktop_search.indexing import Indexer, IndexOptions
+    from desktop_search.index.indexer import Indexer, IndexOptions
 
     Indexer(data_dir, IndexOptions(model=settings.model, device="cpu")).run([str(library)])
     settings.save(data_dir.settings)
@@ -380,7 +379,7 @@ def test_worker_errors_become_messages(qtbot, make_window, library, monkeypatch)
         w.add_folders([str(library)])
     assert "/nonexistent/model-folder" in w.banner_text() and "does not exist" in w.banner_text()
     # A bug: a generic message that points at the log, and the window lives on.
-    from desktop_search import indexing
+    from desktop_search.index import indexer as indexing
 
     def boom(*_a, **_k):
         raise RuntimeError("simulated bug")

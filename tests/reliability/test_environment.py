@@ -91,7 +91,7 @@ def test_data_dir_and_index_files_are_owner_only(tmp_path: Path, tiny_model: Pat
 
 def test_offline_by_default() -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
-    code = "import desktop_search.embedding, os; print(os.environ['HF_HUB_OFFLINE'], os.environ['TRANSFORMERS_OFFLINE'])"
+    code = "import desktop_search.embed.embedder, os; print(os.environ['HF_HUB_OFFLINE'], os.environ['TRANSFORMERS_OFFLINE'])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.stdout.split() == ["1", "1"], out.stderr
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from desktop_search.extract.pool import ExtractorPool
-from desktop_search.indexing import Indexer, IndexOptions
-from desktop_search.search import Searcher
+from desktop_search.index.indexer import Indexer, IndexOptions
+from desktop_search.ingest.pool import ExtractorPool
+from desktop_search.search.searcher import Searcher
 from tests.conftest import REPO, make_pdf
 from tests.reliability.conftest import run_cli, store_state
 from tests.reliability.hostile import make_hostile_library, write_huge_stream_pdf
@@ -151,8 +151,8 @@ def _unprivileged_read_reason(path: Path) -> str:
     script.write_text(
         "import os, sys\n"
         "from desktop_search.errors import ExtractionError\n"
-        "from desktop_search.extract import extract_file\n"
-        "from desktop_search.extract.pool import read_and_extract\n"
+        "from desktop_search.ingest.extract import extract_file\n"
+        "from desktop_search.ingest.pool import read_and_extract\n"
         "os.setgid(65534)\n"
         "os.setuid(65534)\n"
         "try:\n"

@@ -22,7 +22,7 @@ from tests.reliability.conftest import (
 # An index run with small batches, so one run commits several text and vector batches.
 RUN_SMALL_BATCHES = (
     "import sys\n"
-    "from desktop_search.indexing import IndexOptions, Indexer\n"
+    "from desktop_search.index.indexer import IndexOptions, Indexer\n"
     "from desktop_search.paths import resolve_data_dir\n"
     "options = IndexOptions(model=sys.argv[2], device='cpu', batch_chunks=4, workers=1, flush_interval_s=0)\n"
     "Indexer(resolve_data_dir(sys.argv[1]), options).run(add=[sys.argv[3]])\n"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from desktop_search.crawl import crawl
-from desktop_search.indexing import Indexer, IndexOptions
+from desktop_search.index.indexer import Indexer, IndexOptions
+from desktop_search.ingest.crawl import crawl
 from tests.conftest import EPUB_ZOO, PDF_ZOO
 from tests.reliability.conftest import store_state
 

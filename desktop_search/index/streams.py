@@ -1,0 +1,306 @@
+"""The two streams of an index run: text first, vectors behind.
+
+Who runs what, and what crosses between them:
+
+- **main thread** (:class:`KeywordStream`): takes :class:`ExtractionResult`
+  (extracted *and* chunked in the worker processes), turns each into a
+  :class:`DocumentRecord` and commits batches of them with their passages and
+  full-text rows but no vectors. A file is keyword-searchable from then on.
+- **"index-embed" thread** (:class:`EmbedStream`): reads passages still
+  waiting for a vector from the store, oldest first, as a
+  :class:`PendingBatch`, embeds them, and hands an :class:`EmbeddedBatch` on.
+  It loads the model itself, so reading starts while the model loads. On
+  a CPU it then waits until every file is read: the model and the readers
+  would share the same cores, and reading first makes the whole library
+  keyword-searchable in the time reading alone takes, for about the same
+  total time. On a GPU it embeds from the first commit.
+- **"index-vectors" thread** (:class:`VectorStream`): stores each
+  :class:`EmbeddedBatch` (one transaction) and adds it to the hnsw index.
+
+The store is the queue between the first two, so a kill -9 at any moment
+loses nothing: committed passages without a vector are what the next run's
+embed stream starts with, and a vector is stored only into a passage that has
+none (:meth:`Store.store_embeddings`), so nothing is embedded twice.
+Writes of both streams (SQLite and hnsw together) take one lock, so the hnsw
+index never sees a passage deleted in between.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import queue
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from desktop_search.checkpoints import checkpoint
+from desktop_search.failures import FailureCode
+from desktop_search.ingest.chunking import embedding_text
+from desktop_search.ingest.extract import kind_of
+from desktop_search.ingest.pool import ExtractionResult
+from desktop_search.paths import DataPaths
+from desktop_search.storage import Store, VectorIndex
+from desktop_search.storage.database import ChunkRecord, DocumentRecord
+from desktop_search.storage.schema import DocStatus
+
+if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
+    from desktop_search.embed.embedder import TextEmbedder
+
+logger = logging.getLogger(__name__)
+
+# Embedded batches waiting to be stored: the model goes on with the next
+# batch while SQLite and hnsw take the last one.
+STORE_QUEUE = 2
+
+
+@dataclass(frozen=True)
+class PendingBatch:
+    """Committed passages without vectors, oldest first, with their embedding input."""
+
+    ids: np.ndarray
+    texts: list[str]
+
+
+@dataclass(frozen=True)
+class EmbeddedBatch:
+    ids: np.ndarray
+    vectors: np.ndarray
+
+
+@dataclass
+class Counts:
+    """What the streams have done this run; written by one thread each, read by the main thread."""
+
+    files_done: int = 0
+    passages_committed: int = 0
+    embedded: int = 0
+    waiting_at_start: int = 0  # passages a killed or cancelled run left without vectors
+    failed: int = 0
+    embedding_since: float | None = None  # time.monotonic() when the first batch went to the model
+
+
+@dataclass
+class StreamClock:
+    """Seconds per stage (see ``IndexReport.timings``), summed from several threads."""
+
+    seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            self.seconds[stage] += seconds
+
+
+class TimedEmbedder:
+    """An embedder whose tokenize/forward seconds (``Embedder.timings``) go to the run's clock."""
+
+    def __init__(self, embedder: TextEmbedder, clock: StreamClock) -> None:
+        self.embedder = embedder
+        self.device = embedder.device
+        self.clock = clock
+        self._seen = dict(embedder.timings)
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        vecs = self.embedder.encode_passages(texts)
+        for key, value in self.embedder.timings.items():
+            self.clock.add(key, value - self._seen.get(key, 0.0))
+            self._seen[key] = value
+        return vecs
+
+
+def record_of(result: ExtractionResult, folder_id: int, attempt: int) -> DocumentRecord:
+    """One file's outcome as a store record: its passages, or its failure."""
+    path = result.path
+    doc = result.document
+    if doc is None:
+        logger.warning("Could not index %s: %s", path, result.error)
+        try:
+            st = os.stat(path)
+            size, mtime = st.st_size, st.st_mtime_ns
+        except OSError:
+            size, mtime = 0, 0
+        return DocumentRecord(path=path, folder_id=folder_id, kind=kind_of(path) or "?", size=size, mtime_ns=mtime,
+                              hash="", title=Path(path).stem, author=None, status=DocStatus.FAILED, error=result.error,
+                              attempts=attempt, failure=result.failure or FailureCode.UNREADABLE)
+    chunks = result.chunks or []
+    rec = DocumentRecord(
+        path=path, folder_id=folder_id, kind=doc.kind, size=doc.size, mtime_ns=doc.mtime_ns, hash=doc.hash,
+        title=doc.title, author=doc.author, status=DocStatus.INDEXED, error=doc.warning, pages=doc.pages, lang=doc.lang,
+        failure=doc.warning_code,
+        chunks=[
+            ChunkRecord(ordinal=c.ordinal, text=c.text, char_start=c.char_start, char_end=c.char_end, page=c.page,
+                        page_label=c.page_label, section=c.section, href=c.href, ocr=c.ocr)
+            for c in chunks
+        ],
+    )
+    if not chunks:
+        rec.status, rec.error, rec.failure, rec.attempts = DocStatus.FAILED, "no text found", FailureCode.NO_TEXT, attempt
+    return rec
+
+
+class KeywordStream:
+    """Main thread: commits read files, with their passages and full-text rows, in batches."""
+
+    def __init__(self, store: Store, vectors: VectorIndex, write_lock: threading.Lock, counts: Counts,
+                 clock: StreamClock, batch_chunks: int, flush_interval_s: float, on_commit: Callable[[], None],
+                 on_record: Callable[[DocumentRecord], None]) -> None:
+        self.store = store
+        self.vectors = vectors
+        self.write_lock = write_lock
+        self.counts = counts
+        self.clock = clock
+        self.batch_chunks = batch_chunks
+        self.flush_interval_s = flush_interval_s
+        self.on_commit = on_commit  # wakes the embed stream
+        self.on_record = on_record  # the run's report
+        self._pending: list[DocumentRecord] = []
+        self._pending_chunks = 0
+        self._last_flush = time.monotonic()
+
+    @property
+    def pending_chunks(self) -> int:
+        return self._pending_chunks
+
+    def add(self, rec: DocumentRecord, eager: bool) -> None:
+        """Queue one file; commit when the batch is full, old, or ``eager`` (the embedder waits)."""
+        self._pending.append(rec)
+        self._pending_chunks += len(rec.chunks)
+        if (self._pending_chunks >= self.batch_chunks or eager
+                or time.monotonic() - self._last_flush >= self.flush_interval_s):
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self._pending, self._pending_chunks = self._pending, [], 0
+        self._last_flush = time.monotonic()
+        if not batch:
+            return
+        t0 = time.perf_counter()
+        with self.write_lock:
+            _, gone = self.store.commit_documents(batch)
+            self.vectors.mark_deleted(gone)
+        self.clock.add("commit", time.perf_counter() - t0)
+        for rec in batch:
+            self.on_record(rec)
+        self.counts.files_done += len(batch)
+        self.counts.passages_committed += sum(len(r.chunks) for r in batch)
+        self.counts.failed += sum(r.status == DocStatus.FAILED for r in batch)
+        self.on_commit()
+
+
+class EmbedStream(threading.Thread):
+    """Embeds waiting passages oldest first, until reading is done and none wait."""
+
+    def __init__(self, store: Store, load_embedder: Callable[[], TimedEmbedder], title_prefix: bool,
+                 batch_chunks: int, out: queue.Queue[EmbeddedBatch | None], clock: StreamClock,
+                 counts: Counts, cancel: threading.Event, pause: threading.Event) -> None:
+        super().__init__(name="index-embed", daemon=True)
+        self.store = store
+        self.load_embedder = load_embedder
+        self.title_prefix = title_prefix
+        self.batch_chunks = batch_chunks
+        self.out = out
+        self.clock = clock
+        self.counts = counts
+        self.cancel = cancel
+        self.pause = pause
+        self.reading_done = threading.Event()
+        self.stop = threading.Event()  # the run failed elsewhere
+        self.wake = threading.Event()
+        self.idle = threading.Event()  # waiting for passages to embed
+        self.error: BaseException | None = None
+        self._after = 0  # highest id handed on; the store thread may not have stored it yet
+
+    def run(self) -> None:
+        try:
+            embedder = self.load_embedder()
+            if embedder.device.startswith("cpu"):
+                t0 = time.perf_counter()
+                while not (self.reading_done.is_set() or self.cancel.is_set() or self.stop.is_set()):
+                    self.reading_done.wait(0.2)
+                self.clock.add("waiting for reading", time.perf_counter() - t0)
+            while not (self.cancel.is_set() or self.stop.is_set()):
+                if self.pause.is_set():
+                    self.cancel.wait(0.2)
+                    continue
+                done = self.reading_done.is_set()  # read before looking, so no last commit is missed
+                batch = self._next()
+                if batch is None:
+                    if done:
+                        return
+                    self.idle.set()
+                    self.wake.wait(0.5)
+                    self.wake.clear()
+                    self.idle.clear()
+                    continue
+                checkpoint("embedding")
+                if self.counts.embedding_since is None:
+                    self.counts.embedding_since = time.monotonic()
+                vecs = embedder.encode_passages(batch.texts)
+                t0 = time.perf_counter()
+                self._put(EmbeddedBatch(batch.ids, vecs))
+                self.clock.add("store wait", time.perf_counter() - t0)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which re-raises it
+            self.error = exc
+        finally:
+            self.out.put(None)
+
+    def _next(self) -> PendingBatch | None:
+        rows = self.store.pending_chunks(self._after, self.batch_chunks)
+        if not rows:
+            return None
+        self._after = rows[-1].id
+        texts = [embedding_text(r.title, r.text, self.title_prefix) for r in rows]
+        return PendingBatch(np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows)), texts)
+
+    def _put(self, item: EmbeddedBatch) -> None:
+        while not self.stop.is_set():
+            try:
+                self.out.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+
+
+class VectorStream(threading.Thread):
+    """Stores embedded batches and adds them to the hnsw index, in the order they come."""
+
+    def __init__(self, store: Store, vectors: VectorIndex, paths: DataPaths, write_lock: threading.Lock,
+                 inbox: queue.Queue[EmbeddedBatch | None], counts: Counts, clock: StreamClock,
+                 save_interval_s: float) -> None:
+        super().__init__(name="index-vectors", daemon=True)
+        self.store = store
+        self.vectors = vectors
+        self.paths = paths
+        self.write_lock = write_lock
+        self.inbox = inbox
+        self.counts = counts
+        self.clock = clock
+        self.save_interval_s = save_interval_s
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        last_save = time.monotonic()
+        while (item := self.inbox.get()) is not None:
+            if self.error is not None:
+                continue  # drain, so the embed stream never blocks on a dead consumer
+            try:
+                t0 = time.perf_counter()
+                with self.write_lock:
+                    took = self.store.store_embeddings(item.ids, item.vectors)
+                    if len(took) < len(item.ids):
+                        keep = np.isin(item.ids, took)
+                        item = EmbeddedBatch(item.ids[keep], item.vectors[keep])
+                    self.vectors.add(item.ids, item.vectors)
+                    if time.monotonic() - last_save >= self.save_interval_s:
+                        self.vectors.save(self.paths)
+                        last_save = time.monotonic()
+                self.counts.embedded += len(item.ids)
+                self.clock.add("store", time.perf_counter() - t0)
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                self.error = exc

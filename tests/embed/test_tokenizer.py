@@ -1,0 +1,55 @@
+"""The tokenizers-only tokenizer gives transformers' ids, truncation and padding."""
+from __future__ import annotations
+
+import random
+import shutil
+from pathlib import Path
+
+import pytest
+
+from desktop_search.embed.tokenizer import FastTokenizer, load_model_tokenizer
+
+WORDS = ("the statins muscle pain 東京 首都 は です 신씨의 Über straße naïve café 123 , . ! 日本語の文章 antidisestablishment"
+         .split())
+
+
+@pytest.fixture(scope="module")
+def texts() -> list[str]:
+    rng = random.Random(0)
+    return [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 300))) for _ in range(60)] + ["a", "ü"]
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"truncation": True, "max_length": 64}, {"add_special_tokens": False},
+                                    {"truncation": True, "max_length": 16, "add_special_tokens": False}])
+def test_ids_match_transformers(tiny_model: Path, texts: list[str], kwargs: dict) -> None:
+    from transformers import AutoTokenizer
+
+    reference = AutoTokenizer.from_pretrained(str(tiny_model))
+    fast = load_model_tokenizer(tiny_model)
+    assert isinstance(fast, FastTokenizer)
+    assert fast(texts, **kwargs)["input_ids"] == reference(texts, padding=False, **kwargs)["input_ids"]
+    if kwargs.get("truncation"):
+        assert max(len(x) for x in fast(texts, **kwargs)["input_ids"]) == kwargs["max_length"]
+    assert fast(texts[0], **kwargs)["input_ids"] == reference(texts[0], **kwargs)["input_ids"]
+
+
+def test_padding_and_special_ids_match_transformers(tiny_model: Path, texts: list[str]) -> None:
+    from transformers import AutoTokenizer
+
+    reference = AutoTokenizer.from_pretrained(str(tiny_model))
+    fast = load_model_tokenizer(tiny_model)
+    ids = fast(texts[:7], truncation=True, max_length=128)["input_ids"]
+    mine, theirs = fast.pad({"input_ids": ids}), reference.pad({"input_ids": ids}, return_tensors="pt")
+    assert mine["input_ids"].tolist() == theirs["input_ids"].tolist()
+    assert mine["attention_mask"].tolist() == theirs["attention_mask"].tolist()
+    assert (fast.pad_token_id, fast.cls_token_id, fast.sep_token_id) == (
+        reference.pad_token_id, reference.cls_token_id, reference.sep_token_id)
+
+
+def test_a_model_without_tokenizer_json_gets_transformers_tokenizer(tiny_model: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model, folder)
+    (folder / "tokenizer.json").unlink()  # only the slow tokenizer's files (vocab.txt) are left
+    tok = load_model_tokenizer(folder)
+    assert not isinstance(tok, FastTokenizer)
+    assert tok("statins")["input_ids"] == load_model_tokenizer(tiny_model)("statins")["input_ids"]

@@ -1,0 +1,28 @@
+"""indexing.remove_folder: the core of `remove` in both front ends."""
+from __future__ import annotations
+
+import pytest
+
+from desktop_search.errors import UserFacingError
+from desktop_search.index.indexer import Indexer, IndexOptions, remove_folder
+from desktop_search.search.searcher import Searcher
+from desktop_search.storage import Store, VectorIndex
+from tests.conftest import make_pdf
+
+
+def test_remove_folder_drops_documents_and_vectors(tmp_path, data_dir, tiny_model):
+    keep, drop = tmp_path / "keep", tmp_path / "drop"
+    keep.mkdir()
+    drop.mkdir()
+    make_pdf(keep / "a.pdf", ["alpha text about rivers"])
+    make_pdf(drop / "b.pdf", ["beta text about mountains"])
+    Indexer(data_dir, IndexOptions(model=str(tiny_model), device="cpu")).run([str(keep), str(drop)])
+    assert remove_folder(data_dir, str(drop)) == 1
+    with Store(data_dir.database) as store:
+        assert [f["path"] for f in store.folders()] == [str(keep)]
+        vectors = VectorIndex.open(data_dir, store, store.manifest().dim, writable=False)
+        assert vectors.live_count == store.chunk_count() > 0
+    with Searcher(data_dir, model=str(tiny_model), device="cpu") as searcher:
+        assert all("drop" not in r.path for r in searcher.search("mountains", mode="keyword"))
+    with pytest.raises(UserFacingError, match="not in the library"):
+        remove_folder(data_dir, str(drop))
