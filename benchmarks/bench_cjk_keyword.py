@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import best_of, machine_note
 from desktop_search.storage import Manifest, Store
-from desktop_search.storage.database import ChunkRecord, DocumentRecord
+from desktop_search.storage.records import ChunkRecord, DocumentRecord
 
 KANJI = "日本東京大学研究者新量子計算機設計発表猫犬人口都市首都機能集京寺観光客古歴史文化経済政治社会科学技術"
 KANA = "のはがをにでともへやからまでより"

@@ -37,7 +37,7 @@ from desktop_search.ingest.crawl import crawl
 from desktop_search.ingest.extract import kind_of
 from desktop_search.paths import DataPaths, resolve_data_dir
 from desktop_search.storage import Store
-from desktop_search.storage.database import DocumentRecord
+from desktop_search.storage.records import DocumentRecord
 
 
 def synthetic_store(paths: DataPaths, library: Path) -> int:

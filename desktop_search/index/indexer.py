@@ -45,9 +45,9 @@ from desktop_search.ingest.pool import DEFAULT_TIMEOUT_S, ExtractorPool, hash_fi
 from desktop_search.ingest.retry import should_retry
 from desktop_search.paths import DataPaths, library_path
 from desktop_search.storage import Manifest, Store, VectorIndex
-from desktop_search.storage.database import DocumentRecord, KnownDocument
 from desktop_search.storage.files import atomic_write_bytes
 from desktop_search.storage.lock import WriterLock
+from desktop_search.storage.records import DocumentRecord, KnownDocument
 from desktop_search.storage.schema import DocStatus
 from desktop_search.storage.vectors import remove_files
 

@@ -46,7 +46,7 @@ from desktop_search.ingest.extract import kind_of
 from desktop_search.ingest.pool import ExtractionResult
 from desktop_search.paths import DataPaths
 from desktop_search.storage import Store, VectorIndex
-from desktop_search.storage.database import ChunkRecord, DocumentRecord
+from desktop_search.storage.records import ChunkRecord, DocumentRecord
 from desktop_search.storage.schema import DocStatus
 
 if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here

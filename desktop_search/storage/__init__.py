@@ -5,7 +5,8 @@ that is brought up to date, or rebuilt, from it.
 """
 from __future__ import annotations
 
-from desktop_search.storage.database import Manifest, Store
+from desktop_search.storage.database import Store
+from desktop_search.storage.records import Manifest
 from desktop_search.storage.vectors import VectorIndex
 
 __all__ = ["Manifest", "Store", "VectorIndex"]

@@ -1,7 +1,6 @@
 """Table definitions. Bump ``SCHEMA_VERSION`` on any incompatible change."""
 from __future__ import annotations
 
-import logging
 import os
 from enum import StrEnum
 from typing import Any
@@ -22,8 +21,6 @@ from sqlalchemy import (
     TypeDecorator,
     text,
 )
-
-logger = logging.getLogger(__name__)
 
 # 2: chunks.ocr (passages read by OCR from scanned pages).
 # 3: passages are stored before their embedding (``chunks.embedding`` NULL until
@@ -177,39 +174,8 @@ FTS_DDL = [
 ]
 
 
-def drop_outdated_fts(conn: Any) -> bool:
-    """Drop a word index built with another tokenizer; True if the caller must rebuild it.
-
-    The index holds no data of its own (its content is ``chunks``), so it is
-    rebuilt from the chunks in the same transaction, without re-embedding.
-    """
-    sql = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'chunks_fts'").scalar()
-    if sql is None or FTS_TOKENIZE in sql:
-        return False
-    logger.info("Rebuilding the keyword index with tokenizer %r", FTS_TOKENIZE)
-    conn.exec_driver_sql("DROP TABLE chunks_fts")
-    return True
-
-
 def missing(conn: Any, table: str, column: str | None = None) -> bool:
     """True if ``table`` (or its ``column``) is not in this database yet."""
     if column is None:
         return conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = ?", (table,)).scalar() is None
     return column not in {r[1] for r in conn.exec_driver_sql(f"PRAGMA table_info({table})")}
-
-
-def upgrade(conn: Any) -> bool:
-    """Add what later versions added without changing what is there; True if the
-    CJK n-gram index is new and must be filled from the chunks (no re-embedding)."""
-    if missing(conn, "documents", "lang"):
-        conn.exec_driver_sql("ALTER TABLE documents ADD COLUMN lang VARCHAR")
-    return missing(conn, "chunks_cjk")
-
-
-def fill_cjk_index(conn: Any) -> None:
-    logger.info("Building the CJK n-gram index from the stored passages")
-    conn.exec_driver_sql("INSERT INTO chunks_cjk(rowid, grams) SELECT id, cjk_grams(text) FROM chunks")
-
-
-def rebuild_fts(conn: Any) -> None:
-    conn.exec_driver_sql("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")

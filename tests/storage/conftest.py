@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from desktop_search.storage import Manifest, Store
-from desktop_search.storage.database import ChunkRecord, DocumentRecord
+from desktop_search.storage.records import ChunkRecord, DocumentRecord
 
 DIM = 8
 MANIFEST = Manifest(model_id="tiny", dim=DIM, pooling="mean", max_tokens=128, overlap_tokens=16, title_prefix=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from desktop_search.storage import Store
-from desktop_search.storage.database import ChunkRecord, DocumentRecord
+from desktop_search.storage.records import ChunkRecord, DocumentRecord
 
 
 def _add(store: Store, folder: Path, name: str, text: str) -> None:

@@ -1,0 +1,64 @@
+"""Keyword search over the full-text tables the chunk triggers keep in step.
+
+Three FTS5 tables (see ``schema.FTS_DDL``): ``chunks_fts`` for stemmed
+words, ``chunks_tri`` for substrings of CJK text without spaces, and
+``chunks_cjk`` for one- and two-character CJK words. All rank by bm25.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from desktop_search.storage.connection import StoreBase
+from desktop_search.storage.schema import missing
+
+logger = logging.getLogger(__name__)
+
+
+class KeywordIndexMixin(StoreBase):
+    """bm25 and substring lookups; each returns chunk ids, best first."""
+
+    def keyword_search(self, match: str, limit: int, trigram: bool = False, table: str | None = None) -> list[tuple[int, float]]:
+        """FTS5 bm25 search; returns (chunk id, score) with higher = better."""
+        table = table or ("chunks_tri" if trigram else "chunks_fts")
+        sql = text(f"SELECT rowid, bm25({table}) AS s FROM {table} WHERE {table} MATCH :q ORDER BY s LIMIT :n")
+        with self.engine.connect() as conn:
+            try:
+                rows = conn.execute(sql, {"q": match, "n": limit}).all()
+            except OperationalError as exc:  # malformed MATCH expression
+                logger.debug("FTS query %r failed: %s", match, exc)
+                return []
+        return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def substring_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, int]]:
+        """(chunk id, how many of ``terms`` it contains), most first.
+
+        A full scan, for the one- and two-character CJK words that the
+        trigram index cannot match.
+        """
+        if not terms:
+            return []
+        found = " + ".join(f"(instr(text, :t{i}) > 0)" for i in range(len(terms)))
+        sql = text(f"SELECT id, {found} AS n FROM chunks WHERE n > 0 ORDER BY n DESC, id LIMIT :limit")
+        params: dict[str, Any] = {f"t{i}": t for i, t in enumerate(terms)}
+        params["limit"] = limit
+        with self.engine.connect() as conn:
+            return [(int(r[0]), int(r[1])) for r in conn.execute(sql, params)]
+
+    def gram_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+        """Passages holding any of these one- or two-character CJK words, bm25-ranked.
+
+        An index lookup in the n-gram index; an index opened read-only before
+        that index existed falls back to a scan.
+        """
+        if not terms:
+            return []
+        with self.engine.connect() as conn:
+            has_index = not missing(conn, "chunks_cjk")
+        if not has_index:
+            return [(cid, float(n)) for cid, n in self.substring_search(terms, limit)]
+        return self.keyword_search(" OR ".join('"' + t.lower() + '"' for t in terms), limit, table="chunks_cjk")

@@ -1,0 +1,168 @@
+"""Passages (the ``chunks`` table) and their vectors.
+
+A passage is stored with its document, keyword-searchable at once; its
+embedding follows in a transaction of its own: the embedding stream takes
+passages with a NULL embedding oldest first (:meth:`PassagesMixin.pending_chunks`)
+and gives them vectors (:meth:`PassagesMixin.store_embeddings`). The hnsw
+file is fed from here too (embeddings and tombstones), and searches read
+passages back for display.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, select
+
+from desktop_search.checkpoints import checkpoint
+from desktop_search.storage.connection import StoreBase, batched
+from desktop_search.storage.records import PendingChunk
+from desktop_search.storage.schema import chunks, deleted_chunks, documents
+
+
+def to_blob(vec: np.ndarray | None) -> bytes | None:
+    """How a vector is stored: float16 bytes (:meth:`PassagesMixin.iter_embeddings` reads them back)."""
+    return None if vec is None else np.asarray(vec, dtype=np.float16).tobytes()
+
+
+class PassagesMixin(StoreBase):
+    """The embedding queue, the vector feed of the hnsw file, and passages read back for display."""
+
+    # -- the embedding queue ----------------------------------------------------------
+
+    def pending_chunks(self, after_id: int, limit: int) -> list[PendingChunk]:
+        """Passages without a vector and with id > ``after_id``, oldest first."""
+        q = (
+            select(chunks.c.id, chunks.c.text, documents.c.title)
+            .join(documents, documents.c.id == chunks.c.document_id)
+            .where(chunks.c.embedding.is_(None), chunks.c.id > after_id)
+            .order_by(chunks.c.id)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [PendingChunk(int(r.id), r.text, r.title) for r in conn.execute(q)]
+
+    def store_embeddings(self, ids: np.ndarray, vecs: np.ndarray) -> np.ndarray:
+        """Give waiting passages their vectors, in one transaction.
+
+        Returns the ids that took a vector: a passage deleted (its file
+        replaced) since it was read for embedding is skipped, and one that has
+        a vector already keeps it, so nothing is embedded into the index twice.
+        """
+        took: list[int] = []
+        with self._write() as conn:
+            for cid, vec in zip(ids, vecs, strict=True):
+                res = conn.exec_driver_sql("UPDATE chunks SET embedding = ? WHERE id = ? AND embedding IS NULL",
+                                           (to_blob(vec), int(cid)))
+                if res.rowcount == 1:
+                    took.append(int(cid))
+            checkpoint("committing-vectors")
+        return np.asarray(took, dtype=np.int64)
+
+    def embedding_counts(self) -> tuple[int, int]:
+        """(passages with a vector, all passages); the pending count reads a partial index."""
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(chunks)).scalar_one()
+            pending = conn.execute(select(func.count()).where(chunks.c.embedding.is_(None))).scalar_one()
+        return int(total) - int(pending), int(total)
+
+    def embedding_frontier(self) -> tuple[int | None, int]:
+        """(the oldest passage waiting for its vector or None, the highest passage id), in one cheap query.
+
+        The embedding stream takes passages oldest first and new passages get
+        higher ids, so the passages with a vector are exactly those below the
+        oldest waiting one.
+        """
+        with self.engine.connect() as conn:
+            first, top = conn.exec_driver_sql(
+                "SELECT (SELECT min(id) FROM chunks WHERE embedding IS NULL), (SELECT max(id) FROM chunks)").one()
+        return (None if first is None else int(first)), int(top or 0)
+
+    def embedded_upto(self) -> int:
+        """Every passage with an id up to this one has its vector."""
+        first, top = self.embedding_frontier()
+        return top if first is None else first - 1
+
+    # -- the vector feed ------------------------------------------------------------------
+
+    def max_chunk_id(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.max(chunks.c.id))).scalar() or 0)
+
+    def chunk_count(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(chunks)).scalar_one())
+
+    def iter_embeddings(self, after_id: int = 0, upto: int | None = None,
+                        block: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """Yield (ids, float32 vectors) for embedded chunks with ``after_id`` < id <= ``upto``, in blocks."""
+        last = after_id
+        while True:
+            q = select(chunks.c.id, chunks.c.embedding).where(chunks.c.id > last, chunks.c.embedding.is_not(None))
+            if upto is not None:
+                q = q.where(chunks.c.id <= upto)
+            with self.engine.connect() as conn:
+                rows = conn.execute(q.order_by(chunks.c.id).limit(block)).all()
+            if not rows:
+                return
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16).reshape(len(rows), -1)
+            yield ids, vecs.astype(np.float32)
+            last = int(ids[-1])
+
+    def tombstones(self) -> list[int]:
+        with self.engine.connect() as conn:
+            return [r[0] for r in conn.execute(select(deleted_chunks.c.chunk_id))]
+
+    def clear_tombstones(self, upto_id: int) -> None:
+        with self._write() as conn:
+            conn.execute(delete(deleted_chunks).where(deleted_chunks.c.chunk_id <= upto_id))
+
+    # -- passages read back ---------------------------------------------------------------
+
+    def fetch_chunks(self, ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+        """Chunk rows with their document's fields, keyed by chunk id."""
+        ids = [int(i) for i in ids]
+        cols = [
+            chunks.c.id, chunks.c.ordinal, chunks.c.page, chunks.c.page_label, chunks.c.section, chunks.c.href,
+            chunks.c.char_start, chunks.c.char_end, chunks.c.text, chunks.c.document_id, chunks.c.ocr,
+            documents.c.path, documents.c.title, documents.c.author, documents.c.kind, documents.c.folder_id,
+        ]
+        out: dict[int, dict[str, Any]] = {}
+        with self.engine.connect() as conn:
+            for part in batched(ids):
+                q = select(*cols).join(documents, documents.c.id == chunks.c.document_id).where(chunks.c.id.in_(part))
+                for r in conn.execute(q):
+                    out[r.id] = dict(r._mapping)
+        return out
+
+    def first_chunk(self, path: str, page: int | None = None) -> int | None:
+        """The id of the first passage of the document at ``path`` (on ``page``, if given)."""
+        q = (
+            select(chunks.c.id).join(documents, documents.c.id == chunks.c.document_id)
+            .where(documents.c.path == path).order_by(chunks.c.ordinal).limit(1)
+        )
+        if page is not None:
+            q = q.where(chunks.c.page == page)
+        with self.engine.connect() as conn:
+            found = conn.execute(q).scalar()
+        return None if found is None else int(found)
+
+    def chunk_document_rows(self, after_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, their document ids) for every chunk with id > ``after_id``."""
+        with self.engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT id, document_id FROM chunks WHERE id > ?", (int(after_id),)).all()
+        arr = np.asarray(rows, dtype=np.int64).reshape(-1, 2)
+        return arr[:, 0], arr[:, 1]
+
+    def neighbours(self, document_id: int, ordinal: int, span: int = 1) -> list[dict[str, Any]]:
+        """Chunks around one hit, for showing a passage in its context."""
+        q = (
+            select(chunks.c.id, chunks.c.ordinal, chunks.c.page, chunks.c.page_label, chunks.c.section, chunks.c.text)
+            .where(chunks.c.document_id == document_id)
+            .where(chunks.c.ordinal.between(ordinal - span, ordinal + span))
+            .order_by(chunks.c.ordinal)
+        )
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
