@@ -1,4 +1,4 @@
-"""The FTS5 word index: stemming, and rebuilding an index made with an older tokenizer."""
+"""The full-text tables: stemming, the CJK n-gram index, and rebuilding a word index made with an older tokenizer."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +7,7 @@ import numpy as np
 
 from desktop_search.storage import Store
 from desktop_search.storage.records import ChunkRecord, DocumentRecord
+from tests.storage.conftest import record
 
 
 def _add(store: Store, folder: Path, name: str, text: str) -> None:
@@ -47,3 +48,14 @@ def test_index_from_an_older_tokenizer_is_rebuilt(tmp_path: Path) -> None:
         assert len(store.keyword_search('"ranking"', 10)) == 1
         _add(store, tmp_path, "b.pdf", "Ranked lists again.")  # the triggers feed the new table
         assert len(store.keyword_search('"ranking"', 10)) == 2
+
+
+def test_cjk_ngram_index_follows_inserts_and_deletes(store: Store, folder_id: int, rng) -> None:
+    rec = record("/library/ja.pdf", folder_id, 2, rng)
+    rec.chunks[0].text, rec.chunks[1].text = "猫は日本で人気がある。", "東京の天気"
+    (ids, _v), = store.commit_documents([rec])[0]
+    assert [cid for cid, _ in store.gram_search(["日本"], 10)] == [int(ids[0])]
+    assert {cid for cid, _ in store.gram_search(["猫", "東京"], 10)} == {int(i) for i in ids}
+    assert store.gram_search(["大阪"], 10) == []
+    store.commit_documents([record("/library/ja.pdf", folder_id, 1, rng)])  # replaced: old chunks deleted
+    assert store.gram_search(["日本"], 10) == []
