@@ -109,7 +109,8 @@ def _setup_logging(verbosity: int, paths: DataPaths | None) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", handlers=handlers, force=True)
     # Per-file warnings are recorded and summarised; on the console they would
     # scroll the progress bar away.
-    logging.getLogger("desktop_search.index.indexer").setLevel(max(level, logging.ERROR) if verbosity == 0 else level)
+    for name in ("desktop_search.index.indexer", "desktop_search.index.folders"):
+        logging.getLogger(name).setLevel(max(level, logging.ERROR) if verbosity == 0 else level)
 
 
 class ProgressBar:
@@ -392,7 +393,7 @@ def _device_description(requested: str) -> str:
 
 
 def cmd_remove(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
-    from desktop_search.index.indexer import remove_folder
+    from desktop_search.index.folders import remove_folder
 
     target = library_path(args.path)
     n = remove_folder(paths, target)
