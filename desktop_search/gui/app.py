@@ -63,7 +63,8 @@ def _setup_logging(paths: DataPaths) -> None:
     except OSError as exc:
         logger.warning("Cannot write the log file %s: %s", paths.log, exc)
     # Per-file warnings are recorded in the index and shown in "Failed files".
-    logging.getLogger("desktop_search.index.indexer").setLevel(logging.ERROR)
+    for name in ("desktop_search.index.indexer", "desktop_search.index.folders"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 def _log_uncaught(exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:

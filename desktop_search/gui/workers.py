@@ -160,7 +160,7 @@ class IndexWorker(_Worker):
     @report_errors("indexing")
     def run(self, job: IndexJob) -> None:
         if job.kind == JobKind.REMOVE and job.remove:
-            from desktop_search.index.indexer import remove_folder
+            from desktop_search.index.folders import remove_folder
 
             remove_folder(self.paths, job.remove)
             self.finished.emit(None)

@@ -1,7 +1,7 @@
 """Bringing the index up to date with the library folders.
 
-The run: take the writer lock, crawl, compare with the store (size and mtime
-first, a content hash to confirm), apply moves and deletions, then stream the
+The run: take the writer lock, plan (crawl and compare with the store: see
+:mod:`desktop_search.index.plan`), apply moves and deletions, then stream the
 new and changed files through extraction workers (which also chunk them) and
 commit their text, while the embedding stream follows behind and commits the
 vectors (see :mod:`desktop_search.index.streams`). Work committed before a
@@ -10,7 +10,6 @@ waiting for their vectors included.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -26,6 +25,8 @@ from typing import TYPE_CHECKING
 from desktop_search.checkpoints import checkpoint
 from desktop_search.embed.models import ModelSpec, resolve_model
 from desktop_search.errors import UserFacingError
+from desktop_search.index.folders import load_folders_backup, remove_index_files, save_folders_backup
+from desktop_search.index.plan import RunPlan, plan_run
 from desktop_search.index.progress import Phase, Progress, RateMeter, save_progress
 from desktop_search.index.streams import (
     STORE_QUEUE,
@@ -39,17 +40,13 @@ from desktop_search.index.streams import (
     record_of,
 )
 from desktop_search.ingest.chunking import ChunkJob, ChunkSettings
-from desktop_search.ingest.crawl import crawl
 from desktop_search.ingest.extract.ocr import OcrOptions
-from desktop_search.ingest.pool import DEFAULT_TIMEOUT_S, ExtractorPool, hash_file
-from desktop_search.ingest.retry import should_retry
+from desktop_search.ingest.pool import DEFAULT_TIMEOUT_S, ExtractorPool
 from desktop_search.paths import DataPaths, library_path
 from desktop_search.storage import Manifest, Store, VectorIndex
-from desktop_search.storage.files import atomic_write_bytes
 from desktop_search.storage.lock import WriterLock
-from desktop_search.storage.records import DocumentRecord, KnownDocument
+from desktop_search.storage.records import DocumentRecord
 from desktop_search.storage.schema import DocStatus
-from desktop_search.storage.vectors import remove_files
 
 if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
     from desktop_search.embed.embedder import TextEmbedder
@@ -107,68 +104,12 @@ class IndexReport:
     timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
-@dataclass
-class _Plan:
-    todo: list[tuple[str, int]] = field(default_factory=list)  # (path, folder id)
-    replacing: set[str] = field(default_factory=set)
-    moves: list[tuple[KnownDocument, str, int, int, int]] = field(default_factory=list)
-    touches: list[tuple[KnownDocument, int, int]] = field(default_factory=list)
-    retries: dict[str, int] = field(default_factory=dict)  # path -> attempt number
-    deletes: list[KnownDocument] = field(default_factory=list)
-    unchanged: int = 0
-    skipped_folders: list[str] = field(default_factory=list)
-
-
 def build_manifest(spec: ModelSpec, chunking: ChunkSettings) -> Manifest:
     return Manifest(
         model_id=spec.id, dim=spec.dim, pooling=spec.pooling,
         max_tokens=min(chunking.max_tokens, spec.max_tokens), overlap_tokens=chunking.overlap_tokens,
         title_prefix=chunking.title_prefix, passage_prefix=spec.passage_prefix, query_prefix=spec.query_prefix,
     )
-
-
-def remove_index_files(paths: DataPaths) -> None:
-    """Delete the database and vectors (for --rebuild or a damaged store)."""
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(paths.database) + suffix).unlink(missing_ok=True)
-    remove_files(paths)
-
-
-def save_folders_backup(paths: DataPaths, folders: Sequence[dict]) -> None:
-    """Keep the library folder list outside the database (see :meth:`Indexer._existing_folders`)."""
-    keep = [{"path": f["path"], "include": f["include"], "exclude": f["exclude"]} for f in folders]
-    try:
-        # ASCII JSON escapes lone surrogates, so a folder name that is not UTF-8 survives the round trip.
-        atomic_write_bytes(paths.folders_backup, json.dumps(keep).encode("ascii"))
-    except OSError as exc:  # a nicety: the index itself is fine without it
-        logger.warning("Cannot save the folder list backup: %s", exc)
-
-
-def load_folders_backup(paths: DataPaths) -> list[dict]:
-    try:
-        return json.loads(paths.folders_backup.read_bytes())
-    except (OSError, ValueError):
-        logger.warning("No readable folder list backup at %s", paths.folders_backup)
-        return []
-
-
-def remove_folder(paths: DataPaths, folder: str) -> int:
-    """Take a library folder and its documents out of the index; returns the documents removed."""
-    target = library_path(folder)
-    with WriterLock(paths.lock):
-        with Store(paths.database) as store:
-            known = [f["path"] for f in store.folders()]
-            if target not in known:
-                raise UserFacingError(f"{target} is not in the library. Library folders: {', '.join(known) or 'none'}.")
-            n, gone = store.remove_folder(target)
-            save_folders_backup(paths, store.folders())
-            manifest = store.manifest()
-            if manifest is not None and gone:
-                vectors = VectorIndex.open(paths, store, manifest.dim)
-                vectors.mark_deleted(gone)
-                vectors.save(paths)
-                store.clear_tombstones(vectors.max_id)
-    return n
 
 
 class Indexer:
@@ -250,69 +191,13 @@ class Indexer:
         except Exception:  # a broken progress display must not stop indexing
             logger.exception("Progress callback failed")
 
-    def _plan(self, store: Store) -> _Plan:
-        plan = _Plan()
-        known = store.known_documents()
-        seen: set[str] = set()
-        scanned_folders: set[int] = set()
-        changed: list[tuple[str, int, KnownDocument, int, int]] = []
-        new: list[tuple[str, int, int, int]] = []
-        for folder in store.folders():
-            if not os.path.isdir(folder["path"]):
-                # An unplugged drive is not a deleted library: keep its documents.
-                logger.warning("Folder %s is not available; keeping its documents", folder["path"])
-                plan.skipped_folders.append(folder["path"])
-                continue
-            scanned_folders.add(folder["id"])
-            for f in crawl(folder["path"], folder["include"], folder["exclude"]):
-                if f.path in seen:
-                    continue  # nested library folders
-                seen.add(f.path)
-                k = known.get(f.path)
-                if k is None:
-                    new.append((f.path, folder["id"], f.size, f.mtime_ns))
-                elif k.size == f.size and k.mtime_ns == f.mtime_ns:
-                    if should_retry(k.failure, k.attempts):
-                        # A failed file, or one partly read for want of a tool that is now there.
-                        plan.todo.append((f.path, folder["id"]))
-                        plan.replacing.add(f.path)
-                        if k.status == DocStatus.FAILED:
-                            plan.retries[f.path] = k.attempts + 1
-                    else:
-                        plan.unchanged += 1
-                else:
-                    changed.append((f.path, folder["id"], k, f.size, f.mtime_ns))
-        missing = [k for p, k in known.items() if p not in seen and k.folder_id in scanned_folders]
-
-        for path, fid, k, size, mtime in changed:
-            if k.status == DocStatus.INDEXED and _safe_hash(path) == k.hash:
-                plan.touches.append((k, size, mtime))
-            else:
-                plan.todo.append((path, fid))
-                plan.replacing.add(path)
-        # A new path whose content matches a vanished document is a move.
-        by_size: dict[int, list[KnownDocument]] = defaultdict(list)
-        for k in missing:
-            if k.status == DocStatus.INDEXED:
-                by_size[k.size].append(k)
-        for path, fid, size, mtime in new:
-            candidates = by_size.get(size)
-            if candidates:
-                digest = _safe_hash(path)
-                match = next((c for c in candidates if c.hash == digest), None)
-                if match is not None:
-                    candidates.remove(match)
-                    plan.moves.append((match, path, fid, size, mtime))
-                    continue
-            plan.todo.append((path, fid))
-        moved = {m[0].id for m in plan.moves}
-        plan.deletes = [k for k in missing if k.id not in moved]
-        return plan
-
     def _update(self, store: Store, spec: ModelSpec) -> IndexReport:
         self._emit(Progress(Phase.SCANNING))
-        plan = self._plan(store)
+        plan = plan_run(store)
         checkpoint("planned")
+        for folder in plan.skipped_folders:
+            # An unplugged drive is not a deleted library: the plan keeps its documents.
+            logger.warning("Folder %s is not available; keeping its documents", folder)
         report = IndexReport(unchanged=plan.unchanged, skipped_folders=plan.skipped_folders)
         for k, size, mtime in plan.touches:
             store.touch_document(k.id, size, mtime)
@@ -348,7 +233,7 @@ class Indexer:
                                       precision=self.options.precision)
         return self._embedder
 
-    def _index_files(self, store: Store, spec: ModelSpec, vectors: VectorIndex, plan: _Plan, report: IndexReport,
+    def _index_files(self, store: Store, spec: ModelSpec, vectors: VectorIndex, plan: RunPlan, report: IndexReport,
                      waiting: int) -> None:
         """Read files into the store on this thread while the embed and vector threads follow behind."""
         manifest = build_manifest(spec, self.options.chunking)
@@ -444,7 +329,7 @@ class Indexer:
         return TimedEmbedder(embedder, clock)
 
     @staticmethod
-    def _note(rec: DocumentRecord, plan: _Plan, report: IndexReport) -> None:
+    def _note(rec: DocumentRecord, plan: RunPlan, report: IndexReport) -> None:
         """A committed file, in the run's report."""
         report.chunks += len(rec.chunks)
         if rec.status == DocStatus.FAILED:
@@ -476,9 +361,3 @@ def _gpu_possible() -> bool:
         return Path("/proc/driver/nvidia/version").exists()
     return True  # macOS (MPS), Windows (CUDA): ask torch
 
-
-def _safe_hash(path: str) -> str | None:
-    try:
-        return hash_file(path)
-    except OSError:
-        return None

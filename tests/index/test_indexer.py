@@ -290,7 +290,8 @@ def test_rebuild_with_a_missing_model_keeps_the_index(tiny_model, data_dir, tmp_
 
 def test_a_folder_named_two_ways_is_one_library_folder(tiny_model, data_dir, tmp_path, monkeypatch):
     """`index ../lib` and `index /abs/lib` are the same folder: no duplicate documents."""
-    from desktop_search.index.indexer import Indexer, IndexOptions, remove_folder
+    from desktop_search.index.folders import remove_folder
+    from desktop_search.index.indexer import Indexer, IndexOptions
     from desktop_search.storage import Store
     from tests.conftest import make_pdf
 

@@ -1,10 +1,11 @@
-"""indexing.remove_folder: the core of `remove` in both front ends."""
+"""folders.remove_folder: the core of `remove` in both front ends."""
 from __future__ import annotations
 
 import pytest
 
 from desktop_search.errors import UserFacingError
-from desktop_search.index.indexer import Indexer, IndexOptions, remove_folder
+from desktop_search.index.folders import remove_folder
+from desktop_search.index.indexer import Indexer, IndexOptions
 from desktop_search.search.searcher import Searcher
 from desktop_search.storage import Store, VectorIndex
 from tests.conftest import make_pdf

@@ -1,0 +1,85 @@
+"""Looking after the library and its models: ``status``, ``remove`` and ``models``."""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+from desktop_search.index.progress import load_progress
+from desktop_search.paths import DataPaths, library_path
+from desktop_search.settings import Settings
+
+
+def cmd_status(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
+    from desktop_search.index.library_info import read_library_info
+
+    library = read_library_info(paths)
+    info = library.to_json()
+    info["data_dir"] = str(paths.root)
+    info["device"] = _device_description(args.device or settings.device)
+    running = load_progress(paths.progress)
+    info["indexing"] = dataclasses.asdict(running) if running is not None else None
+    if args.json:
+        print(json.dumps(info, ensure_ascii=False, indent=2))
+        return 0
+    print(f"Data dir:  {info['data_dir']}")
+    print(f"Model:     {library.model or '(none yet)'}")
+    print(f"Device:    {info['device']}")
+    print(f"Documents: {library.documents}   Passages: {library.chunks} ({library.embedded} embedded)   "
+          f"Failed: {len(library.failed)}")
+    if running is not None:
+        print(f"Indexing:  {running.line()}")
+    for f in library.folders:
+        print(f"  {f.path}  ({f.indexed} indexed, {f.failed} failed)")
+    if library.failed:
+        print("Failed files:")
+        for problem in library.failed:
+            print(f"  {problem.path}: {problem.error}")
+    return 0
+
+
+def _device_description(requested: str) -> str:
+    """Names the device without loading a model (torch is imported, though)."""
+    try:
+        from desktop_search.embed.embedder import device_name, pick_device
+
+        return device_name(pick_device(requested))
+    except ImportError:
+        return "unknown (torch is not installed)"
+
+
+def cmd_remove(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
+    from desktop_search.index.folders import remove_folder
+
+    target = library_path(args.path)
+    n = remove_folder(paths, target)
+    print(f"Removed {target}: {n} documents.")
+    return 0
+
+
+def cmd_models(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
+    from desktop_search.embed import download
+
+    if args.models_command == "list":
+        rows = download.list_models(paths.root, settings.extra_models)
+        if args.json:
+            for r in rows:
+                print(json.dumps({"name": r.name, "installed": str(r.installed) if r.installed else None,
+                                  "size_mb": r.size_mb, "languages": r.languages, "default": r.default},
+                                 ensure_ascii=False))
+            return 0
+        for r in rows:
+            size = f"{r.size_mb} MB" if r.size_mb else "?"
+            where = f"installed: {r.installed}" if r.installed else "not installed"
+            print(f"{r.name}{'  (default)' if r.default else ''}\n    {size}, {r.languages}; {where}")
+        return 0
+    folder = download.download_model(args.name, paths.root)
+    if str(folder) not in settings.extra_models:
+        settings.extra_models.append(str(folder))
+        settings.save(paths.settings)
+    entry = download.catalogue_entry(args.name)
+    assert entry is not None, "download_model checked the name"
+    name = entry["name"]
+    print(f"Downloaded and verified {name} into {folder}.")
+    print(f"Use it with: desktop-search --model {name} index --rebuild")
+    return 0

@@ -1,0 +1,51 @@
+"""`desktop-search status` and `remove`: the --json contract and clear errors."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from desktop_search.cli import main
+
+
+def test_status_json(cli, indexed: Path) -> None:
+    code, out, _ = cli("status", "--json")
+    info = json.loads(out)
+    assert code == 0
+    assert info["documents"] == 3 and isinstance(info["chunks"], int) and info["chunks"] >= 4
+    assert info["failed"] == [{"path": str(indexed / "broken.pdf"), "error": "not a valid PDF (damaged or wrong extension)"}]
+    assert [f["path"] for f in info["folders"]] == [str(indexed)]
+    assert info["model"] and info["device"]
+
+
+def test_status_names_the_gpu_it_would_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert main([*data, "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["device"] == "NVIDIA H200"
+    assert main([*data, "--device", "cuda", "status"]) == 0
+    assert "Device:    NVIDIA H200\n" in capsys.readouterr().out
+
+
+def test_status_text_before_anything_is_indexed(cli) -> None:
+    code, out, _ = cli("status")
+    assert code == 0 and "Documents: 0" in out and "(none yet)" in out
+
+
+def test_remove_takes_the_folder_out(cli, indexed: Path) -> None:
+    code, out, _ = cli("remove", str(indexed))
+    assert code == 0 and "4 documents" in out
+    code, out, _ = cli("status", "--json")
+    info = json.loads(out)
+    assert (info["documents"], info["chunks"], info["folders"]) == (0, 0, [])
+    code, out, _ = cli("search", "statins", "--mode", "dense")
+    assert code == 0 and "No results." in out
+
+
+def test_remove_unknown_folder_is_a_clear_error(cli, indexed: Path, tmp_path: Path) -> None:
+    code, _, err = cli("remove", str(tmp_path / "elsewhere"))
+    assert code == 2 and "is not in the library" in err and str(indexed) in err
