@@ -33,7 +33,8 @@ class LibraryPanel(QWidget):
     update_requested = Signal()
     rebuild_requested = Signal()
     failed_requested = Signal()
-    patterns_requested = Signal(str)  # a folder whose include/exclude patterns to edit
+    counts_wanted = Signal(str, list, list)  # folder, include, exclude: what the patterns being edited would keep
+    patterns_changed = Signal(str, list, list)  # folder, include, exclude: saved in the patterns dialog
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -69,6 +70,7 @@ class LibraryPanel(QWidget):
         self.tree.itemSelectionChanged.connect(self._update_buttons)
         self._editable = True
         self._folders: dict[str, FolderInfo] = {}
+        self.patterns_dialog: PatternsDialog | None = None  # while one is open
 
         row1 = QHBoxLayout()
         row1.addWidget(self.add_button)
@@ -128,7 +130,27 @@ class LibraryPanel(QWidget):
     def _patterns_clicked(self) -> None:
         folder = self.selected_folder()
         if folder:
-            self.patterns_requested.emit(folder)
+            self.edit_patterns(folder)
+
+    def edit_patterns(self, folder: str) -> None:
+        """Edit ``folder``'s include and exclude patterns in a dialog; saving them is ``patterns_changed``."""
+        info = self.folder_info(folder)
+        if info is None:
+            return
+        dialog = PatternsDialog(info, self.window())
+        dialog.counts_wanted.connect(self.counts_wanted)
+        self.patterns_dialog = dialog
+        dialog.start()
+        try:
+            if dialog.exec():
+                self.patterns_changed.emit(folder, *dialog.patterns())
+        finally:
+            self.patterns_dialog = None
+
+    def show_pattern_counts(self, folder: str, include: list[str], exclude: list[str], counts: PatternCounts) -> None:
+        """The files the patterns being edited would keep (counted by the controller)."""
+        if self.patterns_dialog is not None:
+            self.patterns_dialog.show_counts(folder, include, exclude, counts)
 
     def _remove_clicked(self) -> None:
         folder = self.selected_folder()
@@ -166,8 +188,8 @@ class FailedFilesDialog(QDialog):
 class PatternsDialog(QDialog):
     """Include and exclude patterns of one folder, one per line, with the files each one excludes.
 
-    The counts come from the window's worker (a walk of the folder), asked
-    for again a moment after each edit; the dialog only shows them.
+    The counts come from a worker (a walk of the folder), asked for again a
+    moment after each edit; the dialog only shows them.
     """
 
     counts_wanted = Signal(str, list, list)  # folder, include, exclude

@@ -56,7 +56,12 @@ def make_window(qtbot, data_dir, settings):
     yield make
     for w in windows:
         w.close()
-        assert w.index_thread.isFinished() and w.search_thread.isFinished()
+        assert workers_stopped(w)
+
+
+def workers_stopped(window) -> bool:
+    """Both worker threads have ended (as they must once the window is closed)."""
+    return window.controller.index.worker_thread.isFinished() and window.controller.search.worker_thread.isFinished()
 
 
 def index_folder(qtbot, window, folder: Path):
@@ -68,6 +73,6 @@ def index_folder(qtbot, window, folder: Path):
 
 def search(qtbot, window, query: str) -> int:
     with qtbot.waitSignal(window.results_shown, timeout=INDEX_TIMEOUT_MS) as blocker:
-        window.search_field.setText(query)
-        qtbot.keyClick(window.search_field, "\r")
+        window.search_bar.field.setText(query)
+        qtbot.keyClick(window.search_bar.field, "\r")
     return blocker.args[0]

@@ -15,21 +15,21 @@ from desktop_search.gui.library import FailedFilesDialog
 from desktop_search.gui.results import HTML_ROLE, MORE_ROLE, RESULT_ROLE
 from desktop_search.settings import Settings
 from tests.conftest import make_pdf
-from tests.gui.conftest import INDEX_TIMEOUT_MS, index_folder, search
+from tests.gui.conftest import INDEX_TIMEOUT_MS, index_folder, search, workers_stopped
 
 
 def test_window_basics(make_window):
     w = make_window()
     assert w.windowTitle() == "Desktop Search"
-    assert w.focusWidget() is w.search_field
-    assert w.results_stack.currentWidget() is w.placeholder
+    assert w.focusWidget() is w.search_bar.field
+    assert w.results.currentWidget() is w.results.placeholder
 
 
 def test_add_folder_through_dialog_then_index(qtbot, make_window, library, monkeypatch):
     w = make_window()
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", staticmethod(lambda *a, **k: str(library)))
     progress = []
-    w.index_worker.progress.connect(lambda p: progress.append(p.phase))
+    w.controller.index.worker.progress.connect(lambda p: progress.append(p.phase))
     with qtbot.waitSignal(w.index_finished, timeout=INDEX_TIMEOUT_MS) as blocker:
         qtbot.mouseClick(w.library.add_button, Qt.MouseButton.LeftButton)
     report = blocker.args[0]
@@ -42,7 +42,7 @@ def test_add_folder_through_dialog_then_index(qtbot, make_window, library, monke
 
     # Counts refresh during the run too; the last refresh has the final ones.
     qtbot.waitUntil(lambda: counts() == ([str(library)], ("3", "1")), timeout=10_000)
-    qtbot.waitUntil(lambda: w.counts_label.text().startswith("3 documents"), timeout=10_000)
+    qtbot.waitUntil(lambda: w.status_bar.counts_label.text().startswith("3 documents"), timeout=10_000)
     assert not w.progress_panel.isVisible() and not w.indexing
 
 
@@ -50,7 +50,7 @@ def test_search_shows_cards_with_page_or_chapter(qtbot, make_window, library):
     w = make_window()
     index_folder(qtbot, w, library)
     n = search(qtbot, w, "mitochondria powerhouse")
-    cards = [w.results.item(i) for i in range(w.results.count()) if not w.results.item(i).isHidden()]
+    cards = [w.results.cards.item(i) for i in range(w.results.cards.count()) if not w.results.cards.item(i).isHidden()]
     assert n > 0 and len(cards) == n
     results = [item.data(RESULT_ROLE) for item in cards]
     assert all(r.page is not None or r.section for r in results)
@@ -58,11 +58,11 @@ def test_search_shows_cards_with_page_or_chapter(qtbot, make_window, library):
     top = results[0]
     assert top.path.endswith("biology notes.pdf") and top.page == 2
     assert "mitochondria" in top.text.lower()
-    html = w.results.item(0).data(Qt.ItemDataRole.UserRole + 2)
+    html = w.results.cards.item(0).data(Qt.ItemDataRole.UserRole + 2)
     assert "p. 2" in html and "biology notes.pdf" in html and "background-color" in html  # highlighted word
     # An EPUB hit carries its chapter.
     search(qtbot, w, "compost soil nutrients")
-    epub = w.results.item(0).data(RESULT_ROLE)
+    epub = w.results.cards.item(0).data(RESULT_ROLE)
     assert epub.path.endswith("garden.epub") and epub.section == "Soil"
 
 
@@ -70,10 +70,10 @@ def test_keyboard_navigation_and_preview(qtbot, make_window, library):
     w = make_window()
     index_folder(qtbot, w, library)
     assert search(qtbot, w, "volcanoes magma crust") >= 2
-    qtbot.keyClick(w.search_field, Qt.Key.Key_Down)  # into the list: the first card is current
+    qtbot.keyClick(w.search_bar.field, Qt.Key.Key_Down)  # into the list: the first card is current
     first = w.current_result()
-    qtbot.keyClick(w.results, Qt.Key.Key_Down)  # the second card (further passages are hidden)
-    assert w.focusWidget() is w.results and w.current_result().document_id != first.document_id
+    qtbot.keyClick(w.results.cards, Qt.Key.Key_Down)  # the second card (further passages are hidden)
+    assert w.focusWidget() is w.results.cards and w.current_result().document_id != first.document_id
     shown = w.current_result()
     qtbot.waitUntil(lambda: w.preview.result is shown, timeout=10_000)
     preview_text = w.preview.text.toPlainText()
@@ -85,8 +85,8 @@ def test_keyboard_navigation_and_preview(qtbot, make_window, library):
 
     copied = QGuiApplication.clipboard().text()
     assert os.path.basename(shown.path) in copied and shown.location in copied
-    qtbot.keyClick(w.results, Qt.Key.Key_Escape)
-    assert w.focusWidget() is w.search_field
+    qtbot.keyClick(w.results.cards, Qt.Key.Key_Escape)
+    assert w.focusWidget() is w.search_bar.field
 
 
 def test_preview_shows_neighbouring_passages(qtbot, make_window, tmp_path):
@@ -118,7 +118,7 @@ def test_ctrl_return_opens_the_hit_at_its_page_in_the_viewer(qtbot, make_window,
     assert hit.page == 2
     w.activateWindow()
     with qtbot.waitSignal(w.opened, timeout=10_000):
-        qtbot.keyClick(w.search_field, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        qtbot.keyClick(w.search_bar.field, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(record.exists, timeout=10_000)
     qtbot.waitUntil(lambda: len(record.read_text().splitlines()) == 3, timeout=10_000)
     assert record.read_text().splitlines() == ["--page", "2", hit.path]
@@ -130,16 +130,16 @@ def test_ctrl_return_opens_the_hit_at_its_page_in_the_viewer(qtbot, make_window,
     qtbot.waitUntil(lambda: record.exists() and len(record.read_text().splitlines()) == 3, timeout=10_000)
     assert record.read_text().splitlines()[1:] == ["2", hit.path]
     with qtbot.waitSignal(w.opened, timeout=10_000):
-        w.results.itemDoubleClicked.emit(w.results.currentItem())
+        w.results.cards.itemDoubleClicked.emit(w.results.cards.currentItem())
 
 
 def test_a_viewer_that_cannot_take_the_page_is_said_once(qtbot, make_window, library, monkeypatch):
-    from desktop_search.gui import main_window as mw, viewer
+    from desktop_search.gui import viewer, window_controller
 
     monkeypatch.delenv("DESKTOP_SEARCH_VIEWER", raising=False)
     monkeypatch.setattr(viewer, "default_prefix", lambda _p: ("someviewer",))
     launched = []
-    monkeypatch.setattr(mw, "launch", lambda command: launched.append(command) or True)
+    monkeypatch.setattr(window_controller, "launch", lambda command: launched.append(command) or True)
     w = make_window()
     index_folder(qtbot, w, library)
     search(qtbot, w, "mitochondria powerhouse")
@@ -159,21 +159,21 @@ def test_a_card_carries_the_further_passages_of_its_document(qtbot, make_window,
     index_folder(qtbot, w, folder)
     w.apply_settings(Settings(model=w.settings.model, device="cpu", search_mode="keyword"))
     assert search(qtbot, w, "volcanoes erupt") == 1  # one document
-    card = w.results.item(0)
+    card = w.results.cards.item(0)
     more = card.data(MORE_ROLE)
-    assert more == 1 and w.results.item(1).isHidden()
+    assert more == 1 and w.results.cards.item(1).isHidden()
     assert "1 more passage" in card.data(HTML_ROLE)
-    passages = [w.results.item(i).data(RESULT_ROLE) for i in range(w.results.count())]
+    passages = [w.results.cards.item(i).data(RESULT_ROLE) for i in range(w.results.cards.count())]
     assert {r.page for r in passages} == {1, 3} and len({r.document_id for r in passages}) == 1
     # → shows the further passage, with its page; selecting it previews it; ← hides it again.
-    w.results.setFocus()
-    qtbot.keyClick(w.results, Qt.Key.Key_Right)
-    assert not w.results.item(1).isHidden() and "p. " in w.results.item(1).data(HTML_ROLE)
-    qtbot.keyClick(w.results, Qt.Key.Key_Down)
+    w.results.cards.setFocus()
+    qtbot.keyClick(w.results.cards, Qt.Key.Key_Right)
+    assert not w.results.cards.item(1).isHidden() and "p. " in w.results.cards.item(1).data(HTML_ROLE)
+    qtbot.keyClick(w.results.cards, Qt.Key.Key_Down)
     assert w.current_result() is passages[1]
     qtbot.waitUntil(lambda: w.preview.result is passages[1], timeout=10_000)
-    qtbot.keyClick(w.results, Qt.Key.Key_Left)
-    assert w.results.item(1).isHidden() and w.results.currentRow() == 0
+    qtbot.keyClick(w.results.cards, Qt.Key.Key_Left)
+    assert w.results.cards.item(1).isHidden() and w.results.cards.currentRow() == 0
 
 
 def pdf_folder(folder: Path, n: int) -> Path:
@@ -192,9 +192,9 @@ def test_cancel_mid_index_keeps_what_was_done(qtbot, make_window, tmp_path):
         if p.phase == "scanning":
             w.cancel_indexing()
 
-    w.index_worker.progress.connect(cancel_when_scanning)
+    w.controller.index.worker.progress.connect(cancel_when_scanning)
     report = index_folder(qtbot, w, folder)
-    w.index_worker.progress.disconnect(cancel_when_scanning)
+    w.controller.index.worker.progress.disconnect(cancel_when_scanning)
     assert report.cancelled
     assert 0 < report.added < 12
     # Nothing done is lost, and the next update finishes the rest.
@@ -213,15 +213,15 @@ def test_pause_holds_the_run_until_resumed(qtbot, make_window, library):
             w.progress_panel.pause_button.setChecked(True)
             paused_at.append(True)
 
-    w.index_worker.progress.connect(pause_on_scan)
+    w.controller.index.worker.progress.connect(pause_on_scan)
     finished = []
     w.index_finished.connect(finished.append)
     w.add_folders([str(library)])
     qtbot.waitUntil(lambda: bool(paused_at), timeout=INDEX_TIMEOUT_MS)
-    w.index_worker.progress.disconnect(pause_on_scan)
+    w.controller.index.worker.progress.disconnect(pause_on_scan)
     qtbot.wait(1500)  # paused: the run must not finish by itself
     assert not finished and w.indexing
-    assert w.progress_panel.pause_button.text() == "&Resume" and w.controller.paused
+    assert w.progress_panel.pause_button.text() == "&Resume" and w.controller.index.paused
     with qtbot.waitSignal(w.index_finished, timeout=INDEX_TIMEOUT_MS) as blocker:
         w.progress_panel.pause_button.setChecked(False)
     assert blocker.args[0].added == 3
@@ -234,26 +234,26 @@ def test_search_while_indexing_sees_committed_work(qtbot, make_window, library, 
     more.mkdir()
     for i in range(10):
         make_pdf(more / f"extra{i}.pdf", [f"Quasar number {i} emits radio waves."])
-    w.index_worker._get_indexer().options.batch_chunks = 1  # commit after every file
+    w.controller.index.worker._get_indexer().options.batch_chunks = 1  # commit after every file
 
     def pause_after_first_commit(p):  # on the worker thread, so the run holds right here
         if p.phase == "indexing" and p.files_done < p.files_total:
-            w.index_flags.pause.set()
+            w.controller.index.flags.pause.set()
 
-    w.index_worker.progress.connect(pause_after_first_commit, Qt.ConnectionType.DirectConnection)
+    w.controller.index.worker.progress.connect(pause_after_first_commit, Qt.ConnectionType.DirectConnection)
     w.add_folders([str(more)])
-    qtbot.waitUntil(w.index_flags.pause.is_set, timeout=INDEX_TIMEOUT_MS)
-    w.index_worker.progress.disconnect(pause_after_first_commit)
+    qtbot.waitUntil(w.controller.index.flags.pause.is_set, timeout=INDEX_TIMEOUT_MS)
+    w.controller.index.worker.progress.disconnect(pause_after_first_commit)
     # Mid-run: the earlier documents and the ones committed so far are searchable.
     assert search(qtbot, w, "mitochondria") > 0
     search(qtbot, w, "quasar radio")
-    found = {w.results.item(i).data(RESULT_ROLE).path for i in range(w.results.count())}
+    found = {w.results.cards.item(i).data(RESULT_ROLE).path for i in range(w.results.cards.count())}
     assert w.indexing and 0 < len([p for p in found if "extra" in p]) < 10
     with qtbot.waitSignal(w.index_finished, timeout=INDEX_TIMEOUT_MS) as blocker:
         w.set_paused(False)
     assert blocker.args[0].added == 10
     search(qtbot, w, "quasar radio")
-    found = {w.results.item(i).data(RESULT_ROLE).path for i in range(w.results.count())}
+    found = {w.results.cards.item(i).data(RESULT_ROLE).path for i in range(w.results.cards.count())}
     assert len(found & {str(p) for p in more.iterdir()}) == 10
 
 
@@ -267,16 +267,16 @@ def test_search_before_model_ready_is_busy_then_shows_results(qtbot, data_dir, s
     w = MainWindow(data_dir, settings)
     qtbot.addWidget(w)
     w.show()
-    w.search_field.setText("volcanoes")
+    w.search_bar.field.setText("volcanoes")
     w.run_search()  # before the window has even been exposed: the model cannot be ready
-    assert w.busy.isVisibleTo(w) and "loading" in w.placeholder.text()
+    assert w.search_bar.busy.isVisibleTo(w) and "loading" in w.results.placeholder.text()
     with qtbot.waitSignal(w.results_shown, timeout=INDEX_TIMEOUT_MS) as blocker:
         pass
-    assert blocker.args[0] > 0 and not w.busy.isVisibleTo(w)
-    qtbot.waitUntil(lambda: w.device_label.text().startswith("Device: CPU"), timeout=INDEX_TIMEOUT_MS)
-    assert "tiny-bert" in w.model_label.text()
+    assert blocker.args[0] > 0 and not w.search_bar.busy.isVisibleTo(w)
+    qtbot.waitUntil(lambda: w.status_bar.device_label.text().startswith("Device: CPU"), timeout=INDEX_TIMEOUT_MS)
+    assert "tiny-bert" in w.status_bar.model_label.text()
     w.close()
-    assert w.index_thread.isFinished() and w.search_thread.isFinished()
+    assert workers_stopped(w)
 
 
 def test_every_thread_ends_after_close(qtbot, make_window, library):
@@ -285,7 +285,7 @@ def test_every_thread_ends_after_close(qtbot, make_window, library):
     index_folder(qtbot, w, library)
     search(qtbot, w, "light energy")
     w.close()
-    assert w.index_thread.isFinished() and w.search_thread.isFinished()
+    assert workers_stopped(w)
     qtbot.waitUntil(lambda: not [t for t in threading.enumerate() if t.ident not in before and t.is_alive()
                                  and not t.daemon], timeout=10_000)
 
@@ -294,11 +294,11 @@ def test_close_while_indexing_stops_the_worker(qtbot, make_window, tmp_path):
     folder = pdf_folder(tmp_path / "many", 8)
     w = make_window()
     started = []
-    w.index_worker.progress.connect(lambda p: started.append(p.phase))
+    w.controller.index.worker.progress.connect(lambda p: started.append(p.phase))
     w.add_folders([str(folder)])
     qtbot.waitUntil(lambda: "scanning" in started, timeout=INDEX_TIMEOUT_MS)
     w.close()
-    assert w.index_thread.isFinished() and w.search_thread.isFinished()
+    assert workers_stopped(w)
 
 
 def test_window_with_results_renders_to_a_non_blank_png(qtbot, make_window, library, tmp_path):
@@ -317,7 +317,7 @@ def test_window_with_results_renders_to_a_non_blank_png(qtbot, make_window, libr
     variance = sum((v - mean) ** 2 for v in values) / len(values)
     assert variance > 100, variance
     # The results column itself has content, not just the chrome.
-    cards = w.results.grab().toImage()
+    cards = w.results.cards.grab().toImage()
     card_values = [QImageGray(cards, x, y) for x in range(0, cards.width(), 5) for y in range(0, min(cards.height(), 200), 3)]
     assert len(set(card_values)) > 10
 
@@ -330,8 +330,8 @@ def QImageGray(image: QImage, x: int, y: int) -> int:  # noqa: N802 - reads like
 def test_failed_files_view_lists_reasons(qtbot, make_window, library):
     w = make_window()
     index_folder(qtbot, w, library)
-    qtbot.waitUntil(lambda: bool(w._info.failed), timeout=10_000)
-    dialog = FailedFilesDialog(w._info.failed, w._info.warnings, w)
+    qtbot.waitUntil(lambda: bool(w.controller.info.failed), timeout=10_000)
+    dialog = FailedFilesDialog(w.controller.info.failed, w.controller.info.warnings, w)
     qtbot.addWidget(dialog)
     rows = [(dialog.tree.topLevelItem(i).text(0), dialog.tree.topLevelItem(i).text(1))
             for i in range(dialog.tree.topLevelItemCount())]
@@ -345,7 +345,7 @@ def test_remove_folder(qtbot, make_window, library, monkeypatch):
     index_folder(qtbot, w, library)
     with qtbot.waitSignal(w.index_finished, timeout=INDEX_TIMEOUT_MS):
         w.remove_folder(str(library))
-    qtbot.waitUntil(lambda: w.library.folders() == [] and w.counts_label.text().startswith("0 documents"),
+    qtbot.waitUntil(lambda: w.library.folders() == [] and w.status_bar.counts_label.text().startswith("0 documents"),
                     timeout=10_000)
     assert search(qtbot, w, "mitochondria") == 0
 
@@ -399,19 +399,19 @@ def test_settings_persist_and_search_as_you_type(qtbot, make_window, library, da
     w.apply_settings(new)
     assert Settings.load(data_dir.settings) == new
     with qtbot.waitSignal(w.results_shown, timeout=INDEX_TIMEOUT_MS) as blocker:
-        qtbot.keyClicks(w.search_field, "tectonics")  # no Enter
+        qtbot.keyClicks(w.search_bar.field, "tectonics")  # no Enter
     assert blocker.args[0] == 1
 
 
 def test_new_file_in_a_watched_folder_is_indexed(qtbot, make_window, library):
     w = make_window()
     index_folder(qtbot, w, library)
-    qtbot.waitUntil(lambda: str(library) in w.watcher.directories(), timeout=10_000)
+    qtbot.waitUntil(lambda: str(library) in w.controller.watcher.directories(), timeout=10_000)
     with qtbot.waitSignal(w.index_finished, timeout=INDEX_TIMEOUT_MS) as blocker:
         make_pdf(library / "new arrival.pdf", ["Penguins huddle together in the Antarctic winter."])
     assert blocker.args[0].added == 1
     n = search(qtbot, w, "penguins antarctic")
-    assert w.results.item(0).data(RESULT_ROLE).path.endswith("new arrival.pdf") and n > 0
+    assert w.results.cards.item(0).data(RESULT_ROLE).path.endswith("new arrival.pdf") and n > 0
     # Deleting is noticed too.
     with qtbot.waitSignal(w.index_finished, timeout=INDEX_TIMEOUT_MS) as blocker:
         os.unlink(library / "new arrival.pdf")
@@ -421,9 +421,9 @@ def test_new_file_in_a_watched_folder_is_indexed(qtbot, make_window, library):
 def test_periodic_rescan_catches_in_place_edits(qtbot, make_window, library):
     w = make_window()
     index_folder(qtbot, w, library)
-    qtbot.waitUntil(lambda: str(library) in w.watcher.directories(), timeout=10_000)
-    w.watcher.removePaths(w.watcher.directories())  # only the safety net is left
-    w.rescan_timer.setInterval(500)
+    qtbot.waitUntil(lambda: str(library) in w.controller.watcher.directories(), timeout=10_000)
+    w.controller.watcher.removePaths(w.controller.watcher.directories())  # only the safety net is left
+    w.controller.rescan_timer.setInterval(500)
     shutil.copy(library / "geology.pdf", library / "copy.pdf")
     with qtbot.waitSignal(w.index_finished, timeout=INDEX_TIMEOUT_MS) as blocker:
         pass
@@ -468,11 +468,11 @@ def test_filter_row_limits_results_and_is_kept(qtbot, make_window, library, tmp_
     w = make_window()
     index_folder(qtbot, w, library)
     index_folder(qtbot, w, other)
-    qtbot.waitUntil(lambda: w.folder_filter.findData(str(other)) > 0, timeout=10_000)
+    qtbot.waitUntil(lambda: w.search_bar.folder_filter.findData(str(other)) > 0, timeout=10_000)
     search(qtbot, w, "volcanoes magma")
 
     def paths():
-        return {w.results.item(i).data(RESULT_ROLE).path for i in range(w.results.count())}
+        return {w.results.cards.item(i).data(RESULT_ROLE).path for i in range(w.results.cards.count())}
 
     assert any(p.startswith(str(other)) for p in paths()) and any(p.startswith(str(library)) for p in paths())
     with qtbot.waitSignal(w.results_shown, timeout=INDEX_TIMEOUT_MS):
@@ -489,7 +489,7 @@ def test_filter_row_limits_results_and_is_kept(qtbot, make_window, library, tmp_
 
     again = MainWindow(data_dir, Settings.load(data_dir.settings))
     qtbot.addWidget(again)
-    assert again.folder_filter.currentData() == str(other) and again.kind_filter.currentData() == "pdf"
+    assert again.search_bar.folder_filter.currentData() == str(other) and again.search_bar.kind_filter.currentData() == "pdf"
     again.close()
 
 
@@ -501,10 +501,10 @@ def test_more_like_this_searches_near_the_passage(qtbot, make_window, library):
     qtbot.waitUntil(lambda: w.preview.result is source, timeout=10_000)
     with qtbot.waitSignal(w.results_shown, timeout=INDEX_TIMEOUT_MS) as blocker:
         qtbot.mouseClick(w.preview.similar_button, Qt.MouseButton.LeftButton)
-    shown = [w.results.item(i).data(RESULT_ROLE) for i in range(w.results.count())]
+    shown = [w.results.cards.item(i).data(RESULT_ROLE) for i in range(w.results.cards.count())]
     assert blocker.args[0] > 0 and shown
     assert source.chunk_id not in {r.chunk_id for r in shown}
-    assert "more like" in w.similar_label.text()
+    assert "more like" in w.search_bar.similar_label.text()
 
 
 def test_patterns_show_what_they_exclude_and_apply_at_the_update(qtbot, make_window, library):
@@ -517,7 +517,7 @@ def test_patterns_show_what_they_exclude_and_apply_at_the_update(qtbot, make_win
     seen = {}
 
     def edit():
-        d = w.patterns_dialog
+        d = w.library.patterns_dialog
         d.exclude.setPlainText("geology*\n*.epub")
 
         def counted():
@@ -536,5 +536,5 @@ def test_patterns_show_what_they_exclude_and_apply_at_the_update(qtbot, make_win
     assert blocker.args[0].deleted >= 2
     qtbot.waitUntil(lambda: w.library.folder_info(str(library)).exclude == ("geology*", "*.epub"), timeout=10_000)
     search(qtbot, w, "tectonics compost")
-    assert {os.path.basename(w.results.item(i).data(RESULT_ROLE).path) for i in range(w.results.count())} == \
+    assert {os.path.basename(w.results.cards.item(i).data(RESULT_ROLE).path) for i in range(w.results.cards.count())} == \
         {"biology notes.pdf"}
