@@ -212,9 +212,9 @@ def sample_calls(calls: list[list[str]], cap: int) -> list[list[str]]:
     return picked
 
 
-def default_workers_of(embedder: Embedder) -> int:
-    """The extraction workers an index run with this embedder gets when not told."""
-    return _default_workers(embedder) or ExtractorPool().n_workers
+def default_workers_of(device: str) -> int:
+    """The extraction workers an index run on ``device`` (as IndexOptions.device) gets when not told."""
+    return _default_workers(device) or ExtractorPool().n_workers
 
 
 def cuda_sync(device: str) -> None:
@@ -242,7 +242,7 @@ def cmd_index(ctx: Context, args: argparse.Namespace) -> None:
     folders = replicate(files, ctx.work / "replicas", args.replicas)
     paths = resolve_data_dir(ctx.work / "index-data")
     options = IndexOptions(model=ctx.model, device=ctx.device, workers=args.workers, batch_chunks=args.batch_chunks)
-    workers = args.workers or default_workers_of(embedder)
+    workers = args.workers or default_workers_of(ctx.device)
     print(f"model {spec.id} on {embedder.name} ({ctx.device}), loaded in {load_s:.1f} s; "
           f"{len(folders)} copies of {len(files)} files; {workers} extraction workers; "
           f"token budget {embedder.token_budget}; stopping after {args.seconds:.0f} s", flush=True)
@@ -301,7 +301,7 @@ def cmd_sweep(ctx: Context, args: argparse.Namespace) -> None:
     spec = ctx.spec()
     embedder = Embedder(spec, device=ctx.device)
     default_budget = embedder.token_budget
-    default_workers = default_workers_of(embedder)
+    default_workers = default_workers_of(ctx.device)
     workers = sorted(set(args.workers or [default_workers]) | {default_workers})
     budgets = sorted(set(args.budgets or [default_budget]) - {default_budget})
     points = [(w, default_budget) for w in workers] + [(default_workers, b) for b in budgets]
