@@ -18,6 +18,7 @@ import random
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import best_of, machine_note
 from desktop_search.storage import Manifest, Store
 from desktop_search.storage.records import ChunkRecord, DocumentRecord
+from desktop_search.storage.schema import DocStatus
 
 KANJI = "日本東京大学研究者新量子計算機設計発表猫犬人口都市首都機能集京寺観光客古歴史文化経済政治社会科学技術"
 KANA = "のはがをにでともへやからまでより"
@@ -54,7 +56,7 @@ def build(root: Path, n: int, seed: int = 0) -> Store:
     per_doc = 100
     for d in range(n // per_doc):
         rec = DocumentRecord(path=f"/lib/{d}.pdf", folder_id=folder, kind="pdf", size=1, mtime_ns=1, hash=str(d),
-                             title=str(d), author=None, status="indexed", pages=per_doc)
+                             title=str(d), author=None, status=DocStatus.INDEXED, pages=per_doc)
         rec.chunks = [ChunkRecord(ordinal=i, text=passage(rng, vocab, cum), char_start=0, char_end=1, page=i + 1, embedding=vec)
                       for i in range(per_doc)]
         store.commit_documents([rec])
@@ -74,8 +76,8 @@ def main() -> int:
         print(f"{'word':<8}{'passages':>9}{'n-gram index ms':>16}{'table scan ms':>15}{'ratio':>8}  same passages")
         for words in ([w] for w in WORDS_1 + WORDS_2):
             words = list(words)
-            fast = best_of(lambda words=words: store.gram_search(words, 1000), args.repeat) * 1000
-            slow = best_of(lambda words=words: store.substring_search(words, 1000), args.repeat) * 1000
+            fast = best_of(partial(store.gram_search, words, 1000), args.repeat) * 1000
+            slow = best_of(partial(store.substring_search, words, 1000), args.repeat) * 1000
             a = {cid for cid, _ in store.gram_search(words, args.passages)}
             b = {cid for cid, _ in store.substring_search(words, args.passages)}
             print(f"{words[0]:<8}{len(b):>9}{fast:>16.1f}{slow:>15.1f}{slow / fast:>7.1f}x  {'yes' if a == b else 'NO'}")

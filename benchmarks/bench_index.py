@@ -31,7 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -46,6 +46,14 @@ class RecordingEmbedder(Embedder):
     """The real embedder, noting every batch of passages the index embeds."""
 
     calls: list[list[str]]
+
+    @classmethod
+    def of(cls, embedder: Embedder) -> RecordingEmbedder:
+        """``embedder`` itself, from now on noting its batches: the loaded model is not loaded twice."""
+        embedder.__class__ = cls
+        recording = cast(RecordingEmbedder, embedder)
+        recording.calls = []
+        return recording
 
     def encode_passages(self, texts: Any) -> Any:
         self.calls.append(list(texts))
@@ -190,11 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     fp32 = Embedder(spec, device=args.device, precision=Precision.FP32)
     print(f"model {spec.id} on {fp32.name}, loaded in {time.perf_counter() - t0:.1f} s (not counted below)")
-    embedder = fp32
-    if args.quantize:
-        embedder = Embedder(spec, device=args.device, quantize=True)
-    embedder.__class__ = RecordingEmbedder
-    embedder.calls = []
+    embedder = RecordingEmbedder.of(Embedder(spec, device=args.device, quantize=True) if args.quantize else fp32)
 
     with tempfile.TemporaryDirectory(prefix="bench-index-") as tmp:
         if args.all:

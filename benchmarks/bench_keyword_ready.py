@@ -53,6 +53,7 @@ def keyword_ready(library: Path, n_files: int, data: Path, timeout_s: float) -> 
     t0 = time.perf_counter()
     proc = subprocess.Popen([sys.executable, "-m", "desktop_search", "--data-dir", str(data), "index", "--no-progress",
                              str(library)], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    assert proc.stderr is not None
     first = None
     try:
         while True:

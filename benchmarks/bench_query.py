@@ -136,6 +136,7 @@ def measure(paths: DataPaths, n: int, queries: list[str], top_k: int) -> dict[st
         t1 = time.perf_counter()
         vec = searcher.embedder.encode_queries([q])[0]
         t2 = time.perf_counter()
+        assert searcher.vectors is not None  # a dense search just ran
         ids, _ = searcher.vectors.search(vec, pool)
         t3 = time.perf_counter()
         searcher.store.fetch_chunks(ids[: max(2 * top_k, 50)].tolist())  # the first slice search reads

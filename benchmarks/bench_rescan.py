@@ -38,6 +38,7 @@ from desktop_search.ingest.extract import kind_of
 from desktop_search.paths import DataPaths, resolve_data_dir
 from desktop_search.storage import Store
 from desktop_search.storage.records import DocumentRecord
+from desktop_search.storage.schema import DocStatus
 
 
 def synthetic_store(paths: DataPaths, library: Path) -> int:
@@ -48,7 +49,7 @@ def synthetic_store(paths: DataPaths, library: Path) -> int:
         store.check_manifest(build_manifest(resolve_model(None), ChunkSettings()))
         records = [
             DocumentRecord(path=f.path, folder_id=fid, kind=kind_of(f.path) or "pdf", size=f.size, mtime_ns=f.mtime_ns,
-                           hash="", title=Path(f.path).stem, author=None, status="indexed", pages=1)
+                           hash="", title=Path(f.path).stem, author=None, status=DocStatus.INDEXED, pages=1)
             for f in crawl(folder)
         ]
         for i in range(0, len(records), 1000):

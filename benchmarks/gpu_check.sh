@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything issue 14 asks of a CUDA machine, in one call of the device tool (see benchmarks/README.md, "GPU"):
 # install the project and the carried dependencies offline on top of the machine's CUDA torch, check that
-# `desktop-search status` names the GPU, then measure (benchmarks/gpu_check.py): a cold index of replicated
+# `desktop-search status` names the GPU, then measure (benchmarks/gpu/, one module per step): a cold index of replicated
 # SciFact against the bare fp16 forward with the GPU's busy share and the stages' times; fp16 against fp32
 # nDCG@10 and top 10; query latency on the GPU against the CPU; the out-of-memory fallback; a sweep of
 # extraction workers and token budgets. Needs .gpu-carry/ from benchmarks/gpu_prepare.sh.
@@ -59,7 +59,7 @@ export PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 TOKENIZERS_PARALLELISM=false
 export DEVICE INSTALL OUT CARRY MODEL WORK PY RESULTS
 
 check() {
-    "$PY" benchmarks/gpu_check.py --device "$DEVICE" --model "$MODEL" --scifact "$WORK/scifact" \
+    "$PY" benchmarks/gpu --device "$DEVICE" --model "$MODEL" --scifact "$WORK/scifact" \
         --work "$WORK" --results "$RESULTS" --gpu-log "$OUT/gpu_util.csv" "$@"
 }
 
@@ -125,7 +125,7 @@ status() {
     echo "\$ $cli --data-dir $WORK/status-data --model $MODEL status"
     $cli --data-dir "$WORK/status-data" --model "$MODEL" status || return 1
     $cli --data-dir "$WORK/status-data" --model "$MODEL" status --json >"$OUT/status.json" || return 1
-    check status-check "$OUT/status.json"
+    check status "$OUT/status.json"
 }
 export -f check install status
 

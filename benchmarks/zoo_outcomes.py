@@ -45,6 +45,11 @@ def _rank(o: dict[str, object]) -> int:
     return {"failed": 0, "partly read": 1, "indexed": 2}[str(o["outcome"])]
 
 
+def _pages(o: dict[str, object]) -> int:
+    pages = o.get("text_pages")
+    return pages if isinstance(pages, int) else 0
+
+
 def compare(before: dict[str, dict[str, object]], after: dict[str, dict[str, object]]) -> int:
     worse = 0
     for key in sorted(set(before) | set(after)):
@@ -55,7 +60,7 @@ def compare(before: dict[str, dict[str, object]], after: dict[str, dict[str, obj
         same_kind = (b["outcome"], b.get("reason"), b.get("warning")) == (a["outcome"], a.get("reason"), a.get("warning"))
         if same_kind and b.get("text_pages") == a.get("text_pages"):
             continue
-        lost = _rank(a) < _rank(b) or (a.get("text_pages") or 0) < (b.get("text_pages") or 0)
+        lost = _rank(a) < _rank(b) or _pages(a) < _pages(b)
         worse += lost
         tag = "WORSE" if lost else "better/changed"
         desc = lambda o: (f"{o['outcome']}: {o.get('reason') or o.get('warning') or ''} "  # noqa: E731 - a one-line formatter local to the report

@@ -66,12 +66,12 @@ def test_a_short_query_runs_on_one_thread_and_gives_the_same_vector(tiny_model):
         seen.append(torch.get_num_threads())
         return forward(*args, **kwargs)
 
-    emb.model.forward = spy
+    emb.model.forward = spy  # type: ignore[method-assign]  # counting the threads of each forward
     query = emb.encode(["what causes cancer"])
     passage = emb.encode(["word " * 200] * 2)  # 2 x 128 tokens: over SMALL_TOKENS
     assert seen == [1, 2]
     assert torch.get_num_threads() == 2  # restored after the query
-    emb.model.forward = forward
+    emb.model.forward = forward  # type: ignore[method-assign]  # the spy removed
     original = embedding.SMALL_TOKENS
     embedding.SMALL_TOKENS = 0  # the query on two threads, for comparison
     try:

@@ -73,6 +73,7 @@ def test_index_and_search_use_the_prefixes(tmp_path: Path, e5_like: Path) -> Non
 
     with Store(paths.database, readonly=True) as store:
         manifest = store.manifest()
+        assert manifest is not None
         assert (manifest.pooling, manifest.query_prefix, manifest.passage_prefix) == ("cls", "query: ", "passage: ")
         [(text, blob)] = [
             (r[0], r[1]) for r in store.engine.connect().exec_driver_sql(

@@ -92,7 +92,7 @@ def test_plain_updates_merge_in_the_queue(qtbot, controller):
 
 def test_pause_and_resume_go_through_the_flags(qtbot, controller):
     c, worker = controller
-    changes = []
+    changes: list[bool] = []
     c.paused_changed.connect(changes.append)
     c.submit(IndexJob())
     c.set_paused(True)

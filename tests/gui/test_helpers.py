@@ -1,6 +1,8 @@
 """The pure parts of the GUI: highlighting, snippets, locating a passage on a PDF page."""
 from __future__ import annotations
 
+from typing import Any
+
 from desktop_search.gui.preview import context_html, find_passage, strip_overlap
 from desktop_search.gui.results import citation, highlight_html, snippet
 from desktop_search.gui.workers import watch_dirs
@@ -9,7 +11,7 @@ from desktop_search.search.terms import format_location, highlight_terms
 
 
 def _result(**kw) -> SearchResult:
-    base = dict(rank=1, score=0.5, path="/books/bio notes.pdf", title="Bio", page=3, section=None,
+    base: dict[str, Any] = dict(rank=1, score=0.5, path="/books/bio notes.pdf", title="Bio", page=3, section=None,
                 text="Cells divide by mitosis.", ordinal=4)
     base.update(kw)
     return SearchResult(**base)
@@ -62,7 +64,9 @@ def test_context_marks_the_hit_and_page_changes():
 
 def test_find_passage_ignores_layout_whitespace():
     page = "Title\nThe quick brown\nfox jumps over   the lazy dog.\nNext para."
-    start, end = find_passage(page, "quick brown fox jumps over the lazy dog.")
+    span = find_passage(page, "quick brown fox jumps over the lazy dog.")
+    assert span is not None
+    start, end = span
     assert page[start:end].startswith("quick") and page[start:end].endswith("dog.")
     assert find_passage(page, "not on this page at all") is None
 

@@ -72,6 +72,7 @@ def test_settings_offer_the_multilingual_model(qtbot, make_window, monkeypatch: 
 
     def click_get() -> None:
         dialog = QApplication.activeModalWidget()
+        assert dialog is not None
         (get,) = [b for b in dialog.findChildren(QPushButton) if b.text() == "Get multilingual-e5-small…"]
         get.click()
 

@@ -139,7 +139,7 @@ def test_a_viewer_that_cannot_take_the_page_is_said_once(qtbot, make_window, lib
     monkeypatch.delenv("DESKTOP_SEARCH_VIEWER", raising=False)
     monkeypatch.setattr(viewer, "default_prefix", lambda _p: ("someviewer",))
     launched = []
-    monkeypatch.setattr(window_controller, "launch", lambda command: launched.append(command) or True)
+    monkeypatch.setattr(window_controller, "launch", lambda command: launched.append(command) or True)  # type: ignore[func-returns-value]  # note, then succeed
     w = make_window()
     index_folder(qtbot, w, library)
     search(qtbot, w, "mitochondria powerhouse")
@@ -214,7 +214,7 @@ def test_pause_holds_the_run_until_resumed(qtbot, make_window, library):
             paused_at.append(True)
 
     w.controller.index.worker.progress.connect(pause_on_scan)
-    finished = []
+    finished: list[object] = []
     w.index_finished.connect(finished.append)
     w.add_folders([str(library)])
     qtbot.waitUntil(lambda: bool(paused_at), timeout=INDEX_TIMEOUT_MS)
@@ -333,7 +333,7 @@ def test_failed_files_view_lists_reasons(qtbot, make_window, library):
     qtbot.waitUntil(lambda: bool(w.controller.info.failed), timeout=10_000)
     dialog = FailedFilesDialog(w.controller.info.failed, w.controller.info.warnings, w)
     qtbot.addWidget(dialog)
-    rows = [(dialog.tree.topLevelItem(i).text(0), dialog.tree.topLevelItem(i).text(1))
+    rows = [(dialog.tree.topLevelItem(i).text(0), dialog.tree.topLevelItem(i).text(1))  # type: ignore[union-attr]  # i < count
             for i in range(dialog.tree.topLevelItemCount())]
     assert len(rows) == 1
     assert rows[0][0].endswith("broken.pdf") and rows[0][1]  # a reason a person can read

@@ -61,6 +61,7 @@ def test_kill_9_mid_index_then_resume(tmp_path: Path, tiny_model: Path) -> None:
 
     proc = subprocess.Popen([*cmd, "--workers", "1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             start_new_session=True)
+    assert proc.stdout is not None and proc.stderr is not None
     deadline = time.monotonic() + 300
     try:
         while count_documents(db) < 3 and proc.poll() is None and time.monotonic() < deadline:

@@ -21,7 +21,9 @@ def test_remove_folder_drops_documents_and_vectors(tmp_path, data_dir, tiny_mode
     assert remove_folder(data_dir, str(drop)) == 1
     with Store(data_dir.database) as store:
         assert [f["path"] for f in store.folders()] == [str(keep)]
-        vectors = VectorIndex.open(data_dir, store, store.manifest().dim, writable=False)
+        manifest = store.manifest()
+        assert manifest is not None
+        vectors = VectorIndex.open(data_dir, store, manifest.dim, writable=False)
         assert vectors.live_count == store.chunk_count() > 0
     with Searcher(data_dir, model=str(tiny_model), device="cpu") as searcher:
         assert all("drop" not in r.path for r in searcher.search("mountains", mode="keyword"))

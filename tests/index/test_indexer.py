@@ -204,7 +204,7 @@ def test_other_settings_are_refused_until_rebuild(run: Run, library: Path) -> No
     report = run(rebuild=True)
     assert report.added == 3  # the folders were kept
     with run.store() as s:
-        assert s.manifest().max_tokens == 32
+        assert (manifest := s.manifest()) is not None and manifest.max_tokens == 32
     run.consistent()
 
 

@@ -8,7 +8,7 @@ from desktop_search.failures import FailureCode
 from desktop_search.index.plan import plan_run
 from desktop_search.ingest.pool import hash_file
 from desktop_search.storage import Manifest, Store
-from desktop_search.storage.database import DocumentRecord
+from desktop_search.storage.records import DocumentRecord
 from desktop_search.storage.schema import DocStatus
 from tests.conftest import make_pdf
 

@@ -72,7 +72,7 @@ def start_paused(data: Path, model: Path, point: str, *args: str, pause_dir: Pat
     while not (pause_dir / f"{name}.reached").exists():
         if proc.poll() is not None:
             out, err = proc.communicate()
-            raise AssertionError(f"indexer ended (rc {proc.returncode}) before {point}:\n{out}\n{err}")
+            raise AssertionError(f"indexer ended (rc {proc.returncode}) before {point}:\n{out!r}\n{err!r}")
         if time.monotonic() > deadline:
             proc.kill()
             raise AssertionError(f"indexer never reached {point}")

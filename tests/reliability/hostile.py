@@ -45,7 +45,7 @@ def write_zip_bomb(path: Path, inflated: int = BOMB_BYTES) -> Path:
         info = zipfile.ZipInfo("OEBPS/bomb.xhtml")
         info.compress_type = zipfile.ZIP_DEFLATED
         with zf.open(info, "w", force_zip64=True) as fh:
-            fh._compressor = _RepeatingDeflate()
+            fh._compressor = _RepeatingDeflate()  # type: ignore[attr-defined]  # zipfile's private deflater, on purpose
             for _ in range(inflated // len(block)):
                 fh.write(block)
     return path

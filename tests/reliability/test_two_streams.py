@@ -41,7 +41,7 @@ def start_small_batches(data: Path, model: Path, lib: Path, point: str, pause_di
     while not (pause_dir / f"{name}.reached").exists():
         if proc.poll() is not None:
             out, err = proc.communicate()
-            raise AssertionError(f"indexer ended (rc {proc.returncode}) before {point}:\n{out}\n{err}")
+            raise AssertionError(f"indexer ended (rc {proc.returncode}) before {point}:\n{out!r}\n{err!r}")
         assert time.monotonic() < deadline, f"indexer never reached {point}"
         time.sleep(0.05)
     return Paused(proc, pause_dir, point)

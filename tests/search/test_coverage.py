@@ -47,8 +47,9 @@ def test_notices_name_the_language_and_the_remedy(english_only: Path) -> None:
     assert "Japanese" in notice.message and "models get intfloat/multilingual-e5-small" in notice.message
     assert library_notice(spec, {Lang.JAPANESE: 1, Lang.LATIN: 1}) is None  # not most of it
     assert library_notice(spec, {}) is None
-    assert query_notice(spec, ["신씨의 아들은 누구인가"]).lang is Lang.KOREAN
-    assert query_notice(spec, ["Freebaseが終了した年は"]).lang is Lang.JAPANESE  # kana: Japanese, Latin majority or not
+    assert (notice := query_notice(spec, ["신씨의 아들은 누구인가"])) is not None and notice.lang is Lang.KOREAN
+    # kana: Japanese, Latin majority or not
+    assert (notice := query_notice(spec, ["Freebaseが終了した年は"])) is not None and notice.lang is Lang.JAPANESE
     assert query_notice(spec, ["muscle pain"]) is None
 
 

@@ -6,6 +6,7 @@ import pytest
 
 from desktop_search.storage import Manifest, Store
 from desktop_search.storage.records import ChunkRecord, DocumentRecord
+from desktop_search.storage.schema import DocStatus
 
 DIM = 8
 MANIFEST = Manifest(model_id="tiny", dim=DIM, pooling="mean", max_tokens=128, overlap_tokens=16, title_prefix=True)
@@ -20,7 +21,7 @@ def record(path: str, folder_id: int, n_chunks: int, rng: np.random.Generator, s
     vecs = unit(rng, n_chunks)
     return DocumentRecord(
         path=path, folder_id=folder_id, kind="pdf", size=100, mtime_ns=1, hash=f"h-{path}-{n_chunks}",
-        title=path.rsplit("/", 1)[-1], author=None, status=status, pages=n_chunks,
+        title=path.rsplit("/", 1)[-1], author=None, status=DocStatus(status), pages=n_chunks,
         chunks=[
             ChunkRecord(ordinal=i, text=f"{path} passage {i}", char_start=0, char_end=10, page=i + 1, embedding=vecs[i])
             for i in range(n_chunks)

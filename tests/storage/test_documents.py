@@ -37,7 +37,7 @@ def test_recommitting_a_path_replaces_its_chunks_and_never_reuses_ids(store: Sto
 def test_a_failing_batch_commits_nothing(store: Store, folder_id: int, rng) -> None:
     good = record("/library/good.pdf", folder_id, 2, rng)
     bad = record("/library/bad.pdf", folder_id, 2, rng)
-    bad.chunks[1].text = None  # not storable (NOT NULL): the transaction must roll back
+    bad.chunks[1].text = None  # type: ignore[assignment]  # not storable (NOT NULL): the transaction must roll back
     with pytest.raises(IntegrityError):
         store.commit_documents([good, bad])
     assert store.known_documents() == {}

@@ -7,6 +7,7 @@ import numpy as np
 
 from desktop_search.storage import Store
 from desktop_search.storage.records import ChunkRecord, DocumentRecord
+from desktop_search.storage.schema import DocStatus
 from tests.storage.conftest import record
 
 
@@ -15,7 +16,7 @@ def _add(store: Store, folder: Path, name: str, text: str) -> None:
     store.commit_documents([
         DocumentRecord(
             path=str(folder / name), folder_id=fid, kind="pdf", size=1, mtime_ns=1, hash=name, title=name,
-            author=None, status="indexed",
+            author=None, status=DocStatus.INDEXED,
             chunks=[ChunkRecord(ordinal=0, text=text, char_start=0, char_end=len(text), embedding=np.ones(4))],
         )
     ])

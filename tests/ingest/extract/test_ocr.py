@@ -4,6 +4,7 @@ from __future__ import annotations
 import shutil
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,11 +30,11 @@ def tesseract() -> str:
     return found
 
 
-def extract(path: Path, **options: object):
+def extract(path: Path, **options: Any):
     return extract_file(path, path.read_bytes(), OcrOptions(**options))
 
 
-def scanned(tmp_path: Path, name: str, pages: list[TextPage], dpi: int = 200, **tilt: float) -> Path:
+def scanned(tmp_path: Path, name: str, pages: list[TextPage], dpi: int = 200, **tilt: Any) -> Path:
     """``pages`` typeset, then turned into an image-only PDF as a scanner would."""
     source = write_pdf(tmp_path / f"{name}-source.pdf", pages)
     return scan_pdf(source, tmp_path / f"{name}.pdf", dpi=dpi, **tilt)

@@ -38,11 +38,12 @@ def test_pages_are_one_based_and_keep_their_text(tmp_path: Path) -> None:
 
 def test_page_labels_are_kept_where_they_differ_from_the_number(tmp_path: Path) -> None:
     from pypdf import PdfWriter
+    from pypdf.constants import PageLabelStyle
 
     plain = make_pdf(tmp_path / "plain.pdf", ["preface text", "more preface", "chapter one text"])
     writer = PdfWriter(clone_from=str(plain))
-    writer.set_page_label(0, 1, style="/r")  # i, ii
-    writer.set_page_label(2, 2, style="/D", start=1)  # 1
+    writer.set_page_label(0, 1, style=PageLabelStyle.LOWERCASE_ROMAN)  # i, ii
+    writer.set_page_label(2, 2, style=PageLabelStyle.DECIMAL, start=1)  # 1
     labelled = tmp_path / "labelled.pdf"
     with open(labelled, "wb") as fh:
         writer.write(fh)
