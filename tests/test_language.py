@@ -22,6 +22,22 @@ def test_detect_names_the_main_writing_system(text: str, lang: Lang | None) -> N
     assert detect(text) == lang
 
 
+def test_letters_are_counted_by_block_as_one_by_one() -> None:
+    import random
+    from collections import Counter
+
+    from desktop_search.language import _BLOCKS, letter_counts
+
+    rng = random.Random(0)
+    # Letters of every block and none, and non-letters inside the blocks' ranges (×, ÷, ゛, ・).
+    alphabet = "aZé×÷ßЖж猫東京ーひカ゛・한국αΩ1 .、。" + chr(0x24F) + chr(0x250)
+    for _ in range(300):
+        text = "".join(rng.choices(alphabet, k=rng.randint(0, 60)))
+        one_by_one = Counter(next((n for pattern, n in _BLOCKS if pattern.match(ch)), "other")
+                             for ch in text if ch.isalpha())
+        assert letter_counts(text) == one_by_one, text
+
+
 def test_cjk_grams_are_characters_and_pairs_of_cjk_runs_only() -> None:
     assert cjk_grams("東京 is 大都市") == "東 京 東京 大 都 市 大都 都市"
     assert cjk_grams("English only") == ""
