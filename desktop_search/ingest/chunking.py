@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from desktop_search.embed.tokenizer import load_model_tokenizer
 from desktop_search.ingest.extract.document import Segment
+from desktop_search.recipe import embedding_text as embedding_text  # re-exported: the recipe owns it now
 
 # A unit ends after a sentence end (Latin or CJK) followed by space, after a
 # CJK full stop even with no space, or at a paragraph break.
@@ -49,22 +50,6 @@ class ChunkJob:
 def load_chunk_tokenizer(folder: str | Path) -> Tokenizer:
     """The lightest tokenizer that chunks exactly like the model's own (no ``transformers`` in the workers)."""
     return load_model_tokenizer(folder, for_chunking=True)
-
-
-def embedding_text(title: str | None, text: str, title_prefix: bool) -> str:
-    """What the model embeds for a passage: ``title\n`` + passage (the title
-    tells a later passage what the document is about), or the passage alone
-    when it opens with the title already, as most first pages do: the copy
-    would cost tokens (5% of those SciFact embeds) and only weigh the title twice."""
-    if not (title_prefix and title) or _opens_with(text, title):
-        return text
-    return title + "\n" + text
-
-
-def _opens_with(text: str, title: str) -> bool:
-    """Whether ``text`` starts with ``title``, ignoring case and how lines and spaces fall."""
-    head = " ".join(text[: 2 * len(title) + 16].split()).casefold()
-    return head.startswith(" ".join(title.split()).casefold())
 
 
 @dataclass
