@@ -13,7 +13,9 @@ Who runs what, and what crosses between them:
   a CPU it then waits until every file is read: the model and the readers
   would share the same cores, and reading first makes the whole library
   keyword-searchable in the time reading alone takes, for about the same
-  total time. On a GPU it embeds from the first commit.
+  total time. On a GPU it embeds from the first commit. Once every file is
+  read and every passage has a vector, it embeds again the passages an
+  older recipe made (``Store.stale_chunks``; their old vectors serve meanwhile).
 - **"index-vectors" thread** (:class:`VectorStream`): stores each
   :class:`EmbeddedBatch` (one transaction) and adds it to the hnsw index.
 
@@ -46,7 +48,7 @@ from desktop_search.ingest.extract import kind_of
 from desktop_search.ingest.pool import ExtractionResult
 from desktop_search.paths import DataPaths
 from desktop_search.storage import Store, VectorIndex
-from desktop_search.storage.records import ChunkRecord, DocumentRecord
+from desktop_search.storage.records import ChunkRecord, DocumentRecord, PendingChunk
 from desktop_search.storage.schema import DocStatus
 
 if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
@@ -65,12 +67,14 @@ class PendingBatch:
 
     ids: np.ndarray
     texts: list[str]
+    replace: bool = False  # passages with an old recipe's vector, which the new one replaces
 
 
 @dataclass(frozen=True)
 class EmbeddedBatch:
     ids: np.ndarray
     vectors: np.ndarray
+    replace: bool = False
 
 
 @dataclass
@@ -80,7 +84,7 @@ class Counts:
     files_done: int = 0
     passages_committed: int = 0
     embedded: int = 0
-    waiting_at_start: int = 0  # passages a killed or cancelled run left without vectors
+    waiting_at_start: int = 0  # passages a killed or cancelled run left without vectors, and those queued for a new one
     failed: int = 0
     embedding_since: float | None = None  # time.monotonic() when the first batch went to the model
 
@@ -215,6 +219,7 @@ class EmbedStream(threading.Thread):
         self.idle = threading.Event()  # waiting for passages to embed
         self.error: BaseException | None = None
         self._after = 0  # highest id handed on; the store thread may not have stored it yet
+        self._stale_after = 0  # the same, for passages embedded again
 
     def run(self) -> None:
         try:
@@ -230,6 +235,8 @@ class EmbedStream(threading.Thread):
                     continue
                 done = self.reading_done.is_set()  # read before looking, so no last commit is missed
                 batch = self._next()
+                if batch is None and done:
+                    batch = self._next_stale()
                 if batch is None:
                     if done:
                         return
@@ -243,7 +250,7 @@ class EmbedStream(threading.Thread):
                     self.counts.embedding_since = time.monotonic()
                 vecs = embedder.encode_passages(batch.texts)
                 t0 = time.perf_counter()
-                self._put(EmbeddedBatch(batch.ids, vecs))
+                self._put(EmbeddedBatch(batch.ids, vecs, batch.replace))
                 self.clock.add("store wait", time.perf_counter() - t0)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which re-raises it
             self.error = exc
@@ -255,8 +262,19 @@ class EmbedStream(threading.Thread):
         if not rows:
             return None
         self._after = rows[-1].id
+        return self._batch(rows)
+
+    def _next_stale(self) -> PendingBatch | None:
+        """Passages due for a new vector, once every new passage has one."""
+        rows = self.store.stale_chunks(self._stale_after, self.batch_chunks)
+        if not rows:
+            return None
+        self._stale_after = rows[-1].id
+        return self._batch(rows, replace=True)
+
+    def _batch(self, rows: list[PendingChunk], replace: bool = False) -> PendingBatch:
         texts = [embedding_text(r.title, r.text, self.title_prefix) for r in rows]
-        return PendingBatch(np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows)), texts)
+        return PendingBatch(np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows)), texts, replace)
 
     def _put(self, item: EmbeddedBatch) -> None:
         while not self.stop.is_set():
@@ -292,11 +310,12 @@ class VectorStream(threading.Thread):
             try:
                 t0 = time.perf_counter()
                 with self.write_lock:
-                    took = self.store.store_embeddings(item.ids, item.vectors)
+                    store = self.store.replace_embeddings if item.replace else self.store.store_embeddings
+                    took = store(item.ids, item.vectors)
                     if len(took) < len(item.ids):
                         keep = np.isin(item.ids, took)
-                        item = EmbeddedBatch(item.ids[keep], item.vectors[keep])
-                    self.vectors.add(item.ids, item.vectors)
+                        item = EmbeddedBatch(item.ids[keep], item.vectors[keep], item.replace)
+                    self.vectors.add(item.ids, item.vectors)  # a replaced vector is updated in place
                     if time.monotonic() - last_save >= self.save_interval_s:
                         self.vectors.save(self.paths)
                         last_save = time.monotonic()
