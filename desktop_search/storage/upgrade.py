@@ -71,9 +71,10 @@ from desktop_search.storage.schema import SCHEMA_VERSION, MetaKey, meta
 logger = logging.getLogger(__name__)
 
 # Free space an upgrade wants, as multiples of the database: the backup copy, plus, for a step
-# that rewrites the passages, the new table (the old pages stay in the file as free pages) and a
-# WAL about twice the table before its checkpoint (measured: 27 s and an 826 MB WAL for 200,000
-# passages in a 411 MB table).
+# that rewrites the passages, the new tables (the old pages stay in the file as free pages) and
+# the WAL until its checkpoint. Measured (benchmarks/bench_migration.py, 200,000 passages, a
+# 910 MB schema-2 database): the file grew by 390 MB and the WAL peaked at 791 MB, 1.3 times the
+# database besides the backup; 2.5 leaves room for larger passages and a slower checkpoint.
 BACKUP_FACTOR = 1.0
 REWRITE_FACTOR = 2.5
 SPACE_MARGIN = 16 * 2**20
