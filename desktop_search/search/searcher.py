@@ -17,6 +17,7 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from desktop_search.embed.engine import Precision, follow_index
 from desktop_search.embed.models import ModelSpec, resolve_model
 from desktop_search.errors import IndexMismatchError, UserFacingError
 from desktop_search.language import detect_query
@@ -30,6 +31,7 @@ from desktop_search.search.query import parse_query
 from desktop_search.search.results import DocumentResult, SearchResult, flatten
 from desktop_search.search.terms import PER_DOCUMENT
 from desktop_search.storage import Manifest, Store, VectorIndex
+from desktop_search.storage.schema import MetaKey
 
 if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
     from desktop_search.embed.embedder import TextEmbedder
@@ -50,10 +52,12 @@ class Searcher:
         fusion: FusionSettings | None = None,
         threads: int | None = None,
         precision: str = "auto",
+        engine: str = "auto",
     ) -> None:
         self.paths = paths
         self.threads = threads
         self.precision = precision
+        self.engine = engine
         self.fusion = fusion or FusionSettings()
         self.device = device
         self.store = Store(paths.database, readonly=True)
@@ -111,8 +115,14 @@ class Searcher:
 
                 assert self.spec is not None
                 self._embedder = Embedder(self.spec, device=self.device, threads=self.threads,
-                                          precision=self.precision)
+                                          precision=self.query_precision()[0], engine=self.engine)
             return self._embedder
+
+    def query_precision(self) -> tuple[Precision, str | None]:
+        """What queries are embedded in for this index (:func:`~desktop_search.embed.engine.follow_index`),
+        and a one-line note when that differs from how its vectors were made."""
+        recorded = self.store.get_meta(MetaKey.EMBEDDING_PRECISION) if self.manifest is not None else None
+        return follow_index(self.precision, recorded, query=True)
 
     def refresh(self) -> None:
         """Load the vectors, or add chunks committed since they were loaded."""
