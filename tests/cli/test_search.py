@@ -110,5 +110,5 @@ def test_precision_option_and_a_bad_precision_setting(cli, indexed: Path, tmp_pa
     assert code == 2 and "Unknown precision 'fp8'" in err and "Traceback" not in err
     code, _, err = cli("--precision", "fp16", "search", "statins", "--mode", "dense")  # a GPU's precision, on a CPU
     assert code == 2 and "fp16 runs on NVIDIA GPUs" in err and "Traceback" not in err
-    code, out, _ = cli("--precision", "bf16", "search", "statins", "--json", "--mode", "dense")  # the option wins
+    code, out, _ = cli("--precision", "int8", "search", "statins", "--json", "--mode", "dense")  # the option wins
     assert code == 0 and json_lines(out)

@@ -65,7 +65,7 @@ def run(ctx: Context, args: argparse.Namespace) -> Figures:
     records = keep.messages
     n = args.passages or args.budget // 256 * 2  # two batches' worth at the start budget
     texts = oom_texts(ctx, n)
-    emb = Embedder(spec, device=ctx.device, token_budget=args.budget)
+    emb = Embedder(spec, device=ctx.device, token_budget=args.budget, engine="torch")  # the GPU engine
     if ctx.cuda:
         total = torch.cuda.get_device_properties(0).total_memory
         fraction = min(1.0, args.card_gib * 2**30 / total)
