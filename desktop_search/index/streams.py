@@ -20,12 +20,17 @@ Who runs what, and what crosses between them:
 The store is the queue between the first two, so a kill -9 at any moment
 loses nothing: committed passages without a vector are what the next run's
 embed stream starts with, and a vector is stored only into a passage that has
-none (:meth:`Store.store_embeddings`), so nothing is embedded twice.
+none (:meth:`Store.store_embeddings`), so nothing is embedded twice. Beside
+it, an :class:`InputIdCache` hands the passages' model input ids (made by the
+extraction workers) from the first stream to the second, so the main process
+does not tokenize them again; a passage whose ids it does not hold (left by a
+killed run, or over its memory bound) is tokenized from its stored text.
 Writes of both streams (SQLite and hnsw together) take one lock, so the hnsw
 index never sees a passage deleted in between.
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import os
 import queue
@@ -40,6 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from desktop_search.checkpoints import checkpoint
+from desktop_search.embed.tokenizer import PassageIds
 from desktop_search.failures import FailureCode
 from desktop_search.ingest.chunking import embedding_text
 from desktop_search.ingest.extract import kind_of
@@ -57,14 +63,62 @@ logger = logging.getLogger(__name__)
 # Embedded batches waiting to be stored: the model goes on with the next
 # batch while SQLite and hnsw take the last one.
 STORE_QUEUE = 2
+# Token ids held for passages waiting to be embedded: 32 MiB of int32, some
+# 40,000 passages, far more than a GPU's embed stream lags behind; on a CPU,
+# where it waits for reading to end, a larger library's later passages are
+# tokenized when they are embedded.
+MAX_CACHED_TOKENS = 8_000_000
 
 
 @dataclass(frozen=True)
 class PendingBatch:
-    """Committed passages without vectors, oldest first, with their embedding input."""
+    """Committed passages without vectors, oldest first, with their embedding input (and its ids, where known)."""
 
     ids: np.ndarray
     texts: list[str]
+    input_ids: list[np.ndarray | None]
+
+
+class InputIdCache:
+    """The model input ids of committed passages, by chunk id, until the embed stream takes them.
+
+    One document's passages take consecutive chunk ids, so its ids are kept
+    as one :class:`PassageIds` under its first chunk id; the embed stream reads
+    passages oldest first, so a document it has gone past is dropped. Memory
+    stays under ``max_tokens``: ids that do not fit are not kept (their
+    passages are tokenized from their text).
+    """
+
+    def __init__(self, max_tokens: int = MAX_CACHED_TOKENS) -> None:
+        self.max_tokens = max_tokens
+        self.tokens = 0
+        self._lock = threading.Lock()
+        self._firsts: list[int] = []  # ascending: commits give ever higher ids
+        self._docs: dict[int, PassageIds] = {}
+
+    def put(self, first_id: int, ids: PassageIds) -> None:
+        with self._lock:
+            if not len(ids) or self.tokens + ids.tokens > self.max_tokens:
+                return
+            bisect.insort(self._firsts, first_id)
+            self._docs[first_id] = ids
+            self.tokens += ids.tokens
+
+    def take(self, chunk_ids: np.ndarray) -> list[np.ndarray | None]:
+        """The ids of these passages (ascending), None where not held; forgets documents up to the last of them."""
+        out: list[np.ndarray | None] = []
+        with self._lock:
+            for cid in chunk_ids.tolist():
+                k = bisect.bisect_right(self._firsts, cid) - 1
+                doc = self._docs.get(self._firsts[k]) if k >= 0 else None
+                out.append(doc[cid - self._firsts[k]] if doc is not None and cid - self._firsts[k] < len(doc) else None)
+            top = int(chunk_ids[-1]) if len(chunk_ids) else -1
+            done = 0
+            while done < len(self._firsts) and self._firsts[done] + len(self._docs[self._firsts[done]]) - 1 <= top:
+                self.tokens -= self._docs.pop(self._firsts[done]).tokens
+                done += 1
+            del self._firsts[:done]
+        return out
 
 
 @dataclass(frozen=True)
@@ -106,8 +160,8 @@ class TimedEmbedder:
         self.clock = clock
         self._seen = dict(embedder.timings)
 
-    def encode_passages(self, texts: list[str]) -> np.ndarray:
-        vecs = self.embedder.encode_passages(texts)
+    def encode_passages(self, texts: list[str], ids: list[np.ndarray | None] | None = None) -> np.ndarray:
+        vecs = self.embedder.encode_passages(texts, ids)
         for key, value in self.embedder.timings.items():
             self.clock.add(key, value - self._seen.get(key, 0.0))
             self._seen[key] = value
@@ -149,7 +203,7 @@ class KeywordStream:
 
     def __init__(self, store: Store, vectors: VectorIndex, write_lock: threading.Lock, counts: Counts,
                  clock: StreamClock, batch_chunks: int, flush_interval_s: float, on_commit: Callable[[], None],
-                 on_record: Callable[[DocumentRecord], None]) -> None:
+                 on_record: Callable[[DocumentRecord], None], input_ids: InputIdCache) -> None:
         self.store = store
         self.vectors = vectors
         self.write_lock = write_lock
@@ -159,7 +213,9 @@ class KeywordStream:
         self.flush_interval_s = flush_interval_s
         self.on_commit = on_commit  # wakes the embed stream
         self.on_record = on_record  # the run's report
+        self.input_ids = input_ids  # handed to the embed stream once committed
         self._pending: list[DocumentRecord] = []
+        self._pending_ids: list[PassageIds | None] = []
         self._pending_chunks = 0
         self._last_flush = time.monotonic()
 
@@ -167,9 +223,11 @@ class KeywordStream:
     def pending_chunks(self) -> int:
         return self._pending_chunks
 
-    def add(self, rec: DocumentRecord, eager: bool) -> None:
-        """Queue one file; commit when the batch is full, old, or ``eager`` (the embedder waits)."""
+    def add(self, rec: DocumentRecord, eager: bool, input_ids: PassageIds | None = None) -> None:
+        """Queue one file (with its passages' model input, if known); commit when the batch is full, old, or
+        ``eager`` (the embedder waits)."""
         self._pending.append(rec)
+        self._pending_ids.append(input_ids)
         self._pending_chunks += len(rec.chunks)
         if (self._pending_chunks >= self.batch_chunks or eager
                 or time.monotonic() - self._last_flush >= self.flush_interval_s):
@@ -177,6 +235,7 @@ class KeywordStream:
 
     def flush(self) -> None:
         batch, self._pending, self._pending_chunks = self._pending, [], 0
+        batch_ids, self._pending_ids = self._pending_ids, []
         self._last_flush = time.monotonic()
         if not batch:
             return
@@ -184,6 +243,9 @@ class KeywordStream:
         with self.write_lock:
             _, gone = self.store.commit_documents(batch)
             self.vectors.mark_deleted(gone)
+        for rec, input_ids in zip(batch, batch_ids, strict=True):
+            if input_ids is not None and rec.first_chunk_id is not None and len(rec.chunks) == len(input_ids):
+                self.input_ids.put(rec.first_chunk_id, input_ids)
         self.clock.add("commit", time.perf_counter() - t0)
         for rec in batch:
             self.on_record(rec)
@@ -198,9 +260,10 @@ class EmbedStream(threading.Thread):
 
     def __init__(self, store: Store, load_embedder: Callable[[], TimedEmbedder], title_prefix: bool,
                  batch_chunks: int, out: queue.Queue[EmbeddedBatch | None], clock: StreamClock,
-                 counts: Counts, cancel: threading.Event, pause: threading.Event) -> None:
+                 counts: Counts, cancel: threading.Event, pause: threading.Event, input_ids: InputIdCache) -> None:
         super().__init__(name="index-embed", daemon=True)
         self.store = store
+        self.input_ids = input_ids
         self.load_embedder = load_embedder
         self.title_prefix = title_prefix
         self.batch_chunks = batch_chunks
@@ -241,7 +304,7 @@ class EmbedStream(threading.Thread):
                 checkpoint("embedding")
                 if self.counts.embedding_since is None:
                     self.counts.embedding_since = time.monotonic()
-                vecs = embedder.encode_passages(batch.texts)
+                vecs = embedder.encode_passages(batch.texts, batch.input_ids)
                 t0 = time.perf_counter()
                 self._put(EmbeddedBatch(batch.ids, vecs))
                 self.clock.add("store wait", time.perf_counter() - t0)
@@ -256,7 +319,8 @@ class EmbedStream(threading.Thread):
             return None
         self._after = rows[-1].id
         texts = [embedding_text(r.title, r.text, self.title_prefix) for r in rows]
-        return PendingBatch(np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows)), texts)
+        ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
+        return PendingBatch(ids, texts, self.input_ids.take(ids))
 
     def _put(self, item: EmbeddedBatch) -> None:
         while not self.stop.is_set():

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 
+from desktop_search.embed.tokenizer import PassageIds
 from desktop_search.errors import ExtractionError
 from desktop_search.failures import FailureCode
 from desktop_search.ingest.chunking import Chunk, Chunker, ChunkJob, load_chunk_tokenizer
@@ -50,6 +51,7 @@ class ExtractionResult:
     seconds: float = 0.0
     failure: FailureCode | None = None
     chunks: list[Chunk] | None = None  # with a ChunkJob; the document's segments are then dropped
+    input_ids: PassageIds | None = None  # the chunks' model input, with a ChunkJob that asks for it
     chunk_seconds: float = 0.0
 
 
@@ -122,7 +124,11 @@ def _read_one(path: str, chunker: Chunker | None, job: ChunkJob | None, ocr: Ocr
         reply = ExtractionResult(path, document=doc)
         if chunker is not None and job is not None:
             t0 = time.perf_counter()
-            reply.chunks = chunker.chunk_document(doc.title, doc.segments, job.passage_prefix)
+            if job.input_max_tokens:
+                reply.chunks, reply.input_ids = chunker.chunk_with_ids(doc.title, doc.segments, job.passage_prefix,
+                                                                       job.input_max_tokens)
+            else:
+                reply.chunks = chunker.chunk_document(doc.title, doc.segments, job.passage_prefix)
             doc.segments = []  # the passages carry the text; no need to send it twice
             reply.chunk_seconds = time.perf_counter() - t0
     except ExtractionError as exc:

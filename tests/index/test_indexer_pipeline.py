@@ -29,11 +29,11 @@ class FailingEmbedder(Embedder):
     fail_on = 3
     calls = 0
 
-    def encode_passages(self, texts):
+    def encode_passages(self, texts, ids=None):
         self.calls += 1
         if self.calls == self.fail_on:
             raise RuntimeError("simulated embedding failure")
-        return super().encode_passages(texts)
+        return super().encode_passages(texts, ids)
 
 
 def _stored(data_dir):
