@@ -240,7 +240,7 @@ class Indexer:
         manifest = build_manifest(spec, self.options.chunking)
         job = ChunkJob(str(spec.path), ChunkSettings(manifest.max_tokens, manifest.overlap_tokens, manifest.title_prefix),
                        manifest.passage_prefix, input_max_tokens=spec.max_tokens)
-        input_ids = InputIdCache()
+        input_ids = InputIdCache(handed_over=store.max_chunk_id())  # passages of earlier runs: tokenized
         folder_of = dict(plan.todo)
         counts = Counts(waiting_at_start=waiting)
         clock = StreamClock()

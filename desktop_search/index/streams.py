@@ -10,10 +10,13 @@ Who runs what, and what crosses between them:
   waiting for a vector from the store, oldest first, as a
   :class:`PendingBatch`, embeds them, and hands an :class:`EmbeddedBatch` on.
   It loads the model itself, so reading starts while the model loads. On
-  a CPU it then waits until every file is read: the model and the readers
-  would share the same cores, and reading first makes the whole library
-  keyword-searchable in the time reading alone takes, for about the same
-  total time. On a GPU it embeds from the first commit.
+  a CPU it then embeds a first small batch and, if the model costs much next
+  to reading (the model an index is made with does), waits until every file
+  is read: the model and the readers would share the same cores, and reading
+  first makes the whole library keyword-searchable in the time reading alone
+  takes, for about the same total time. A model that costs little next to
+  reading goes on alongside, using what the readers leave of the cores. On
+  a GPU it embeds from the first commit.
 - **"index-vectors" thread** (:class:`VectorStream`): stores each
   :class:`EmbeddedBatch` (one transaction) and adds it to the hnsw index.
 
@@ -68,6 +71,12 @@ STORE_QUEUE = 2
 # where it waits for reading to end, a larger library's later passages are
 # tokenized when they are embedded.
 MAX_CACHED_TOKENS = 8_000_000
+# On a CPU the embed stream embeds this many passages alongside reading to see what the model costs,
+PROBE_PASSAGES = 32
+# and goes on alongside if a passage costs it (forward seconds x cores) at most this share of what reading it
+# costs the workers: then it barely slows reading. The default model costs some 20 times reading on a CPU;
+# the benchmarks' free forward a fifth.
+CHEAP_MODEL = 0.5
 
 
 @dataclass(frozen=True)
@@ -86,12 +95,16 @@ class InputIdCache:
     as one :class:`PassageIds` under its first chunk id; the embed stream reads
     passages oldest first, so a document it has gone past is dropped. Memory
     stays under ``max_tokens``: ids that do not fit are not kept (their
-    passages are tokenized from their text).
+    passages are tokenized from their text). ``handed_over`` is the last
+    passage whose ids are in (or will never be): the embed stream reads no
+    further while reading goes on, or it would find a commit whose ids are
+    not here yet and tokenize it.
     """
 
-    def __init__(self, max_tokens: int = MAX_CACHED_TOKENS) -> None:
+    def __init__(self, max_tokens: int = MAX_CACHED_TOKENS, handed_over: int = 0) -> None:
         self.max_tokens = max_tokens
         self.tokens = 0
+        self.handed_over = handed_over
         self._lock = threading.Lock()
         self._firsts: list[int] = []  # ascending: commits give ever higher ids
         self._docs: dict[int, PassageIds] = {}
@@ -246,6 +259,8 @@ class KeywordStream:
         for rec, input_ids in zip(batch, batch_ids, strict=True):
             if input_ids is not None and rec.first_chunk_id is not None and len(rec.chunks) == len(input_ids):
                 self.input_ids.put(rec.first_chunk_id, input_ids)
+            if rec.first_chunk_id is not None:
+                self.input_ids.handed_over = max(self.input_ids.handed_over, rec.first_chunk_id + len(rec.chunks) - 1)
         self.clock.add("commit", time.perf_counter() - t0)
         for rec in batch:
             self.on_record(rec)
@@ -282,9 +297,9 @@ class EmbedStream(threading.Thread):
     def run(self) -> None:
         try:
             embedder = self.load_embedder()
-            if embedder.device.startswith("cpu"):
+            if embedder.device.startswith("cpu") and not self._cheap_next_to_reading(embedder):
                 t0 = time.perf_counter()
-                while not (self.reading_done.is_set() or self.cancel.is_set() or self.stop.is_set()):
+                while not self._reading_over():
                     self.reading_done.wait(0.2)
                 self.clock.add("waiting for reading", time.perf_counter() - t0)
             while not (self.cancel.is_set() or self.stop.is_set()):
@@ -292,29 +307,59 @@ class EmbedStream(threading.Thread):
                     self.cancel.wait(0.2)
                     continue
                 done = self.reading_done.is_set()  # read before looking, so no last commit is missed
-                batch = self._next()
+                batch = self._next(upto=None if done else self.input_ids.handed_over)
                 if batch is None:
                     if done:
                         return
-                    self.idle.set()
+                    # An idle GPU gets small commits; a CPU, whose model shares the cores, full ones.
+                    if not embedder.device.startswith("cpu"):
+                        self.idle.set()
                     self.wake.wait(0.5)
                     self.wake.clear()
                     self.idle.clear()
                     continue
-                checkpoint("embedding")
-                if self.counts.embedding_since is None:
-                    self.counts.embedding_since = time.monotonic()
-                vecs = embedder.encode_passages(batch.texts, batch.input_ids)
-                t0 = time.perf_counter()
-                self._put(EmbeddedBatch(batch.ids, vecs))
-                self.clock.add("store wait", time.perf_counter() - t0)
+                self._embed(embedder, batch)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which re-raises it
             self.error = exc
         finally:
             self.out.put(None)
 
-    def _next(self) -> PendingBatch | None:
-        rows = self.store.pending_chunks(self._after, self.batch_chunks)
+    def _reading_over(self) -> bool:
+        return self.reading_done.is_set() or self.cancel.is_set() or self.stop.is_set()
+
+    def _embed(self, embedder: TimedEmbedder, batch: PendingBatch) -> float:
+        """Embed a batch and hand it to the vector stream; returns the seconds the model took."""
+        checkpoint("embedding")
+        if self.counts.embedding_since is None:
+            self.counts.embedding_since = time.monotonic()
+        t0 = time.perf_counter()
+        vecs = embedder.encode_passages(batch.texts, batch.input_ids)
+        t1 = time.perf_counter()
+        self._put(EmbeddedBatch(batch.ids, vecs))
+        self.clock.add("store wait", time.perf_counter() - t1)
+        return t1 - t0
+
+    def _cheap_next_to_reading(self, embedder: TimedEmbedder) -> bool:
+        """Whether the model (on a CPU) costs little next to reading; embeds a first small batch to tell."""
+        from desktop_search.embed.embedder import cpu_cores
+
+        self.idle.set()  # the text stream commits a small batch for it
+        while self.counts.passages_committed < PROBE_PASSAGES and not self._reading_over():
+            self.wake.wait(0.2)
+            self.wake.clear()
+        self.idle.clear()
+        batch = None if self._reading_over() else self._next(PROBE_PASSAGES, self.input_ids.handed_over)
+        if batch is None:
+            return True  # reading is over: nothing left to weigh against
+        model = self._embed(embedder, batch) * cpu_cores() / len(batch.ids)
+        read = (self.clock.seconds["extract"] + self.clock.seconds["chunk"]) / max(1, self.counts.passages_committed)
+        cheap = model <= CHEAP_MODEL * read
+        logger.info("The model costs %.2f ms of CPU a passage, reading %.2f ms: embedding %s", 1000 * model,
+                    1000 * read, "alongside reading" if cheap else "once every file is read")
+        return cheap
+
+    def _next(self, limit: int | None = None, upto: int | None = None) -> PendingBatch | None:
+        rows = self.store.pending_chunks(self._after, limit or self.batch_chunks, upto)
         if not rows:
             return None
         self._after = rows[-1].id

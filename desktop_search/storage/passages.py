@@ -31,8 +31,8 @@ class PassagesMixin(StoreBase):
 
     # -- the embedding queue ----------------------------------------------------------
 
-    def pending_chunks(self, after_id: int, limit: int) -> list[PendingChunk]:
-        """Passages without a vector and with id > ``after_id``, oldest first."""
+    def pending_chunks(self, after_id: int, limit: int, upto: int | None = None) -> list[PendingChunk]:
+        """Passages without a vector and with ``after_id`` < id (<= ``upto``), oldest first."""
         q = (
             select(chunks.c.id, chunks.c.text, documents.c.title)
             .join(documents, documents.c.id == chunks.c.document_id)
@@ -40,6 +40,8 @@ class PassagesMixin(StoreBase):
             .order_by(chunks.c.id)
             .limit(limit)
         )
+        if upto is not None:
+            q = q.where(chunks.c.id <= upto)
         with self.engine.connect() as conn:
             return [PendingChunk(int(r.id), r.text, r.title) for r in conn.execute(q)]
 

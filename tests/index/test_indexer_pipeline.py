@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 import pytest
@@ -146,3 +147,36 @@ def test_a_passage_that_opens_with_the_title_is_embedded_without_a_second_copy(t
     np.testing.assert_allclose(stored, expected, atol=2e-3)
     doubled = embedder.encode_passages(["Gamma rays in cells\n" + rows[0].text])[0]
     assert not np.allclose(stored[0], doubled, atol=2e-3)
+
+
+class CpuModel:
+    """A model on the CPU that costs ``seconds`` a passage: random unit vectors, no forward."""
+
+    def __init__(self, inner: Embedder, seconds: float) -> None:
+        self.inner = inner
+        self.seconds = seconds
+        self.spec, self.device, self.precision, self.name = inner.spec, "cpu", inner.precision, "a CPU"
+        self.timings = {"tokenize": 0.0, "forward": 0.0}
+        self.rng = np.random.default_rng(0)
+
+    def encode_queries(self, texts):
+        return self.encode_passages(texts)
+
+    def encode_passages(self, texts, ids=None):
+        time.sleep(self.seconds * len(texts))
+        self.timings["forward"] += self.seconds * len(texts)
+        v = self.rng.normal(size=(len(texts), self.spec.dim)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("seconds, waits", [(0.0, False), (0.05, True)])
+def test_on_a_cpu_only_a_model_costly_next_to_reading_waits_for_reading_to_end(tiny_model, data_dir, tmp_path,
+                                                                              seconds, waits):
+    """A first batch tells what the model costs against reading (worker seconds a passage): a cheap model embeds
+    alongside the readers, a costly one waits for the last file so the library is keyword-searchable sooner."""
+    lib = _library(tmp_path / "lib", n=60)
+    model = CpuModel(Embedder(resolve_model(str(tiny_model)), device="cpu"), seconds)
+    options = IndexOptions(model=str(tiny_model), device="cpu", workers=1, batch_chunks=16)
+    report = Indexer(data_dir, options, embedder=model).run(add=[lib])
+    assert report.added == 60 and report.embedded == report.chunks > 32
+    assert ("waiting for reading" in report.timings) == waits
