@@ -28,8 +28,10 @@ it, an :class:`InputIdCache` hands the passages' model input ids (made by the
 extraction workers) from the first stream to the second, so the main process
 does not tokenize them again; a passage whose ids it does not hold (left by a
 killed run, or over its memory bound) is tokenized from its stored text.
-Writes of both streams (SQLite and hnsw together) take one lock, so the hnsw
-index never sees a passage deleted in between.
+The streams' SQLite writes take one lock; the hnsw index has its own, so a
+text commit does not wait for vectors going into hnsw. A passage a commit
+deletes (its file replaced) while its vector is on the way in is marked
+deleted again once the vector is in (``Counts.deleted``).
 """
 from __future__ import annotations
 
@@ -150,6 +152,7 @@ class Counts:
     waiting_at_start: int = 0  # passages a killed or cancelled run left without vectors
     failed: int = 0
     embedding_since: float | None = None  # time.monotonic() when the first batch went to the model
+    deleted: list[int] = field(default_factory=list)  # passages this run's commits deleted, under the write lock
 
 
 @dataclass
@@ -256,6 +259,7 @@ class KeywordStream:
         with self.write_lock:
             _, gone = self.store.commit_documents(batch)
             self.vectors.mark_deleted(gone)
+            self.counts.deleted.extend(gone)
         for rec, input_ids in zip(batch, batch_ids, strict=True):
             if input_ids is not None and rec.first_chunk_id is not None and len(rec.chunks) == len(input_ids):
                 self.input_ids.put(rec.first_chunk_id, input_ids)
@@ -402,10 +406,14 @@ class VectorStream(threading.Thread):
                 t0 = time.perf_counter()
                 with self.write_lock:
                     took = self.store.store_embeddings(item.ids, item.vectors)
-                    if len(took) < len(item.ids):
-                        keep = np.isin(item.ids, took)
-                        item = EmbeddedBatch(item.ids[keep], item.vectors[keep])
-                    self.vectors.add(item.ids, item.vectors)
+                    deleted_before = len(self.counts.deleted)
+                if len(took) < len(item.ids):
+                    keep = np.isin(item.ids, took)
+                    item = EmbeddedBatch(item.ids[keep], item.vectors[keep])
+                self.vectors.add(item.ids, item.vectors)  # hnsw's own lock: commits of text go on meanwhile
+                with self.write_lock:
+                    # Deleted by a commit since they were stored: deleted in hnsw again, now that they are in.
+                    self.vectors.mark_deleted(np.intersect1d(item.ids, self.counts.deleted[deleted_before:]))
                     if time.monotonic() - last_save >= self.save_interval_s:
                         self.vectors.save(self.paths)
                         last_save = time.monotonic()

@@ -180,3 +180,43 @@ def test_on_a_cpu_only_a_model_costly_next_to_reading_waits_for_reading_to_end(t
     report = Indexer(data_dir, options, embedder=model).run(add=[lib])
     assert report.added == 60 and report.embedded == report.chunks > 32
     assert ("waiting for reading" in report.timings) == waits
+
+
+def test_a_passage_deleted_while_its_vector_goes_into_hnsw_stays_deleted(data_dir, tmp_path):
+    """hnsw takes vectors outside the SQLite write lock: a commit replacing their file in between must not
+    leave the old passages live in hnsw."""
+    import queue
+    import threading
+
+    from desktop_search.index.streams import Counts, EmbeddedBatch, InputIdCache, KeywordStream, StreamClock, VectorStream
+    from tests.storage.conftest import MANIFEST, record
+
+    rng = np.random.default_rng(0)
+    store = Store(data_dir.database)
+    store.check_manifest(MANIFEST)
+    folder = store.add_folder("/library")
+    old = record("/library/a.pdf", folder, 3, rng)
+    for c in old.chunks:
+        c.embedding = None
+    store.commit_documents([old])
+    old_ids = np.array([p.id for p in store.pending_chunks(0, 10)], dtype=np.int64)
+    vectors = VectorIndex(MANIFEST.dim)
+    lock, counts, clock = threading.Lock(), Counts(), StreamClock()
+    keyword = KeywordStream(store, vectors, lock, counts, clock, 100, 60.0, on_commit=lambda: None,
+                            on_record=lambda rec: None, input_ids=InputIdCache())
+    add = vectors.add
+
+    def replaced_meanwhile(ids, vecs):
+        keyword.add(record("/library/a.pdf", folder, 2, rng), eager=True)  # the file changed: its passages go
+        add(ids, vecs)
+
+    vectors.add = replaced_meanwhile  # type: ignore[method-assign]
+    inbox: queue.Queue[EmbeddedBatch | None] = queue.Queue()
+    inbox.put(EmbeddedBatch(old_ids, rng.normal(size=(3, MANIFEST.dim)).astype(np.float32)))
+    inbox.put(None)
+    stream = VectorStream(store, vectors, data_dir, lock, inbox, counts, clock, save_interval_s=1e9)
+    stream.run()
+    assert stream.error is None and sorted(counts.deleted) == sorted(old_ids.tolist())
+    assert len(store.fetch_chunks(range(1, 100))) == 2 and counts.embedded == 3
+    assert vectors.live_count == 0 and all(vectors.vector(int(i)) is None for i in old_ids)
+    store.close()
