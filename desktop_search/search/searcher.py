@@ -24,6 +24,7 @@ from desktop_search.language import CJK_CHARS, Lang, detect_query, korean_stem
 from desktop_search.paths import DataPaths, library_path
 from desktop_search.search.coverage import LanguageNotice, library_notice, query_notice
 from desktop_search.search.terms import PER_DOCUMENT, STOPWORDS, WORD, format_location
+from desktop_search.search.warmup import settle
 from desktop_search.storage import Manifest, Store, VectorIndex
 
 if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
@@ -330,6 +331,7 @@ class Searcher:
                 assert self.spec is not None
                 self._embedder = Embedder(self.spec, device=self.device, threads=self.threads,
                                           precision=self.precision)
+            settle(self._embedder)
             return self._embedder
 
     def refresh(self) -> None:
