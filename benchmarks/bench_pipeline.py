@@ -59,6 +59,8 @@ from desktop_search.embed import embedder as _embedder  # noqa: F401 - its OpenM
 from tests.conftest import build_tiny_model
 
 TICK = os.sysconf("SC_CLK_TCK")
+FREE_FORWARD = "free forward: 1-layer 16-wide random BERT, all-MiniLM-L6-v2 tokenizer"
+NATIVE = "native"
 SAMPLE_S = 0.05
 STAGES = ("extract", "chunk", "wait", "commit", "model", "waiting for reading", "tokenize", "forward", "store wait",
           "store")
@@ -176,8 +178,8 @@ class Sampler:
                 self.threads[name] = cpu
             else:
                 others += cpu
-        # Threads Python did not start: torch's intra-op (OpenMP) pool, the tokenizers' pool.
-        self.threads["other (torch, native)"] = max(self.threads.get("other (torch, native)", 0.0), others)
+        # Threads Python did not start and that live on: torch's intra-op (OpenMP) pool.
+        self.threads[NATIVE] = max(self.threads.get(NATIVE, 0.0), others)
 
 
 # -- the runs -----------------------------------------------------------------------------------------------
@@ -200,43 +202,75 @@ def library_of(args: argparse.Namespace, tmp: Path) -> tuple[Path, int]:
     return library, len(files)
 
 
-def run_in_process(args: argparse.Namespace, model: Path, library: Path, tmp: Path) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Setup:
+    """One measured run: what is indexed, with which model, where."""
+
+    model: Path
+    library: Path
+    data: Path
+    workers: int | None = None
+    batch_chunks: int | None = None
+    device: str = "cpu"
+
+
+def run_in_process(setup: Setup) -> dict[str, Any]:
     from desktop_search.embed.embedder import Embedder
     from desktop_search.embed.models import resolve_model
     from desktop_search.index.indexer import Indexer, IndexOptions
     from desktop_search.paths import resolve_data_dir
 
-    embedder = Embedder(resolve_model(str(model)), device="cpu")
+    embedder = Embedder(resolve_model(str(setup.model)), device=setup.device)
     embedder.encode_passages(["warm up the model"] * 8)
-    options = IndexOptions(model=str(model), device="cpu", workers=args.workers, batch_chunks=args.batch_chunks)
+    forward_cpu = [0.0]  # the calling thread's CPU inside the model's forward
+    forward = embedder._forward
+
+    def timed_forward(*args: Any) -> Any:
+        t0 = time.thread_time()
+        try:
+            return forward(*args)
+        finally:
+            forward_cpu[0] += time.thread_time() - t0
+
+    embedder._forward = timed_forward  # type: ignore[method-assign,assignment]  # counted, not changed
+    options = IndexOptions(model=str(setup.model), device=setup.device, workers=setup.workers,
+                           batch_chunks=setup.batch_chunks or IndexOptions.batch_chunks)
     # The forkserver (started with the first pool, kept for the process) runs the workers.
     before_kids = {pid: tree_cpu(pid) for pid in children(os.getpid())}
     busy0, total0 = machine_ticks()
     r0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter()
     with Sampler() as sampler:
-        report = Indexer(resolve_data_dir(tmp / "data"), options, embedder=embedder).run(add=[str(library)])
+        report = Indexer(resolve_data_dir(setup.data), options, embedder=embedder).run(add=[str(setup.library)])
     wall = time.perf_counter() - t0
     r1 = resource.getrusage(resource.RUSAGE_SELF)
     time.sleep(0.2)  # the forkserver reaps the last workers
     busy1, total1 = machine_ticks()
     workers = sum(tree_cpu(pid) - before_kids.get(pid, 0.0) for pid in children(os.getpid()))
     main = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    threads = dict(sampler.threads)
+    torch_threads = threads.pop(NATIVE, 0.0)
+    threads["index-embed: the forward"] = forward_cpu[0]
+    threads["index-embed"] = max(0.0, threads.get("index-embed", 0.0) - forward_cpu[0])  # sampled: may lag a tick
+    threads["torch's threads (the forward)"] = torch_threads
+    # Threads that ended before the last sample: hnswlib's add_items starts its own each call.
+    threads["short-lived threads (hnsw add), by difference"] = main - sum(threads.values())
     return {
         "passages": report.chunks, "embedded": report.embedded, "files_indexed": report.added,
         "files_failed": len(report.failed), "wall_s": wall, "main_cpu_s": main, "workers_cpu_s": workers,
-        "threads_cpu_s": {k: round(v, 3) for k, v in sorted(sampler.threads.items(), key=lambda kv: -kv[1])},
+        "forward_cpu_s": forward_cpu[0] + torch_threads,
+        "threads_cpu_s": {k: round(v, 3) for k, v in sorted(threads.items(), key=lambda kv: -kv[1])},
         "stages_s": {k: round(float(report.timings.get(k, 0.0)), 3) for k in STAGES},
         "machine_busy_share": (busy1 - busy0) / max(1, total1 - total0),
     }
 
 
-def run_cli(args: argparse.Namespace, model: Path, library: Path, tmp: Path) -> dict[str, Any]:
+def run_cli(setup: Setup) -> dict[str, Any]:
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    cmd = [sys.executable, "-m", "desktop_search", "--data-dir", str(tmp / "data"), "--model", str(model),
-           "--device", "cpu", "index", "--no-progress", str(library)]
-    if args.workers:
-        cmd[-1:-1] = ["--workers", str(args.workers)]
+    cmd = [sys.executable, "-m", "desktop_search", "--data-dir", str(setup.data), "--model", str(setup.model),
+           "--device", setup.device, "index", "--no-progress", str(setup.library)]
+    if setup.workers:
+        cmd[-1:-1] = ["--workers", str(setup.workers)]
     busy0, total0 = machine_ticks()
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -249,7 +283,7 @@ def run_cli(args: argparse.Namespace, model: Path, library: Path, tmp: Path) -> 
     if proc.returncode != 0:
         raise SystemExit(f"index failed (rc {proc.returncode}): {err[-2000:]}")
     print(out.strip().splitlines()[0])
-    with sqlite_ro(tmp / "data" / "index.sqlite3") as con:
+    with sqlite_ro(setup.data / "index.sqlite3") as con:
         passages, embedded = con.execute("SELECT count(*), count(embedding) FROM chunks").fetchone()
         files = con.execute("SELECT count(*) FROM documents WHERE status = 'indexed'").fetchone()[0]
     reaped = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
@@ -268,48 +302,59 @@ def sqlite_ro(db: Path) -> Any:
     return closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True))
 
 
+def figures_of(run: dict[str, Any]) -> dict[str, Any]:
+    """Per passage and per core, from a run's seconds (CPU-bound: what these CPU seconds allow on idle cores)."""
+    cores = len(os.sched_getaffinity(0))
+    n = max(1, run["passages"])
+    wall, main_cpu, workers_cpu = run["wall_s"], run["main_cpu_s"], run["workers_cpu_s"]
+    return {
+        **run, "cores": cores, "passages_per_s": n / wall, "main_cpu_ms_per_passage": 1000 * main_cpu / n,
+        "workers_cpu_ms_per_passage": 1000 * workers_cpu / n,
+        "our_busy_share": (main_cpu + workers_cpu) / (wall * cores),
+        "cpu_bound_passages_per_s": n / max(main_cpu, (main_cpu + workers_cpu) / cores),
+        "main_process_cap_passages_per_s": n / main_cpu if main_cpu else None,
+        "main_cpu_ms_per_passage_without_forward": 1000 * (main_cpu - run.get("forward_cpu_s", 0.0)) / n,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--library", default=str(LIBRARY), help="folder to index (default: the SciFact library)")
     ap.add_argument("-n", type=int, default=None, help="only the first N files (default: all)")
     ap.add_argument("--workers", type=int, default=None, help="extraction processes (default: the pipeline's choice)")
     ap.add_argument("--batch-chunks", type=int, default=None, help="in process: IndexOptions.batch_chunks")
+    ap.add_argument("--device", default="cpu", help="where the model runs: cpu (default), cuda")
     ap.add_argument("--model", help="a model folder instead of the free forward")
     ap.add_argument("--cli", action="store_true", help="time a cold `desktop-search index` process")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    if args.batch_chunks is None:
-        from desktop_search.index.indexer import IndexOptions
 
-        args.batch_chunks = IndexOptions.batch_chunks
-
-    cores = len(os.sched_getaffinity(0))
     with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp_name:
         tmp = Path(tmp_name)
         model = Path(args.model) if args.model else free_model(tmp / "free-model")
-        label = f"model {args.model}" if args.model else "free forward: 1-layer 16-wide random BERT, all-MiniLM-L6-v2 tokenizer"
+        label = f"model {args.model}" if args.model else FREE_FORWARD
         library, n_files = library_of(args, tmp)
         note_before, load_before = machine_note(), load()
-        run = (run_cli if args.cli else run_in_process)(args, model, library, tmp)
+        setup = Setup(model, library, tmp / "data", args.workers, args.batch_chunks, args.device)
+        run = (run_cli if args.cli else run_in_process)(setup)
         load_after = load()
-    n = max(1, run["passages"])
-    wall, main_cpu, workers_cpu = run["wall_s"], run["main_cpu_s"], run["workers_cpu_s"]
-    cpu_bound = n / max(main_cpu, (main_cpu + workers_cpu) / cores)
     figures: dict[str, Any] = {
         "mode": "cli" if args.cli else "in-process", "model": label, "library": str(args.library), "files": n_files,
-        "workers": args.workers, "cores": cores, **run,
-        "passages_per_s": n / wall, "main_cpu_ms_per_passage": 1000 * main_cpu / n,
-        "workers_cpu_ms_per_passage": 1000 * workers_cpu / n,
-        "our_busy_share": (main_cpu + workers_cpu) / (wall * cores), "cpu_bound_passages_per_s": cpu_bound,
-        "main_process_cap_passages_per_s": n / main_cpu if main_cpu else None,
-        "load_before": load_before, "load_after": load_after,
+        "workers": args.workers, "device": args.device, **figures_of(run), "load_before": load_before,
+        "load_after": load_after,
     }
+    n = max(1, run["passages"])
+    wall, main_cpu, workers_cpu = run["wall_s"], run["main_cpu_s"], run["workers_cpu_s"]
+    cores, cpu_bound = figures["cores"], figures["cpu_bound_passages_per_s"]
     print(f"machine before: {note_before}\nmachine after:  {machine_note()}")
     print(f"{figures['mode']}, {label}")
     print(f"files {n_files} ({run['files_indexed']} indexed), passages {run['passages']} ({run['embedded']} embedded), "
           f"wall {wall:.2f} s = {n / wall:.0f} passages/s (wall: drifts with the machine's load)")
     print(f"main process CPU {main_cpu:.2f} s = {figures['main_cpu_ms_per_passage']:.3f} ms/passage "
           f"(alone it allows {figures['main_process_cap_passages_per_s'] or 0:.0f} passages/s)")
+    if "forward_cpu_s" in run:
+        print(f"  of which the model's forward {run['forward_cpu_s']:.2f} s; the pipeline around it "
+              f"{figures['main_cpu_ms_per_passage_without_forward']:.3f} ms/passage")
     print(f"workers CPU (summed) {workers_cpu:.2f} s = {figures['workers_cpu_ms_per_passage']:.3f} ms/passage")
     print(f"cores busy: ours {figures['our_busy_share']:.0%} of {cores}; the machine's (everyone) "
           f"{run['machine_busy_share']:.0%}")

@@ -25,8 +25,10 @@ trap 'rm -rf "$MODEL_TMP"' EXIT
 # Same versions as this environment where it has them, so both machines run the same code.
 version() { "$PY" -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$1" 2>/dev/null || true; }
 pin() { local v; v=$(version "$1"); if [ -n "$v" ]; then echo "$1==$v"; else echo "$1"; fi; }
-# cryptography (5 MB, for AES-encrypted PDFs) is left out: no SciFact file is encrypted.
-WHEELS=(pypdfium2 pypdf EbookLib SQLAlchemy platformdirs hatchling trove-classifiers tomlkit packaging pathspec pluggy)
+# cryptography (5 MB, for AES-encrypted PDFs) is left out: no SciFact file is encrypted. pytest: the benchmarks
+# import the corpus paths and the tiny test model from tests/conftest.py (pytest imports Pygments).
+WHEELS=(pypdfium2 pypdf EbookLib SQLAlchemy platformdirs hatchling trove-classifiers tomlkit packaging pathspec pluggy
+        pytest iniconfig Pygments)
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d "$CARRY/wheels" $(for w in "${WHEELS[@]}"; do pin "$w"; done) 2>&1 | grep -v "is ignored" || true
