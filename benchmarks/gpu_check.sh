@@ -98,7 +98,9 @@ env_info() {
 
 install() {
     set -e
-    tar -xzf "$CARRY/scifact/library.tar.gz" -C "$WORK/scifact"
+    # Python's tarfile reads the xz archive whether or not the machine has xz.
+    "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter="data")' \
+        "$CARRY/scifact/library.tar.xz" "$WORK/scifact"
     tar -xzf "$CARRY/model.tar.gz" -C "$WORK/model"
     cp "$CARRY"/scifact/*.jsonl "$CARRY"/scifact/*.tsv "$WORK/scifact/"
     echo "library: $(find "$WORK/scifact/library" -type f | wc -l) files"

@@ -40,7 +40,9 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from _common import machine_note
 from desktop_search.ingest.chunking import ChunkSettings
 from desktop_search.paths import resolve_data_dir
-from desktop_search.search.searcher import MODES, FusionSettings, Searcher, SearchResult
+from desktop_search.search.fusion import FusionSettings
+from desktop_search.search.results import SearchResult
+from desktop_search.search.searcher import MODES, Searcher
 from retrieval_eval import CachingEmbedder, ensure_index, fmt_row
 
 JSQUAD = REPO.parent / "shared" / "corpora" / "jsquad"

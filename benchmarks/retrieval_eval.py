@@ -43,7 +43,8 @@ sys.path.insert(0, str(REPO))
 
 from desktop_search.ingest.chunking import ChunkSettings
 from desktop_search.paths import DataPaths, resolve_data_dir
-from desktop_search.search.searcher import MODES, FusionSettings, Searcher
+from desktop_search.search.fusion import FusionSettings
+from desktop_search.search.searcher import MODES, Searcher
 
 SCIFACT = REPO.parent / "shared" / "corpora" / "scifact"
 LIBRARY = SCIFACT / "library"

@@ -13,7 +13,11 @@ Points: ``planned`` (crawl compared with the store, nothing changed yet),
 inserted, not committed), ``embedding`` (a batch of committed passages about
 to be embedded), ``committing-vectors`` (inside a vector write transaction,
 embeddings written, not committed), ``saving`` (hnsw file replaced, sidecar
-not yet written).
+not yet written). Opening an index of an older format: ``backing-up`` (the
+backup copy written under a temporary name, not yet renamed),
+``migrating-rebuilt`` (inside the 0 -> 3 step's transaction, the tables
+rewritten, not committed), ``migrating`` (inside a step's transaction, all of
+it done, not committed; ``migrating@2`` is the second step of the upgrade).
 """
 from __future__ import annotations
 

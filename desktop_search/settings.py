@@ -2,16 +2,37 @@
 
 Both front ends read and write the same file, so a model chosen in the GUI is
 the one the CLI uses.
+
+The file says which version of its keys it holds (``version``; files from
+before it have none and are version 1), and :data:`STEPS` turns each version
+into the next when it is read, as the index's format steps do. Keys this
+version does not know (a newer version's) are kept and written back as they
+were, with the newer version number, so using an older version for a while
+loses nothing.
 """
 from __future__ import annotations
 
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 logger = logging.getLogger(__name__)
+
+SETTINGS_VERSION = 2
+
+
+def _from_1(raw: dict[str, Any]) -> dict[str, Any]:
+    """1 -> 2: only the ``version`` key is new; every key keeps its meaning (keys were only ever added)."""
+    return raw
+
+
+# version -> the function that turns a file of that version into the next one.
+STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1}
+assert sorted(STEPS) == list(range(1, SETTINGS_VERSION))
 
 
 @dataclass
@@ -28,6 +49,9 @@ class Settings:
     viewer: str = ""  # a command with %f (file) and %p (page); empty = the system's default viewer
     filter_folders: list[str] = field(default_factory=list)  # the window's folder filter (empty = all)
     filter_kinds: list[str] = field(default_factory=list)  # the window's file type filter (empty = all)
+    # Not settings: what a newer version's file held that this one does not know, kept to be written back.
+    unknown: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    file_version: int = field(default=SETTINGS_VERSION, compare=False, repr=False)
 
     @classmethod
     def load(cls, path: Path) -> Settings:
@@ -38,15 +62,32 @@ class Settings:
         except (OSError, ValueError) as exc:
             logger.warning("Ignoring unreadable settings %s: %s", path, exc)
             return cls()
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in known})
+        if not isinstance(raw, dict):
+            logger.warning("Ignoring settings %s: not a JSON object", path)
+            return cls()
+        version = raw.pop("version", 1)
+        if not isinstance(version, int) or version < 1:
+            logger.warning("Settings %s have version %r; reading them as version 1", path, version)
+            version = 1
+        for step in range(version, SETTINGS_VERSION):
+            raw = STEPS[step](raw)
+        known = {f.name for f in fields(cls)} - {"unknown", "file_version"}
+        return cls(**{k: v for k, v in raw.items() if k in known},
+                   unknown={k: v for k, v in raw.items() if k not in known},
+                   file_version=max(version, SETTINGS_VERSION))
+
+    def to_json(self) -> dict[str, Any]:
+        """The file's object: the version, the settings, then what a newer version put there."""
+        data = asdict(self)
+        unknown, version = data.pop("unknown"), data.pop("file_version")
+        return {"version": version, **data, **unknown}
 
     def save(self, path: Path) -> None:
         # Imported here: the storage package pulls in SQLAlchemy, which the
         # GUI must not pay for before its window appears.
         from desktop_search.storage.files import atomic_write_bytes
 
-        atomic_write_bytes(path, json.dumps(asdict(self), indent=2).encode("utf-8"))
+        atomic_write_bytes(path, json.dumps(self.to_json(), indent=2).encode("utf-8"))
         try:
             os.chmod(path, 0o600)
         except OSError:

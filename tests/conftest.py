@@ -162,18 +162,19 @@ def make_pdf(path: Path, pages: list[str], title: str | None = None) -> Path:
     return path
 
 
-def make_epub(path: Path, chapters: list[tuple[str, str]], title: str = "Test Book", author: str = "A. Author") -> Path:
+def make_epub(path: Path, chapters: list[tuple[str, str]], title: str = "Test Book", author: str = "A. Author",
+              language: str = "en") -> Path:
     """Write a small EPUB with ebooklib: (chapter title, body text) pairs."""
     from ebooklib import epub
 
     book = epub.EpubBook()
     book.set_identifier("test-" + path.stem)
     book.set_title(title)
-    book.set_language("en")
+    book.set_language(language)
     book.add_author(author)
     items = []
     for i, (ctitle, body) in enumerate(chapters, 1):
-        item = epub.EpubHtml(title=ctitle, file_name=f"chap_{i}.xhtml", lang="en")
+        item = epub.EpubHtml(title=ctitle, file_name=f"chap_{i}.xhtml", lang=language)
         paras = "".join(f"<p>{p}</p>" for p in body.split("\n\n"))
         item.content = (f"<html><head><title>{ctitle}</title><style>p{{color:red}}</style></head>"
                         f"<body><h1>{ctitle}</h1>{paras}<script>var x = 'do not index me';</script></body></html>")

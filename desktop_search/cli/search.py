@@ -104,7 +104,7 @@ def cmd_similar(args: argparse.Namespace, paths: DataPaths, settings: Settings) 
 
 def _print_documents(documents: Sequence[Any], as_json: bool, qid: str | None) -> None:
     """Rows of one document together: JSON lines, or a block per document with its further passages."""
-    from desktop_search.search.searcher import flatten
+    from desktop_search.search.results import flatten
 
     out = sys.stdout
     for r in flatten(documents):

@@ -31,7 +31,7 @@ from desktop_search.gui.results import citation, display_title, highlight_html
 from desktop_search.search.terms import format_location
 
 if TYPE_CHECKING:
-    from desktop_search.search.searcher import SearchResult
+    from desktop_search.search.results import SearchResult
 
 logger = logging.getLogger(__name__)
 

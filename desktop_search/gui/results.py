@@ -16,7 +16,7 @@ from PySide6.QtGui import QAbstractTextDocumentLayout, QMouseEvent, QPainter, QP
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QWidget
 
 if TYPE_CHECKING:
-    from desktop_search.search.searcher import SearchResult
+    from desktop_search.search.results import SearchResult
 
 RESULT_ROLE = Qt.ItemDataRole.UserRole + 1  # the SearchResult (passage) an item shows
 HTML_ROLE = Qt.ItemDataRole.UserRole + 2

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QLabel, QListWidget, QListWidgetItem, QStackedWidg
 from desktop_search.gui.results import DOC_ROLE, HTML_ROLE, MORE_ROLE, RESULT_ROLE, CardDelegate, card_html, passage_html
 
 if TYPE_CHECKING:
-    from desktop_search.search.searcher import DocumentResult, SearchResult
+    from desktop_search.search.results import DocumentResult, SearchResult
 
 
 class ResultsView(QStackedWidget):

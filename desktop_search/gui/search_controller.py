@@ -23,7 +23,7 @@ from desktop_search.search.terms import highlight_terms
 from desktop_search.settings import Settings
 
 if TYPE_CHECKING:
-    from desktop_search.search.searcher import DocumentResult, SearchResult
+    from desktop_search.search.results import DocumentResult, SearchResult
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ from desktop_search.paths import DataPaths
 from desktop_search.settings import Settings
 
 if TYPE_CHECKING:
-    from desktop_search.search.searcher import SearchResult
+    from desktop_search.search.results import SearchResult
 
 logger = logging.getLogger(__name__)
 

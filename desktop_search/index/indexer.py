@@ -209,7 +209,8 @@ class Indexer:
         report.moved = len(plan.moves)
 
         embedded, total = store.embedding_counts()
-        waiting = total - embedded
+        # Passages without a vector, and (after them) passages an older recipe embedded.
+        waiting = total - embedded + store.reembed_waiting()
         if plan.deletes or plan.todo or waiting or not VectorIndex.file_looks_sound(self.paths):
             vectors = VectorIndex.open(self.paths, store, spec.dim)
             if plan.deletes:
@@ -323,6 +324,8 @@ class Indexer:
             for key, value in clock.seconds.items():
                 report.timings[key] += value
             report.embedded += counts.embedded
+            if counts.embedded and self._embedder is not None:
+                store.record_arithmetic(*arithmetic(self._embedder, self.options.quantize))
 
     def _timed_embedder(self, spec: ModelSpec, clock: StreamClock) -> TimedEmbedder:
         """The model, loaded on the embed thread; its seconds go to the report."""
@@ -344,6 +347,16 @@ class Indexer:
             report.updated += 1
         else:
             report.added += 1
+
+
+def arithmetic(embedder: TextEmbedder, quantize: bool) -> tuple[str, str]:
+    """The engine and precision an embedder computes in, as the index records them (recipe.py)."""
+    engine = str(getattr(embedder, "engine", "torch"))  # an engine other than torch names itself
+    if quantize:
+        return engine, "int8"
+    if embedder.precision == "auto":  # on a GPU: fp16 weights on CUDA, fp32 on MPS
+        return engine, "fp16" if embedder.device.startswith("cuda") else "fp32"
+    return engine, str(embedder.precision)
 
 
 def _default_workers(device: str) -> int | None:

@@ -16,7 +16,9 @@ Who runs what, and what crosses between them:
   first makes the whole library keyword-searchable in the time reading alone
   takes, for about the same total time. A model that costs little next to
   reading goes on alongside, using what the readers leave of the cores. On
-  a GPU it embeds from the first commit.
+  a GPU it embeds from the first commit. Once every file is read and every
+  passage has a vector, it embeds again the passages an older recipe made
+  (``Store.stale_chunks``; their old vectors serve meanwhile).
 - **"index-vectors" thread** (:class:`VectorStream`): stores each
   :class:`EmbeddedBatch` (one transaction) and adds it to the hnsw index.
 
@@ -57,7 +59,7 @@ from desktop_search.ingest.extract import kind_of
 from desktop_search.ingest.pool import ExtractionResult
 from desktop_search.paths import DataPaths
 from desktop_search.storage import Store, VectorIndex
-from desktop_search.storage.records import ChunkRecord, DocumentRecord
+from desktop_search.storage.records import ChunkRecord, DocumentRecord, PendingChunk
 from desktop_search.storage.schema import DocStatus
 
 if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
@@ -87,7 +89,8 @@ class PendingBatch:
 
     ids: np.ndarray
     texts: list[str]
-    input_ids: list[np.ndarray | None]
+    input_ids: list[np.ndarray | None]  # the workers' model input ids, None where the model tokenizes the text
+    replace: bool = False  # passages with an old recipe's vector, which the new one replaces
 
 
 class InputIdCache:
@@ -140,6 +143,7 @@ class InputIdCache:
 class EmbeddedBatch:
     ids: np.ndarray
     vectors: np.ndarray
+    replace: bool = False
 
 
 @dataclass
@@ -149,7 +153,7 @@ class Counts:
     files_done: int = 0
     passages_committed: int = 0
     embedded: int = 0
-    waiting_at_start: int = 0  # passages a killed or cancelled run left without vectors
+    waiting_at_start: int = 0  # passages a killed or cancelled run left without vectors, and those queued for a new one
     failed: int = 0
     embedding_since: float | None = None  # time.monotonic() when the first batch went to the model
     deleted: list[int] = field(default_factory=list)  # passages this run's commits deleted, under the write lock
@@ -297,6 +301,7 @@ class EmbedStream(threading.Thread):
         self.idle = threading.Event()  # waiting for passages to embed
         self.error: BaseException | None = None
         self._after = 0  # highest id handed on; the store thread may not have stored it yet
+        self._stale_after = 0  # the same, for passages embedded again
 
     def run(self) -> None:
         try:
@@ -312,6 +317,8 @@ class EmbedStream(threading.Thread):
                     continue
                 done = self.reading_done.is_set()  # read before looking, so no last commit is missed
                 batch = self._next(upto=None if done else self.input_ids.handed_over)
+                if batch is None and done:
+                    batch = self._next_stale()
                 if batch is None:
                     if done:
                         return
@@ -339,7 +346,7 @@ class EmbedStream(threading.Thread):
         t0 = time.perf_counter()
         vecs = embedder.encode_passages(batch.texts, batch.input_ids)
         t1 = time.perf_counter()
-        self._put(EmbeddedBatch(batch.ids, vecs))
+        self._put(EmbeddedBatch(batch.ids, vecs, batch.replace))
         self.clock.add("store wait", time.perf_counter() - t1)
         return t1 - t0
 
@@ -367,9 +374,22 @@ class EmbedStream(threading.Thread):
         if not rows:
             return None
         self._after = rows[-1].id
+        return self._batch(rows)
+
+    def _next_stale(self) -> PendingBatch | None:
+        """Passages due for a new vector, once every new passage has one."""
+        rows = self.store.stale_chunks(self._stale_after, self.batch_chunks)
+        if not rows:
+            return None
+        self._stale_after = rows[-1].id
+        return self._batch(rows, replace=True)
+
+    def _batch(self, rows: list[PendingChunk], replace: bool = False) -> PendingBatch:
         texts = [embedding_text(r.title, r.text, self.title_prefix) for r in rows]
         ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
-        return PendingBatch(ids, texts, self.input_ids.take(ids))
+        # Queued passages were committed by an earlier run: no worker made their ids.
+        input_ids: list[np.ndarray | None] = [None] * len(rows) if replace else self.input_ids.take(ids)
+        return PendingBatch(ids, texts, input_ids, replace)
 
     def _put(self, item: EmbeddedBatch) -> None:
         while not self.stop.is_set():
@@ -405,12 +425,14 @@ class VectorStream(threading.Thread):
             try:
                 t0 = time.perf_counter()
                 with self.write_lock:
-                    took = self.store.store_embeddings(item.ids, item.vectors)
+                    store = self.store.replace_embeddings if item.replace else self.store.store_embeddings
+                    took = store(item.ids, item.vectors)
                     deleted_before = len(self.counts.deleted)
                 if len(took) < len(item.ids):
                     keep = np.isin(item.ids, took)
-                    item = EmbeddedBatch(item.ids[keep], item.vectors[keep])
-                self.vectors.add(item.ids, item.vectors)  # hnsw's own lock: commits of text go on meanwhile
+                    item = EmbeddedBatch(item.ids[keep], item.vectors[keep], item.replace)
+                # hnsw has its own lock (a replaced vector is updated in place): commits go on meanwhile.
+                self.vectors.add(item.ids, item.vectors)
                 with self.write_lock:
                     # Deleted by a commit since they were stored: deleted in hnsw again, now that they are in.
                     self.vectors.mark_deleted(np.intersect1d(item.ids, self.counts.deleted[deleted_before:]))

@@ -20,6 +20,10 @@ from typing import Any, NamedTuple, Protocol
 
 from desktop_search.embed.tokenizer import FastTokenizer, PassageIds, load_model_tokenizer
 from desktop_search.ingest.extract.document import Segment
+from desktop_search.recipe import (
+    embedding_head,
+    embedding_text as embedding_text,  # re-exported: the recipe owns it now
+)
 
 # A unit ends after a sentence end (Latin or CJK) followed by space, after a
 # CJK full stop even with no space, or at a paragraph break.
@@ -57,27 +61,6 @@ class ChunkJob:
 def load_chunk_tokenizer(folder: str | Path) -> Tokenizer:
     """The lightest tokenizer that chunks exactly like the model's own (no ``transformers`` in the workers)."""
     return load_model_tokenizer(folder, for_chunking=True)
-
-
-def embedding_text(title: str | None, text: str, title_prefix: bool) -> str:
-    """What the model embeds for a passage: ``title\n`` + passage (the title
-    tells a later passage what the document is about), or the passage alone
-    when it opens with the title already, as most first pages do: the copy
-    would cost tokens (5% of those SciFact embeds) and only weigh the title twice."""
-    return embedding_head(title, text, title_prefix) + text
-
-
-def embedding_head(title: str | None, text: str, title_prefix: bool) -> str:
-    """What :func:`embedding_text` puts before the passage: ``title\n``, or nothing."""
-    if not (title_prefix and title) or _opens_with(text, title):
-        return ""
-    return title + "\n"
-
-
-def _opens_with(text: str, title: str) -> bool:
-    """Whether ``text`` starts with ``title``, ignoring case and how lines and spaces fall."""
-    head = " ".join(text[: 2 * len(title) + 16].split()).casefold()
-    return head.startswith(" ".join(title.split()).casefold())
 
 
 @dataclass

@@ -26,7 +26,7 @@ from desktop_search.errors import IndexCorruptError, IndexMismatchError, Storage
 from desktop_search.language import cjk_grams
 from desktop_search.storage import upgrade
 from desktop_search.storage.records import Manifest
-from desktop_search.storage.schema import meta
+from desktop_search.storage.schema import MetaKey, meta
 
 _IN_CHUNK = 500  # bound on SQL parameters per IN (...) clause
 
@@ -121,7 +121,7 @@ class StoreBase:
         """Re-raise SQLite's environment faults as user errors; a bug's error passes unchanged."""
         try:
             yield
-        except DatabaseError as exc:
+        except (DatabaseError, sqlite3.DatabaseError) as exc:  # through SQLAlchemy, or a format upgrade's own
             user_error = self._classify(exc)
             if user_error is None:
                 raise
@@ -160,7 +160,7 @@ class StoreBase:
         conn.execute(insert(meta).values(key=key, value=value))
 
     def manifest(self) -> Manifest | None:
-        raw = self.get_meta("manifest")
+        raw = self.get_meta(MetaKey.MANIFEST)
         if raw is None:
             return None
         data = json.loads(raw)
@@ -171,7 +171,7 @@ class StoreBase:
         have = self.manifest()
         if have is None:
             with self._write() as conn:
-                self._set_meta(conn, "manifest", json.dumps(asdict(wanted)))
+                self._set_meta(conn, MetaKey.MANIFEST, json.dumps(asdict(wanted)))
             return
         diffs = have.differences(wanted)
         if diffs:

@@ -15,9 +15,11 @@ module over the typed base :class:`~desktop_search.storage.connection.StoreBase`
 - ``documents``: committing, moving and deleting files' rows;
 - ``passages``: the embedding queue, the vector feed and passages read back;
 - ``keyword_index``: the full-text tables;
-- ``reporting``: counts for the library summary.
+- ``reporting``: counts for the library summary;
+- ``reembed``: passages due for a new vector, and how the vectors were made.
 
-Opening a file and bringing its schema up to date is ``upgrade``; the records
+Opening a file and bringing an older format up to date is ``upgrade`` (its
+steps are in ``migrations``); the records
 that cross the boundary are in ``records``. Mixins rather than a facade
 holding per-table objects: every caller keeps calling ``store.method()`` on
 one object, each method is written once where its table group lives (a
@@ -31,8 +33,9 @@ from desktop_search.storage.documents import DocumentsMixin
 from desktop_search.storage.folders import FoldersMixin
 from desktop_search.storage.keyword_index import KeywordIndexMixin
 from desktop_search.storage.passages import PassagesMixin
+from desktop_search.storage.reembed import ReembedMixin
 from desktop_search.storage.reporting import ReportingMixin
 
 
-class Store(FoldersMixin, DocumentsMixin, PassagesMixin, KeywordIndexMixin, ReportingMixin):
+class Store(FoldersMixin, DocumentsMixin, PassagesMixin, KeywordIndexMixin, ReportingMixin, ReembedMixin):
     """The metadata database of one data dir."""

@@ -1,6 +1,9 @@
 """One writer per data dir, enforced by an OS file lock.
 
 The lock dies with its process, so a kill -9 never leaves a stale lock.
+A process knows which locks it holds (:meth:`WriterLock.held`), so the
+format upgrade that opening a store may need runs under the caller's lock
+rather than trying to take it a second time.
 """
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ from pathlib import Path
 from types import TracebackType
 
 from desktop_search.errors import IndexBusyError, StorageError
+
+_held: set[Path] = set()  # lock files this process holds
 
 
 class WriterLock:
@@ -40,11 +45,18 @@ class WriterLock:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
+        _held.add(self.path.absolute())
 
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing drops the lock
             self._fd = None
+            _held.discard(self.path.absolute())
+
+    @staticmethod
+    def held(path: Path) -> bool:
+        """Whether this process holds the lock at ``path``."""
+        return path.absolute() in _held
 
     def __enter__(self) -> WriterLock:
         self.acquire()

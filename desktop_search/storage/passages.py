@@ -9,7 +9,7 @@ passages back for display.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,12 +18,19 @@ from sqlalchemy import delete, func, select
 from desktop_search.checkpoints import checkpoint
 from desktop_search.storage.connection import StoreBase, batched
 from desktop_search.storage.records import PendingChunk
-from desktop_search.storage.schema import chunks, deleted_chunks, documents
+from desktop_search.storage.schema import ReembedState, chunks, deleted_chunks, documents, reembed
 
 
 def to_blob(vec: np.ndarray | None) -> bytes | None:
-    """How a vector is stored: float16 bytes (:meth:`PassagesMixin.iter_embeddings` reads them back)."""
+    """How a vector is stored: float16 bytes (:func:`from_blobs` reads them back)."""
     return None if vec is None else np.asarray(vec, dtype=np.float16).tobytes()
+
+
+def from_blobs(rows: Sequence[Any]) -> tuple[np.ndarray, np.ndarray]:
+    """(ids, float32 vectors) from (id, stored vector) rows."""
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16).reshape(len(rows), -1)
+    return ids, vecs.astype(np.float32)
 
 
 class PassagesMixin(StoreBase):
@@ -112,9 +119,8 @@ class PassagesMixin(StoreBase):
                 rows = conn.execute(q.order_by(chunks.c.id).limit(block)).all()
             if not rows:
                 return
-            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            vecs = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16).reshape(len(rows), -1)
-            yield ids, vecs.astype(np.float32)
+            ids, vecs = from_blobs(rows)
+            yield ids, vecs
             last = int(ids[-1])
 
     def tombstones(self) -> list[int]:
@@ -122,8 +128,10 @@ class PassagesMixin(StoreBase):
             return [r[0] for r in conn.execute(select(deleted_chunks.c.chunk_id))]
 
     def clear_tombstones(self, upto_id: int) -> None:
+        """The saved hnsw file reflects every deletion up to ``upto_id`` and every re-embedded vector."""
         with self._write() as conn:
             conn.execute(delete(deleted_chunks).where(deleted_chunks.c.chunk_id <= upto_id))
+            conn.execute(delete(reembed).where(reembed.c.state == ReembedState.STORED))
 
     # -- passages read back ---------------------------------------------------------------
 

@@ -1,4 +1,8 @@
-"""Table definitions. Bump ``SCHEMA_VERSION`` on any incompatible change."""
+"""Table definitions of the current storage format.
+
+Changing them means a new ``SCHEMA_VERSION`` and a step in
+:mod:`desktop_search.storage.migrations` that brings the previous format to it.
+"""
 from __future__ import annotations
 
 import os
@@ -25,7 +29,9 @@ from sqlalchemy import (
 # 2: chunks.ocr (passages read by OCR from scanned pages).
 # 3: passages are stored before their embedding (``chunks.embedding`` NULL until
 # the embedding stream fills it) and failures carry a code (``documents.failure``).
-SCHEMA_VERSION = 3
+# 4: the ``reembed`` queue and the embedding recipe in ``meta``; from 4 on the number
+# is also ``PRAGMA user_version`` (1-3 left it 0: their format is told by structure).
+SCHEMA_VERSION = 4
 
 
 class DocStatus(StrEnum):
@@ -43,6 +49,29 @@ def stored_path(value: Any) -> Any:
         except UnicodeEncodeError:
             return os.fsencode(value)
     return value
+
+
+class MetaKey(StrEnum):
+    """The keys of the ``meta`` table."""
+
+    MANIFEST = "manifest"  # records.Manifest as JSON: what must match for the vectors to be comparable
+    TITLE_RULE = "title_rule"  # recipe.TitleRule the stored vectors follow (those queued in ``reembed`` aside)
+    EMBEDDING_ENGINE = "embedding_engine"  # the engines that made the stored vectors, comma-separated
+    EMBEDDING_PRECISION = "embedding_precision"  # their arithmetic (fp32, bf16, ...), comma-separated
+    MIGRATIONS = "migrations"  # JSON list of the format upgrades this file went through: when, from what
+
+
+class ReembedReason(StrEnum):
+    """Why a passage's stored vector is due to be computed again (stored as the bare word)."""
+
+    TITLE_RULE = "title_rule"  # embedded under an older title rule that gives it other text (recipe.TitleRule)
+
+
+class ReembedState(StrEnum):
+    """Where a queued passage is: its old vector still serves until the new one is stored."""
+
+    WAITING = "waiting"  # chunks.embedding holds the old vector; the new one is not computed yet
+    STORED = "stored"  # chunks.embedding holds the new vector; the saved hnsw file may still hold the old one
 
 
 class FsPath(TypeDecorator):
@@ -68,7 +97,7 @@ class FsPath(TypeDecorator):
 
 metadata = MetaData()
 
-# Key/value pairs: the manifest (schema, model, chunking) and bookkeeping.
+# Key/value pairs (MetaKey): the manifest (schema, model, chunking), the embedding recipe and bookkeeping.
 meta = Table(
     "meta",
     metadata,
@@ -140,6 +169,17 @@ deleted_chunks = Table(
     "deleted_chunks",
     metadata,
     Column("chunk_id", Integer, primary_key=True),
+)
+
+# Passages whose vector an index run computes again, after every new passage has
+# its own: the old vector stays in ``chunks.embedding`` (and in the hnsw file), and
+# searches use it, until the new one replaces it. A row goes with its passage.
+reembed = Table(
+    "reembed",
+    metadata,
+    Column("chunk_id", Integer, ForeignKey("chunks.id", ondelete="CASCADE"), primary_key=True),
+    Column("reason", String, nullable=False),  # ReembedReason
+    Column("state", String, nullable=False),  # ReembedState
 )
 
 # Word index: unicode61 folds case and removes diacritics; porter stems English

@@ -2,9 +2,14 @@
 
 The file on disk is saved atomically with a sidecar JSON that records the
 highest chunk id it holds. On open, chunks embedded since then are added from
-their stored embeddings and tombstoned ids are marked deleted, so a file left
-stale by a crash is caught up in moments; a missing or unreadable one is
-rebuilt from SQLite, never re-embedded.
+their stored embeddings, tombstoned ids are marked deleted and re-embedded
+passages get their new vector, so a file left stale by a crash is caught up in
+moments; a missing or unreadable one is rebuilt from SQLite, never re-embedded.
+
+The sidecar says which layout of the pair it describes (``format``; absent
+in the files of every version before it was written, which are layout 1); a
+pair from a newer version is rebuilt from SQLite rather than read as this
+version understands it.
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ SPACE = "ip"  # inner product over L2-normalised vectors = cosine similarity
 M = 32
 EF_CONSTRUCTION = 200
 EF_SEARCH = 256
+FILE_FORMAT = 1  # the sidecar's "format": hnswlib's file with chunk ids as labels, and the keys saved below
 
 
 class VectorIndex:
@@ -85,6 +91,9 @@ class VectorIndex:
     def _load(cls, paths: DataPaths, dim: int) -> VectorIndex | None:
         try:
             info = json.loads(paths.vectors_meta.read_text(encoding="utf-8"))
+            if info.get("format", 1) > FILE_FORMAT:
+                logger.info("Saved vector index is format %s, newer than this version's; rebuilding", info["format"])
+                return None
             if info.get("dim") != dim or info.get("space") != SPACE or not paths.vectors.exists():
                 logger.info("Saved vector index does not match (dim %s); rebuilding", info.get("dim"))
                 return None
@@ -111,11 +120,14 @@ class VectorIndex:
 
         Only up to :meth:`Store.embedded_upto` (the passages behind it wait
         for their vectors), unless ``everything``: a rebuild takes every
-        stored vector.
+        stored vector. ``apply_tombstones`` (a file just loaded) also gives
+        re-embedded passages their new vector, which the file may predate.
         """
         added = 0
         if apply_tombstones:
             self.mark_deleted(t for t in store.tombstones() if t <= self.max_id)
+            for ids, vecs in store.replaced_vectors():
+                self.add(ids, vecs)
         upto = None if everything else store.embedded_upto()
         for ids, vecs in store.iter_embeddings(after_id=self.max_id, upto=upto):
             self.add(ids, vecs)
@@ -125,6 +137,7 @@ class VectorIndex:
         return added
 
     def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+        """Add vectors; an id already in the index gets its vector replaced in place (hnswlib updates it)."""
         if len(ids) == 0:
             return
         with self._lock:
@@ -190,6 +203,7 @@ class VectorIndex:
                 if tmp.exists():
                     os.unlink(tmp)
             info = {
+                "format": FILE_FORMAT,
                 "dim": self.dim,
                 "space": SPACE,
                 "count": self._index.get_current_count(),

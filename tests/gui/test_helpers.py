@@ -6,7 +6,7 @@ from typing import Any
 from desktop_search.gui.preview import context_html, find_passage, strip_overlap
 from desktop_search.gui.results import citation, highlight_html, snippet
 from desktop_search.gui.workers import watch_dirs
-from desktop_search.search.searcher import SearchResult
+from desktop_search.search.results import SearchResult
 from desktop_search.search.terms import format_location, highlight_terms
 
 

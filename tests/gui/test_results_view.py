@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt
 
 from desktop_search.gui.results import HTML_ROLE
 from desktop_search.gui.results_view import ResultsView
-from desktop_search.search.searcher import DocumentResult, SearchResult
+from desktop_search.search.results import DocumentResult, SearchResult
 
 
 def _passage(doc: int, page: int) -> SearchResult:

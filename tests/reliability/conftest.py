@@ -59,12 +59,13 @@ class Paused:
             self.proc.wait(10)
 
 
-def start_paused(data: Path, model: Path, point: str, *args: str, pause_dir: Path) -> Paused:
-    """Start ``index`` and return once it has reached ``point`` (e.g. "committing@2")."""
+def start_paused(data: Path, model: Path, point: str, *args: str, pause_dir: Path,
+                 command: tuple[str, ...] = ("index", "--no-progress", "--workers", "1")) -> Paused:
+    """Start ``command`` (``index``) and return once it has reached ``point`` (e.g. "committing@2")."""
     pause_dir.mkdir(parents=True, exist_ok=True)
     name = point.split("@")[0]
     proc = subprocess.Popen(
-        cli_args(data, model, "index", "--no-progress", "--workers", "1", *args),
+        cli_args(data, model, *command, *args),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
         env=cli_env(DESKTOP_SEARCH_PAUSE_AT=point, DESKTOP_SEARCH_PAUSE_DIR=str(pause_dir)),
     )
@@ -72,10 +73,10 @@ def start_paused(data: Path, model: Path, point: str, *args: str, pause_dir: Pat
     while not (pause_dir / f"{name}.reached").exists():
         if proc.poll() is not None:
             out, err = proc.communicate()
-            raise AssertionError(f"indexer ended (rc {proc.returncode}) before {point}:\n{out!r}\n{err!r}")
+            raise AssertionError(f"{command[0]} ended (rc {proc.returncode}) before {point}:\n{out!r}\n{err!r}")
         if time.monotonic() > deadline:
             proc.kill()
-            raise AssertionError(f"indexer never reached {point}")
+            raise AssertionError(f"{command[0]} never reached {point}")
         time.sleep(0.05)
     return Paused(proc, pause_dir, point)
 

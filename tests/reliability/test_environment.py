@@ -75,6 +75,28 @@ def test_read_only_data_dir_gives_a_clear_error_and_search_still_works(tmpfs: Pa
     assert len(store_state(data)["documents"]) == 2
 
 
+def test_an_older_index_in_a_read_only_data_dir_says_how_to_upgrade_it(tmpfs: Path, tmp_path: Path,
+                                                                       tiny_model: Path) -> None:
+    import shutil
+
+    from tests.storage.legacy import copy_fixture
+
+    fx = copy_fixture("schema-2", tmp_path / "copy")
+    data = tmpfs / "data"
+    shutil.copytree(fx.paths.root, data)
+    before = (data / "index.sqlite3").read_bytes()
+    assert subprocess.run(["mount", "-o", "remount,ro", str(tmpfs)]).returncode == 0
+    try:
+        for cmd in (["status"], ["search", "--mode", "keyword", "rabbit"], ["index", "--no-progress"]):
+            out = run_cli(data, tiny_model, *cmd)
+            assert out.returncode == 2 and "Traceback" not in out.stderr, (cmd, out.stderr)
+            assert "read-only" in out.stderr or "Cannot write" in out.stderr, (cmd, out.stderr)
+        assert "older version of desktop-search (schema 2 (2b))" in run_cli(data, tiny_model, "status").stderr
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(tmpfs)], check=True)
+    assert (data / "index.sqlite3").read_bytes() == before
+
+
 def test_data_dir_and_index_files_are_owner_only(tmp_path: Path, tiny_model: Path) -> None:
     lib, data = tmp_path / "lib", tmp_path / "fresh" / "data"
     make_small_library(lib, 2)

@@ -7,7 +7,7 @@ import pytest
 
 from desktop_search.index.indexer import Indexer, IndexOptions
 from desktop_search.paths import resolve_data_dir
-from desktop_search.search.searcher import Searcher, parse_query, trigram_terms
+from desktop_search.search.searcher import Searcher
 from tests.conftest import make_epub
 
 # Small synthetic Korean documents: the names carry other particles than the questions'.
@@ -51,8 +51,3 @@ def test_korean_words_match_with_other_particles_attached(searcher: Searcher, qu
 @pytest.mark.parametrize("query, expected", [("猫", "neko.epub"), ("東京", "tokyo.epub"), ("人口", "tokyo.epub")])
 def test_japanese_one_and_two_character_words(searcher: Searcher, query: str, expected: str) -> None:
     assert top(searcher, query) == expected
-
-
-def test_korean_query_terms_include_particle_free_stems() -> None:
-    long, short = trigram_terms(parse_query("신씨의 하현우가"))
-    assert "신씨" in short and "하현우" in long

@@ -11,7 +11,7 @@ from desktop_search.errors import UserFacingError
 from desktop_search.index.indexer import Indexer, IndexOptions
 from desktop_search.ingest.chunking import ChunkSettings
 from desktop_search.paths import resolve_data_dir
-from desktop_search.search.searcher import Searcher, fts_match, parse_query, rrf
+from desktop_search.search.searcher import Searcher
 from tests.conftest import make_epub, make_pdf
 
 PAGE_TWO = "Muscle pain is a side effect of statins."
@@ -162,13 +162,6 @@ def test_refresh_sees_documents_indexed_after_opening(indexed, tiny_model: Path)
         Indexer(paths, options, embedder=embedder).run()
 
 
-def test_query_parsing_and_rrf() -> None:
-    q = parse_query('statins "muscle pain" ﬁsh')
-    assert q.phrases == ("muscle pain",)
-    assert q.words == ("statins", "muscle", "pain", "fish")
-    assert fts_match(q) == '("statins" OR "muscle" OR "pain" OR "fish") AND "muscle pain"'
-    fused = rrf([[(1, 0.9), (2, 0.8)], [(2, 5.0), (3, 4.0)]])
-    assert [cid for cid, _ in fused] == [2, 1, 3]
 
 
 def test_searcher_opened_before_first_index_finds_results_later(tiny_model, data_dir, tmp_path):

@@ -56,6 +56,25 @@ def test_sidecar_that_disagrees_with_the_file_forces_a_rebuild(data_dir, store, 
     assert VectorIndex.open(data_dir, store, DIM).live_count == 3
 
 
+def test_a_sidecar_from_before_its_format_key_is_read_and_a_newer_format_rebuilt(data_dir, store, folder_id, rng,
+                                                                                  caplog) -> None:
+    from desktop_search.storage.vectors import FILE_FORMAT
+
+    commit(store, folder_id, rng, ["a.pdf"])
+    VectorIndex.open(data_dir, store, DIM)
+    info = json.loads(data_dir.vectors_meta.read_text())
+    assert info["format"] == FILE_FORMAT
+    del info["format"]  # every version before it wrote the same layout without saying so
+    data_dir.vectors_meta.write_text(json.dumps(info))
+    assert VectorIndex._load(data_dir, DIM) is not None
+    data_dir.vectors_meta.write_text(json.dumps({**info, "format": FILE_FORMAT + 1, "ef": 99}))
+    assert VectorIndex._load(data_dir, DIM) is None  # a newer version's pair is not read as this one understands it
+    with caplog.at_level("INFO"):
+        assert VectorIndex.open(data_dir, store, DIM).live_count == 3
+    assert "newer than this version" in caplog.text
+    assert json.loads(data_dir.vectors_meta.read_text())["format"] == FILE_FORMAT
+
+
 def test_stale_file_catches_up_with_new_and_deleted_chunks(data_dir, store, folder_id, rng) -> None:
     docs = commit(store, folder_id, rng, ["a.pdf", "b.pdf"])
     VectorIndex.open(data_dir, store, DIM)  # saved with a and b
