@@ -32,9 +32,13 @@ from desktop_search.embed.engine import (
 )
 from desktop_search.embed.hardware import cpu_cores
 from desktop_search.embed.models import ModelSpec
+from desktop_search.embed.tokenizer import FastTokenizer
 from desktop_search.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
+
+InputIds = Sequence[int] | np.ndarray
+"""A passage's model input: its token ids with the special tokens, cut to the model's window."""
 
 # Never reach for the network: the model is on disk or we say how to get it.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -53,7 +57,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # 2-core machine: one query in 17 ms on one thread, 50-140 ms on two.
 SMALL_TOKENS = 128
 
-__all__ = ["SMALL_TOKENS", "Embedder", "Engine", "Precision", "TextEmbedder", "load_runner", "pad_batch"]
+__all__ = ["SMALL_TOKENS", "Embedder", "Engine", "InputIds", "Precision", "TextEmbedder", "load_runner", "pad_batch"]
 
 
 class TextEmbedder(Protocol):
@@ -91,7 +95,10 @@ class TextEmbedder(Protocol):
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+    def encode_passages(self, texts: Sequence[str], ids: Sequence[InputIds | None] | None = None) -> np.ndarray:
+        """Vectors of passages; ``ids``, where given, are each passage's model input as the extraction
+        workers made it (see :meth:`Embedder.encode_passages`), so it need not be tokenized again."""
+        ...
 
 
 def load_runner(spec: ModelSpec, engine: Engine | str = Engine.AUTO, device: str = "auto",
@@ -191,25 +198,40 @@ class Embedder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode([self.spec.query_prefix + t for t in texts])
 
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self.encode([self.spec.passage_prefix + t for t in texts])
+    def encode_passages(self, texts: Sequence[str], ids: Sequence[InputIds | None] | None = None) -> np.ndarray:
+        """Vectors of ``passage_prefix`` + each text.
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts``, each cut to the model's window."""
+        ``ids``: per passage, its model input when the caller has it (the
+        extraction workers make it with the model's ``tokenizer.json``:
+        ``ChunkJob.input_max_tokens``), or None. Such a passage is only padded,
+        not tokenized again, where this embedder tokenizes with that same
+        file (:class:`FastTokenizer`); otherwise every text is tokenized.
+        """
+        return self.encode([self.spec.passage_prefix + t for t in texts], ids)
+
+    def encode(self, texts: Sequence[str], ids: Sequence[InputIds | None] | None = None) -> np.ndarray:
+        """Embed ``texts`` (``ids``: see :meth:`encode_passages`), each cut to the model's window."""
         t0 = time.perf_counter()
-        inputs = self._input_ids(texts)
+        inputs = self._input_ids(texts, ids)
         self.timings["tokenize"] += time.perf_counter() - t0
         return self.encode_ids(inputs)
 
-    def _input_ids(self, texts: Sequence[str]) -> list[Sequence[int]]:
-        """Each text's model input: its ids with the special tokens, cut to the model's window."""
-        if not texts:
-            return []
-        enc = self.tokenizer(list(texts), truncation=True, max_length=self.spec.max_tokens, padding=False)
-        ids: list[Sequence[int]] = enc["input_ids"]
-        return ids
+    def _input_ids(self, texts: Sequence[str], ids: Sequence[InputIds | None] | None = None) -> list[InputIds]:
+        """Each text's model input: the given ids where this embedder can take them, else tokenized
+        (with the special tokens, cut to the model's window)."""
+        if ids is not None and len(ids) != len(texts):
+            raise ValueError(f"{len(ids)} inputs for {len(texts)} texts")
+        given: list[InputIds | None] = (
+            list(ids) if ids is not None and isinstance(self.tokenizer, FastTokenizer) else [None] * len(texts))
+        todo = [i for i, x in enumerate(given) if x is None]
+        if todo:
+            enc = self.tokenizer([texts[i] for i in todo], truncation=True, max_length=self.spec.max_tokens,
+                                 padding=False)
+            for i, x in zip(todo, enc["input_ids"], strict=True):
+                given[i] = x
+        return [x for x in given if x is not None]
 
-    def encode_ids(self, inputs: Sequence[Sequence[int] | np.ndarray]) -> np.ndarray:
+    def encode_ids(self, inputs: Sequence[InputIds]) -> np.ndarray:
         """Embed model inputs in length-sorted batches under the token budget.
 
         A batch the device has no memory for halves the budget (for the rest

@@ -131,3 +131,29 @@ def test_a_model_onnx_runtime_cannot_run_says_what_to_do(tmp_path: Path, tiny_mo
     monkeypatch.setattr("desktop_search.embed.engine.torch_installed", lambda: False)  # the default install
     with pytest.raises(UserFacingError, match=r"needs the torch extra: pip install 'desktop-search\[torch\]'"):
         Embedder(spec, device="cpu")
+
+
+def test_passages_given_their_ids_are_not_tokenized_again(embedder: Embedder) -> None:
+    texts = TEXTS[:4]
+    ids = embedder.tokenizer(texts, truncation=True, max_length=embedder.spec.max_tokens)["input_ids"]
+    given = [np.asarray(ids[0], dtype=np.int32), None, ids[2], np.asarray(ids[3], dtype=np.int32)]
+    np.testing.assert_allclose(embedder.encode_passages(texts, given), embedder.encode_passages(texts), atol=1e-6)
+    wrong = [ids[1]] * 4  # the ids are what is embedded, whatever the texts say
+    np.testing.assert_allclose(embedder.encode_passages(texts, wrong), embedder.encode_passages([texts[1]] * 4), atol=1e-6)
+    with pytest.raises(ValueError):
+        embedder.encode_passages(texts, given[:2])
+
+
+@pytest.mark.torch  # a model without tokenizer.json is tokenized by transformers, which comes with the torch extra
+def test_an_embedder_without_tokenizer_json_tokenizes_given_passages_again(embedder: Embedder, tiny_model: Path,
+                                                                          tmp_path: Path) -> None:
+    """It cannot vouch for ids made with the model's tokenizer.json: it tokenizes every text."""
+    import shutil
+
+    texts = TEXTS[:4]
+    wrong = [embedder.tokenizer(texts[1], truncation=True, max_length=embedder.spec.max_tokens)["input_ids"]] * 4
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model, folder)
+    (folder / "tokenizer.json").unlink()
+    other = Embedder(spec_from_folder(folder), device="cpu", precision=Precision.FP32)
+    np.testing.assert_allclose(other.encode_passages(texts, wrong), embedder.encode_passages(texts), atol=1e-5)
