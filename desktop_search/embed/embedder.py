@@ -119,7 +119,7 @@ def load_runner(spec: ModelSpec, engine: Engine | str = Engine.AUTO, device: str
         if onnx is not None:
             return onnx
         why = f"{spec.id} is not a plain BERT, the only kind ONNX Runtime runs here"
-        if engine == Engine.ONNX or arithmetic.precision == Precision.INT8:
+        if engine == Engine.ONNX or precision == Precision.INT8:  # asked for in so many words
             raise UserFacingError(f"{why}: use --engine auto or torch, with --precision auto or fp32 "
                                   "(torch has no int8).")
         require_torch(f"{why}; it")
@@ -196,7 +196,13 @@ class Embedder:
         return self.spec.dim
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self.encode([self.spec.query_prefix + t for t in texts])
+        """Vectors of ``query_prefix`` + each text. In int8 each query runs alone: activations are quantised
+        per batch, so a query's vector would depend on the queries beside it (`search --queries` would rank
+        differently from the same query typed)."""
+        queries = [self.spec.query_prefix + t for t in texts]
+        if self.precision == Precision.INT8 and len(queries) > 1:
+            return np.concatenate([self.encode([q]) for q in queries])
+        return self.encode(queries)
 
     def encode_passages(self, texts: Sequence[str], ids: Sequence[InputIds | None] | None = None) -> np.ndarray:
         """Vectors of ``passage_prefix`` + each text.

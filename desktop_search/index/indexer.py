@@ -204,7 +204,7 @@ class Indexer:
         report = IndexReport(unchanged=plan.unchanged, skipped_folders=plan.skipped_folders)
         # An update embeds as the index's vectors were made, unless told otherwise (as it keeps the model).
         self._precision, note = follow_index(self.options.precision, store.get_meta(MetaKey.EMBEDDING_PRECISION),
-                                             query=False)
+                                             query=False, engine=self.options.engine, device=self.options.device)
         for k, size, mtime in plan.touches:
             store.touch_document(k.id, size, mtime)
         for k, path, fid, size, mtime in plan.moves:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from desktop_search.cli import main
+from desktop_search.embed.engine import ONNX_DEFAULT
 
 
 def test_status_json(cli, indexed: Path) -> None:
@@ -37,9 +38,9 @@ def test_status_names_the_cpu_engine_without_torch(tmp_path: Path, monkeypatch: 
     monkeypatch.setattr("desktop_search.embed.engine.torch_installed", lambda: False)  # the default install
     data = ["--data-dir", str(tmp_path / "data")]
     assert main([*data, "status", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["device"].endswith("· ONNX Runtime fp32")
-    assert main([*data, "--precision", "int8", "status"]) == 0
-    assert "· ONNX Runtime int8\n" in capsys.readouterr().out
+    assert json.loads(capsys.readouterr().out)["device"].endswith(f"· ONNX Runtime {ONNX_DEFAULT}")
+    assert main([*data, "--precision", "fp32", "status"]) == 0
+    assert "· ONNX Runtime fp32\n" in capsys.readouterr().out
 
 
 def test_status_text_before_anything_is_indexed(cli) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from desktop_search.embed.embedder import Embedder
-from desktop_search.embed.engine import Engine, Precision
+from desktop_search.embed.engine import ONNX_DEFAULT, Engine, Precision
 from desktop_search.embed.models import spec_from_folder
 from desktop_search.errors import UserFacingError
 from tests.conftest import build_tiny_model
@@ -98,7 +98,7 @@ def test_the_default_engine_embeds_without_torch_or_onnx(tiny_model: Path) -> No
             "print(e.name, '|', v.shape, '|', [m for m in ('torch', 'onnx', 'transformers') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     name, shape, loaded = (part.strip() for part in out.stdout.split("|"))
-    assert name.endswith("ONNX Runtime fp32") and shape == "(2, 32)" and loaded == "[]"
+    assert name.endswith(f"ONNX Runtime {ONNX_DEFAULT}") and shape == "(2, 32)" and loaded == "[]"
 
 
 def test_int8_vectors_stay_close_to_fp32(embedder: Embedder, tiny_model: Path) -> None:
@@ -107,6 +107,13 @@ def test_int8_vectors_stay_close_to_fp32(embedder: Embedder, tiny_model: Path) -
     texts = [t for t in TEXTS if t]
     cosine = (int8.encode(texts) * embedder.encode(texts)).sum(axis=1)
     assert cosine.min() > 0.99, cosine
+
+
+def test_an_int8_query_s_vector_does_not_depend_on_the_queries_beside_it(tiny_model: Path) -> None:
+    int8 = Embedder(spec_from_folder(tiny_model), device="cpu", precision=Precision.INT8)
+    queries = ["statins and muscle pain", "a much longer question about sleep deprivation and memory " * 3]
+    together = int8.encode_queries(queries)
+    np.testing.assert_array_equal(together, np.concatenate([int8.encode_queries([q]) for q in queries]))
 
 
 def test_the_embedder_says_which_engine_and_precision_it_runs(embedder: Embedder) -> None:

@@ -42,6 +42,7 @@ def test_with_torch_auto_takes_bf16_where_the_cpu_computes_it(computer) -> None:
     computer(torch=True, bf16=True)
     assert choose() == Arithmetic(Engine.TORCH, "cpu", Precision.BF16)
     assert choose(engine="onnx") == Arithmetic(Engine.ONNX, "cpu", engine.ONNX_DEFAULT)
+    assert choose(precision="bf16") == Arithmetic(Engine.TORCH, "cpu", Precision.BF16)
     assert choose(precision="fp32") == CPU_ONNX_FP32  # fp32 is ONNX Runtime's unless torch is asked for
     assert choose(engine="torch", precision="fp32") == Arithmetic(Engine.TORCH, "cpu", Precision.FP32)
     computer(torch=True, bf16=False)  # emulated bf16 is slower than fp32: ONNX Runtime
@@ -63,14 +64,20 @@ def test_impossible_combinations_say_what_to_use(computer, request_: dict, messa
         choose(**request_)
 
 
-def test_auto_follows_an_index_s_own_precision_family() -> None:
+def test_auto_follows_an_index_s_own_precision_family(computer, monkeypatch: pytest.MonkeyPatch) -> None:
+    computer(torch=False, bf16=False)
     int8 = Precision.INT8
     assert follow_index("auto", "int8", query=False) == (int8, None)  # an update goes on in int8
     assert follow_index("auto", "int8", query=True) == (engine.QUERY_PRECISION_FOR_INT8, None)
     assert follow_index("auto", "bf16,fp32", query=True) == (Precision.FP32, None)  # any float index: fp32 queries
-    assert follow_index("auto", "fp32", query=False) == (Precision.AUTO, None)  # indexing: the fastest here
+    assert follow_index("auto", None, query=False) == (Precision.AUTO, None)  # a new index: the fastest here
     assert follow_index("auto", None, query=True) == (Precision.FP32, None)  # nothing indexed yet
     assert follow_index("bf16", "fp32", query=True) == (Precision.BF16, None)  # one family: no note
+    # An update of a float index stays float: auto's own choice when it is a float one, else fp32.
+    assert follow_index("auto", "fp32", query=False) == (Precision.AUTO, None)
+    monkeypatch.setattr(engine, "ONNX_DEFAULT", int8)  # were int8 the CPU default
+    assert follow_index("auto", "fp32", query=False) == (Precision.FP32, None)
+    assert follow_index("auto", None, query=False) == (Precision.AUTO, None)  # a new index: int8 then
 
 
 @pytest.mark.parametrize(("requested", "recorded", "made"), [("int8", "fp32", "float"), ("fp32", "int8", "int8")])
