@@ -99,8 +99,9 @@ class IndexReport:
     # over the worker processes, so they can exceed the wall time), wait (the
     # main thread waiting for extraction results), commit (text and full-text
     # rows), model (loading it), tokenize and forward (the embedder), store
-    # (vectors: SQLite + hnsw add), store wait (the embedder waiting for the
-    # store). The stages overlap; see benchmarks/bench_index.py.
+    # (vectors: SQLite + hnsw add), hnsw and hnsw save (the graph's share of
+    # store: adding, and saving mid-run), store wait (the embedder waiting for
+    # the store). The stages overlap; see benchmarks/bench_index.py.
     timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 

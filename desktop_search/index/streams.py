@@ -315,9 +315,13 @@ class VectorStream(threading.Thread):
                     if len(took) < len(item.ids):
                         keep = np.isin(item.ids, took)
                         item = EmbeddedBatch(item.ids[keep], item.vectors[keep], item.replace)
+                    t1 = time.perf_counter()
                     self.vectors.add(item.ids, item.vectors)  # a replaced vector is updated in place
+                    self.clock.add("hnsw", time.perf_counter() - t1)
                     if time.monotonic() - last_save >= self.save_interval_s:
+                        t1 = time.perf_counter()
                         self.vectors.save(self.paths)
+                        self.clock.add("hnsw save", time.perf_counter() - t1)
                         last_save = time.monotonic()
                 self.counts.embedded += len(item.ids)
                 self.clock.add("store", time.perf_counter() - t0)
