@@ -228,6 +228,7 @@ def phase_embed(dirs: Dirs, n: int) -> dict[str, Any]:
 
 def phase_hnsw(dirs: Dirs, n_queries: int, n_insert: int) -> dict[str, Any]:
     """Recall@10 of the saved graph against exact search, then inserts into it at full size."""
+    from desktop_search.search.fusion import FusionSettings
     from desktop_search.storage import Store, VectorIndex, vectors
 
     embedder = StandInEmbedder()
@@ -241,19 +242,31 @@ def phase_hnsw(dirs: Dirs, n_queries: int, n_insert: int) -> dict[str, Any]:
         best_s = np.full((len(qvecs), 10), -np.inf, dtype=np.float32)
         best_i = np.zeros((len(qvecs), 10), dtype=np.int64)
         t0 = time.perf_counter()
-        for ids, vecs in store.iter_embeddings(block=100_000):
+        read_s = 0.0
+        blocks = store.iter_embeddings(block=100_000)
+        while True:
+            t1 = time.perf_counter()
+            block = next(blocks, None)
+            read_s += time.perf_counter() - t1
+            if block is None:
+                break
+            ids, vecs = block
             scores = qvecs @ vecs.T
             s = np.concatenate([best_s, scores], axis=1)
             i = np.concatenate([best_i, np.broadcast_to(ids, scores.shape)], axis=1)
             top = np.argpartition(-s, 10, axis=1)[:, :10]
             best_s, best_i = np.take_along_axis(s, top, 1), np.take_along_axis(i, top, 1)
-        exact_s = (time.perf_counter() - t0) / len(qvecs)
+        exact_s = (time.perf_counter() - t0 - read_s) / len(qvecs)
     recall_k10, recall_pool = [], []
     for q, truth in zip(qvecs, best_i, strict=True):
         got, _ = index.search(q, 10)
         recall_k10.append(len(set(got.tolist()) & set(truth.tolist())) / 10)
-        pool, _ = index.search(q, 500)  # what the searcher's dense leg asks for
+        pool, _ = index.search(q, FusionSettings().pool)  # what the searcher's dense leg asks for
         recall_pool.append(len(set(pool[:10].tolist()) & set(truth.tolist())) / 10)
+    with tempfile.TemporaryDirectory(dir=dirs.data) as tmp:  # the same disk as the index
+        t0 = time.perf_counter()
+        index.save(resolve_data_dir(tmp))
+        save_s = time.perf_counter() - t0
     # Inserts at full size: new passages' vectors, in the vector stream's batches.
     src = WordSource(vocabulary(), 0)
     rng = np.random.default_rng(7)
@@ -265,12 +278,17 @@ def phase_hnsw(dirs: Dirs, n_queries: int, n_insert: int) -> dict[str, Any]:
         index.add(ids[at : at + 512], new[at : at + 512])
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     return {
-        "vectors": index.live_count, "M": vectors.M, "ef_construction": vectors.EF_CONSTRUCTION,
-        "ef_search": vectors.EF_SEARCH, "load_s": round(load_s, 2),
-        "recall_at_10": round(float(np.mean(recall_k10)), 4),
-        "recall_at_10_searcher_pool": round(float(np.mean(recall_pool)), 4),
+        "vectors": index.live_count, "M": index._index.M, "ef_construction": index._index.ef_construction,
+        "ef_search": f"max({vectors.EF_SEARCH}, {vectors.EF_PER_RESULT} x results asked)", "load_s": round(load_s, 2),
+        # The top 10 of what the searcher's dense leg asks for (its pool), as the searcher asks for it.
+        "recall_at_10": round(float(np.mean(recall_pool)), 4),
+        "recall_at_10_asking_10": round(float(np.mean(recall_k10)), 4),  # a query for 10 alone (ef 256)
         "exact_search_ms_per_query": round(exact_s * MS, 1),
         "inserted": n_insert, "insert_per_s": round(n_insert / wall, 1), "insert_per_cpu_s": round(n_insert / cpu, 1),
+        "save_s": round(save_s, 1), "read_stored_vectors_s": round(read_s, 1),
+        # A file that cannot be used is rebuilt from SQLite: every stored vector read and inserted.
+        "rebuild_estimate_s": round(read_s + index.live_count / (n_insert / wall), 0),
+        "rebuild_estimate_cpu_s": round(index.live_count / (n_insert / cpu), 0),
         "load": load_note(),
     }
 
@@ -457,7 +475,8 @@ def summary(args: argparse.Namespace, spec: LibrarySpec, dirs: Dirs, gen_s: floa
         "embed_per_s": {"fp32": embed["fp32"]["per_s"], "bf16": embed["bf16"]["per_s"]},
         "embed_per_cpu_s": {"fp32": embed["fp32"]["per_cpu_s"], "bf16": embed["bf16"]["per_cpu_s"]},
         "hnsw_over_fastest_embedding_cpu": round(hnsw["insert_per_cpu_s"] / fastest, 2),
-        "recall_at_10": hnsw["recall_at_10"], "recall_at_10_searcher_pool": hnsw["recall_at_10_searcher_pool"],
+        "recall_at_10": hnsw["recall_at_10"], "recall_at_10_asking_10": hnsw["recall_at_10_asking_10"],
+        "hnsw_save_s": hnsw["save_s"], "hnsw_rebuild_from_sqlite_estimate_s": hnsw["rebuild_estimate_s"],
         "hnsw_params": {"M": hnsw["M"], "ef_construction": hnsw["ef_construction"], "ef_search": hnsw["ef_search"]},
         "query_p50_ms": {m: search[m]["p50_ms"] for m in MODES},
         "query_p95_ms": {m: search[m]["p95_ms"] for m in MODES},
@@ -486,7 +505,7 @@ def table(s: dict[str, Any]) -> str:
                                                 f"(per CPU-s {cpu['fp32']:.1f}, {cpu['bf16']:.1f})"),
         ("hnsw inserts/s at full size", f"{s['hnsw_insert_per_s']:.0f} (per CPU-s {s['hnsw_insert_per_cpu_s']:.0f}; "
                                         f"{s['hnsw_over_fastest_embedding_cpu']:.1f}x the fastest embedding)"),
-        ("recall@10 vs exact", f"{s['recall_at_10']:.3f} (k=10), {s['recall_at_10_searcher_pool']:.3f} (searcher's pool)"),
+        ("recall@10 vs exact", f"{s['recall_at_10']:.3f} as the searcher asks ({s['recall_at_10_asking_10']:.3f} asking for 10)"),
         ("query p50 / p95 (keyword, dense, hybrid)", ", ".join(
             f"{s['query_p50_ms'][m]:.0f}/{s['query_p95_ms'][m]:.0f} ms" for m in MODES)),
         ("hybrid with the real query model p50 / p95", f"{s['hybrid_with_real_query_model_ms']['p50_ms']:.0f}/"

@@ -124,3 +124,22 @@ def test_add_grows_past_capacity(rng) -> None:
 def test_search_on_an_empty_index_returns_nothing() -> None:
     ids, scores = VectorIndex(DIM).search(np.ones(DIM, dtype=np.float32) / DIM**0.5, 10)
     assert len(ids) == 0 and len(scores) == 0
+
+
+def test_a_file_built_with_other_graph_parameters_loads_as_it_is(data_dir, store, folder_id, rng, monkeypatch) -> None:
+    """The vectors are a cache, but a million of them take an hour to insert again: a file built with an
+    older ef_construction (or M) is used and grown with its own, which hnswlib keeps in the file."""
+    from desktop_search.storage import vectors
+
+    docs = commit(store, folder_id, rng, ["a.pdf"])
+    monkeypatch.setattr(vectors, "EF_CONSTRUCTION", 200)
+    VectorIndex.open(data_dir, store, DIM)
+    monkeypatch.undo()
+    before = data_dir.vectors.stat().st_mtime_ns
+    index = VectorIndex.open(data_dir, store, DIM, writable=False)
+    assert data_dir.vectors.stat().st_mtime_ns == before  # not rebuilt
+    assert index._index.ef_construction == 200 != vectors.EF_CONSTRUCTION
+    ids, vecs = docs["a.pdf"]
+    assert top_id(index, vecs[1]) == int(ids[1])
+    info = json.loads(data_dir.vectors_meta.read_text())
+    assert (info["M"], info["ef_construction"]) == (vectors.M, 200)
