@@ -74,7 +74,7 @@ class IndexOptions:
     timeout_s: float = DEFAULT_TIMEOUT_S  # per file
     batch_chunks: int = 512  # passages committed together, and embedded together
     flush_interval_s: float = 2.0  # commit at least this often, so searches see progress
-    save_interval_s: float = 60.0  # how often the hnsw file is saved mid-run
+    save_interval_s: float = 60.0  # how often the hnsw file is saved mid-run, at most (streams.SAVE_SHARE)
     quantize: bool = False
     precision: str = "auto"  # embedding.Precision
     ocr: OcrOptions | None = field(default_factory=OcrOptions)  # None: pages without a text layer are not read

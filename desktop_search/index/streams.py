@@ -59,6 +59,10 @@ logger = logging.getLogger(__name__)
 # Embedded batches waiting to be stored: the model goes on with the next
 # batch while SQLite and hnsw take the last one.
 STORE_QUEUE = 2
+# A mid-run save writes the whole hnsw file and syncs it, under the write lock:
+# 1.8 GB and seconds at a million passages. It is saved at most this share of
+# the time (a crash costs the inserts since, redone from SQLite at the next open).
+SAVE_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -303,7 +307,7 @@ class VectorStream(threading.Thread):
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        last_save = time.monotonic()
+        last_save, save_s = time.monotonic(), 0.0
         while (item := self.inbox.get()) is not None:
             if self.error is not None:
                 continue  # drain, so the embed stream never blocks on a dead consumer
@@ -318,10 +322,11 @@ class VectorStream(threading.Thread):
                     t1 = time.perf_counter()
                     self.vectors.add(item.ids, item.vectors)  # a replaced vector is updated in place
                     self.clock.add("hnsw", time.perf_counter() - t1)
-                    if time.monotonic() - last_save >= self.save_interval_s:
+                    if time.monotonic() - last_save >= max(self.save_interval_s, save_s / SAVE_SHARE):
                         t1 = time.perf_counter()
                         self.vectors.save(self.paths)
-                        self.clock.add("hnsw save", time.perf_counter() - t1)
+                        save_s = time.perf_counter() - t1
+                        self.clock.add("hnsw save", save_s)
                         last_save = time.monotonic()
                 self.counts.embedded += len(item.ids)
                 self.clock.add("store", time.perf_counter() - t0)
