@@ -219,8 +219,7 @@ class Indexer:
             if plan.todo or waiting:
                 self._index_files(store, spec, vectors, plan, report, waiting)
             self._emit(Progress(Phase.SAVING))
-            vectors.save(self.paths)
-            store.clear_tombstones(vectors.max_id)
+            vectors.save_if_due(self.paths, store)
         done = Progress(Phase.DONE, files_done=len(plan.todo), files_total=len(plan.todo), chunks_done=report.embedded,
                         chunks_total=report.embedded, failed=len(report.failed))
         self._emit(done)

@@ -45,6 +45,11 @@ EF_CONSTRUCTION = 100
 EF_SEARCH = 256  # the least ef a query searches with
 EF_PER_RESULT = 2  # and at least this many times the results it asks for: ef 1000 for the searcher's 500
 FILE_FORMAT = 1  # the sidecar's "format": hnswlib's file with chunk ids as labels, and the keys saved below
+# A run that changed a big file by a few vectors leaves it as it is: a save rewrites and syncs all
+# of it (1.8 GB at a million passages), while the next open catches the few up from SQLite (and
+# its tombstones and re-embedded vectors, which stay queued until a save) in moments.
+DEFER_SAVE_MAX = 2000  # changes a saved file may lag behind SQLite
+DEFER_SAVE_SHARE = 0.01  # and at most this share of its vectors: a small file is always saved
 
 
 class VectorIndex:
@@ -57,6 +62,7 @@ class VectorIndex:
         self._index.init_index(max_elements=max(capacity, 16), ef_construction=EF_CONSTRUCTION, M=M)
         self._index.set_ef(EF_SEARCH)
         self._deleted = 0
+        self._unsaved = 0  # vectors added or deleted since the file was loaded or saved
         self.max_id = 0  # highest chunk id ever added: the catch-up watermark
 
     # -- building ----------------------------------------------------------------
@@ -75,8 +81,7 @@ class VectorIndex:
             index = cls(dim, capacity=rows + 1024)
             index.catch_up(store, apply_tombstones=False, everything=True)
         if writable:
-            index.save(paths)
-            store.clear_tombstones(index.max_id)
+            index.save_if_due(paths, store)
         return index
 
     @staticmethod
@@ -113,6 +118,7 @@ class VectorIndex:
             index._index.load_index(str(paths.vectors), max_elements=int(info["count"]) + 1024)
             index._index.set_ef(EF_SEARCH)
             index._deleted = int(info["deleted"])
+            index._unsaved = 0
             index.max_id = int(info["max_id"])
             if index._index.get_current_count() != int(info["count"]):
                 logger.warning("Vector index file disagrees with its sidecar; rebuilding")
@@ -155,6 +161,7 @@ class VectorIndex:
                 self._index.resize_index(max(need, int(self._index.get_max_elements() * 1.5)))
             self._index.add_items(np.ascontiguousarray(vecs, dtype=np.float32), np.asarray(ids, dtype=np.int64))
             self.max_id = max(self.max_id, int(np.max(ids)))
+            self._unsaved += len(ids)
 
     def mark_deleted(self, ids) -> None:  # any iterable of ints
         with self._lock:
@@ -162,6 +169,7 @@ class VectorIndex:
                 try:
                     self._index.mark_deleted(int(i))
                     self._deleted += 1
+                    self._unsaved += 1
                 except RuntimeError:  # already deleted, or never added
                     pass
 
@@ -195,6 +203,18 @@ class VectorIndex:
 
     # -- saving --------------------------------------------------------------------
 
+    def save_if_due(self, paths: DataPaths, store: Store) -> bool:
+        """Save, and clear the tombstones the file then holds, unless the file lags by only a few changes."""
+        with self._lock:
+            due = self._unsaved >= min(DEFER_SAVE_MAX, self.live_count * DEFER_SAVE_SHARE)
+        if not due and self.file_looks_sound(paths):
+            logger.info("Vector index file left %d changes behind the store (caught up when next opened)",
+                        self._unsaved)
+            return False
+        self.save(paths)
+        store.clear_tombstones(self.max_id)
+        return True
+
     def save(self, paths: DataPaths) -> None:
         """Write the index, then its sidecar, each atomically.
 
@@ -221,6 +241,7 @@ class VectorIndex:
                 "deleted": self._deleted,
                 "max_id": self.max_id,
             }
+            self._unsaved = 0
         atomic_write_bytes(paths.vectors_meta, json.dumps(info).encode("utf-8"))
 
 
