@@ -6,6 +6,10 @@ their stored embeddings, tombstoned ids are marked deleted and re-embedded
 passages get their new vector, so a file left stale by a crash is caught up in
 moments; a missing or unreadable one is rebuilt from SQLite, never re-embedded.
 
+A process holds one index per data dir: the window's searcher and its index
+runs share it (:meth:`VectorIndex.open`), rather than each loading the file
+(1.8 GB at a million passages) and inserting the same vectors.
+
 The sidecar says which layout of the pair it describes (``format``; absent
 in the files of every version before it was written, which are layout 1); a
 pair from a newer version is rebuilt from SQLite rather than read as this
@@ -19,6 +23,7 @@ import os
 import struct
 import threading
 import uuid
+import weakref
 from pathlib import Path
 
 import hnswlib
@@ -52,6 +57,15 @@ DEFER_SAVE_MAX = 2000  # changes a saved file may lag behind SQLite
 DEFER_SAVE_SHARE = 0.01  # and at most this share of its vectors: a small file is always saved
 
 
+# The index each data dir's file is open as in this process, for as long as anyone holds it.
+_OPEN: weakref.WeakValueDictionary[str, VectorIndex] = weakref.WeakValueDictionary()
+_OPEN_LOCK = threading.Lock()
+
+
+def _key(paths: DataPaths) -> str:
+    return os.path.realpath(paths.vectors)
+
+
 class VectorIndex:
     """Thread-safe wrapper: the GUI searches while its worker thread adds."""
 
@@ -61,6 +75,7 @@ class VectorIndex:
         self._index = hnswlib.Index(space=SPACE, dim=dim)
         self._index.init_index(max_elements=max(capacity, 16), ef_construction=EF_CONSTRUCTION, M=M)
         self._index.set_ef(EF_SEARCH)
+        self._catch_up_lock = threading.Lock()  # one catch-up at a time: two would add the same vectors
         self._deleted = 0
         self._unsaved = 0  # vectors added or deleted since the file was loaded or saved
         self.max_id = 0  # highest chunk id ever added: the catch-up watermark
@@ -69,10 +84,12 @@ class VectorIndex:
 
     @classmethod
     def open(cls, paths: DataPaths, store: Store, dim: int, writable: bool = True) -> VectorIndex:
-        """Load the saved index and bring it up to date with SQLite."""
-        index = cls._load(paths, dim)
-        if index is None:
-            index = cls(dim, capacity=store.chunk_count() + 1024)
+        """The data dir's index brought up to date with SQLite: the one this process holds already, or loaded."""
+        with _OPEN_LOCK:
+            index = _OPEN.get(_key(paths))
+            if index is None or index.dim != dim:
+                index = cls._load(paths, dim) or cls(dim, capacity=store.chunk_count() + 1024)
+                _OPEN[_key(paths)] = index
         index.catch_up(store)
         live, rows = index.live_count, store.embedding_counts()[0]
         if live != rows:
@@ -80,6 +97,8 @@ class VectorIndex:
                            live, rows)
             index = cls(dim, capacity=rows + 1024)
             index.catch_up(store, apply_tombstones=False, everything=True)
+            with _OPEN_LOCK:
+                _OPEN[_key(paths)] = index
         if writable:
             index.save_if_due(paths, store)
         return index
@@ -114,6 +133,7 @@ class VectorIndex:
             index = cls.__new__(cls)
             index.dim = dim
             index._lock = threading.RLock()
+            index._catch_up_lock = threading.Lock()
             index._index = hnswlib.Index(space=SPACE, dim=dim)
             index._index.load_index(str(paths.vectors), max_elements=int(info["count"]) + 1024)
             index._index.set_ef(EF_SEARCH)
@@ -139,14 +159,15 @@ class VectorIndex:
         re-embedded passages their new vector, which the file may predate.
         """
         added = 0
-        if apply_tombstones:
-            self.mark_deleted(t for t in store.tombstones() if t <= self.max_id)
-            for ids, vecs in store.replaced_vectors():
+        with self._catch_up_lock:
+            if apply_tombstones:
+                self.mark_deleted(t for t in store.tombstones() if t <= self.max_id)
+                for ids, vecs in store.replaced_vectors():
+                    self.add(ids, vecs)
+            upto = None if everything else store.embedded_upto()
+            for ids, vecs in store.iter_embeddings(after_id=self.max_id, upto=upto):
                 self.add(ids, vecs)
-        upto = None if everything else store.embedded_upto()
-        for ids, vecs in store.iter_embeddings(after_id=self.max_id, upto=upto):
-            self.add(ids, vecs)
-            added += len(ids)
+                added += len(ids)
         if added:
             logger.info("Added %d stored vectors to the index", added)
         return added
@@ -246,5 +267,7 @@ class VectorIndex:
 
 
 def remove_files(paths: DataPaths) -> None:
+    with _OPEN_LOCK:
+        _OPEN.pop(_key(paths), None)  # a rebuild starts afresh, whoever still holds the old one
     for p in (paths.vectors, paths.vectors_meta):
         Path(p).unlink(missing_ok=True)

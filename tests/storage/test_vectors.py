@@ -174,3 +174,23 @@ def test_a_big_file_changed_by_a_few_vectors_is_not_rewritten(data_dir, store, f
     assert reopened.save_if_due(data_dir, store)  # 9 changes: due
     assert data_dir.vectors.stat().st_mtime_ns != before and store.tombstones() == []
 
+
+
+def test_one_index_per_data_dir_in_a_process(data_dir, store, folder_id, rng) -> None:
+    """The window's searcher and its index runs share the loaded index: one copy in memory, and what
+    either of them catches up or marks deleted, both see."""
+    docs = commit(store, folder_id, rng, ["a.pdf"])
+    searching = VectorIndex.open(data_dir, store, DIM, writable=False)
+    indexing = VectorIndex.open(data_dir, store, DIM)
+    assert indexing is searching
+    new = commit(store, folder_id, rng, ["b.pdf"])
+    assert searching.catch_up(store, apply_tombstones=False) == 3
+    assert indexing.catch_up(store) == 0  # in already
+    ids, vecs = new["b.pdf"]
+    assert top_id(indexing, vecs[2]) == int(ids[2])
+    gone = store.delete_documents([store.known_documents()["/library/a.pdf"].id])
+    indexing.mark_deleted(gone)
+    got, _ = searching.search(docs["a.pdf"][1][0], 6)
+    assert searching.live_count == 3 and not set(got.tolist()) & set(gone)
+    del searching, indexing
+    assert VectorIndex.open(data_dir, store, DIM).live_count == 3  # loaded again once nobody held it
