@@ -80,6 +80,8 @@ def load_note() -> str:
 
 @dataclass(frozen=True)
 class Dirs:
+    """The generated library and its data dir, side by side under one base, so ``--keep`` reuses both."""
+
     library: Path
     data: Path
 
