@@ -55,9 +55,9 @@ class RecordingEmbedder(Embedder):
         recording.calls = []
         return recording
 
-    def encode_passages(self, texts: Any) -> Any:
+    def encode_passages(self, texts: Any, ids: Any = None) -> Any:
         self.calls.append(list(texts))
-        return super().encode_passages(texts)
+        return super().encode_passages(texts, ids)
 
 
 def prepare(embedder: Embedder, calls: list[list[str]]) -> list[list[tuple[Any, Any]]]:

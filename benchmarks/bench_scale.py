@@ -310,8 +310,8 @@ class QueryTimer:
         self.real.encode_queries(texts)
         return self.stand_in.encode_queries(texts)
 
-    def encode_passages(self, texts: list[str]) -> np.ndarray:
-        return self.stand_in.encode_passages(texts)
+    def encode_passages(self, texts: list[str], ids: list[np.ndarray | None] | None = None) -> np.ndarray:
+        return self.stand_in.encode_passages(texts, ids)
 
 
 def timed(fn: Callable[[], object]) -> float:

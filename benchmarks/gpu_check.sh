@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Everything issue 14 asks of a CUDA machine, in one call of the device tool (see benchmarks/README.md, "GPU"):
+# Everything issues 14 and 25 ask of a CUDA machine, in one call of the device tool (see benchmarks/README.md, "GPU"):
 # install the project and the carried dependencies offline on top of the machine's CUDA torch, check that
 # `desktop-search status` names the GPU, then measure (benchmarks/gpu/, one module per step): a cold index of replicated
-# SciFact against the bare fp16 forward with the GPU's busy share and the stages' times; fp16 against fp32
-# nDCG@10 and top 10; query latency on the GPU against the CPU; the out-of-memory fallback; a sweep of
+# SciFact against the bare fp16 forward with the GPU's busy share and the stages' times; the pipeline around a free
+# forward on all the cores (main-process CPU a passage); fp16 against fp32 nDCG@10 and top 10; query latency on the
+# GPU against the CPU, with where the slowest queries' time goes; the out-of-memory fallback; a sweep of
 # extraction workers and token budgets. Needs .gpu-carry/ from benchmarks/gpu_prepare.sh.
 #
 #   benchmarks/gpu_check.sh                      # on the device machine: figures in $OUT
 #   benchmarks/gpu_check.sh --device cpu         # the same steps at small sizes, to test the script anywhere
 #   benchmarks/gpu_check.sh --only sweep --budget 300   # a second call: install (skipped if still there) + named steps
 #   options: --budget SECONDS (total, default 360; 600 on cpu)  --only STEP,...  --no-install  --out DIR
-#   steps, in order: status index quality latency oom sweep (the sweep gets whatever time is left)
+#   steps, in order: status index pipeline quality latency oom sweep (the sweep gets whatever time is left)
 #
 # Each step is timed, logged to $OUT/steps.log and bounded by what is left of the budget; a failed step does
 # not stop the next. $OUT gets 7 files (the device tool returns 8 at most): summary.txt, results.jsonl,
@@ -20,7 +21,7 @@ cd "$(dirname "$0")/.."
 DEVICE=cuda
 BUDGET=
 INSTALL=1
-ONLY=status,index,quality,latency,oom,sweep
+ONLY=status,index,pipeline,quality,latency,oom,sweep
 OUT=${OUT:-/tmp/gpu-check-out}
 while [ $# -gt 0 ]; do
     case $1 in
@@ -97,7 +98,9 @@ env_info() {
 
 install() {
     set -e
-    tar -xzf "$CARRY/scifact/library.tar.gz" -C "$WORK/scifact"
+    # Python's tarfile reads the xz archive whether or not the machine has xz.
+    "$PY" -c 'import sys, tarfile; tarfile.open(sys.argv[1]).extractall(sys.argv[2], filter="data")' \
+        "$CARRY/scifact/library.tar.xz" "$WORK/scifact"
     tar -xzf "$CARRY/model.tar.gz" -C "$WORK/model"
     cp "$CARRY"/scifact/*.jsonl "$CARRY"/scifact/*.tsv "$WORK/scifact/"
     echo "library: $(find "$WORK/scifact/library" -type f | wc -l) files"
@@ -132,12 +135,14 @@ export -f check install status
 if [ "$DEVICE" = cpu ]; then
     # Small sizes, and small batches so that the stop after --seconds comes soon on a slow CPU.
     INDEX=(--replicas 1 --seconds 10 --bare-cap 200 --batch-chunks 32)
+    PIPELINE=(--replicas 1 --files 300)
     QUALITY=(--queries 10 --distractors 30)
     LATENCY=(--queries 30)
     OOM=(--budget 4096 --passages 16 --cpu-cap-tokens 1024)
     SWEEP=(--replicas 1 --workers 1 2 --budgets 4096 --seconds 6 --min-seconds 4 --batch-chunks 32)
 else
     INDEX=(--replicas 40 --seconds 65)
+    PIPELINE=(--replicas 2)
     QUALITY=()
     LATENCY=()
     OOM=()
@@ -150,6 +155,7 @@ tail -1 "$OUT/env.txt"
 step install 180 install
 step status 60 status
 step index 170 check index "${INDEX[@]}"
+step pipeline 90 check pipeline "${PIPELINE[@]}"
 step quality 150 check quality "${QUALITY[@]}"
 step latency 60 check latency "${LATENCY[@]}"
 step oom 60 check oom "${OOM[@]}"

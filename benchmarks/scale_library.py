@@ -35,7 +35,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from desktop_search.embed.embedder import Precision
+from desktop_search.embed.embedder import InputIds, Precision
 from desktop_search.embed.models import ModelSpec, resolve_model
 from tests.ingest.extract.scans import TextPage, write_pdf
 
@@ -228,7 +228,8 @@ class StandInEmbedder:
             out[i] = self._vector(text)
         return out
 
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
+    def encode_passages(self, texts: Sequence[str], ids: Sequence[InputIds | None] | None = None) -> np.ndarray:
+        """``ids``, the model input the extraction workers made, go unused: the stand-in reads the words."""
         import time
 
         t0 = time.perf_counter()

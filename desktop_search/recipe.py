@@ -38,9 +38,15 @@ def embedding_text(title: str | None, text: str, title_prefix: bool, rule: Title
     tells a later passage what the document is about), or the passage alone
     when it opens with the title already, as most first pages do: the copy
     would cost tokens (5% of those SciFact embeds) and only weigh the title twice."""
+    return embedding_head(title, text, title_prefix, rule) + text
+
+
+def embedding_head(title: str | None, text: str, title_prefix: bool, rule: TitleRule = TITLE_RULE) -> str:
+    """What :func:`embedding_text` puts before the passage: ``title\n``, or nothing (the workers
+    tokenize head and passage apart, so a passage's ids are made once)."""
     if not (title_prefix and title) or (rule >= TitleRule.UNLESS_OPENING and opens_with(text, title)):
-        return text
-    return title + "\n" + text
+        return ""
+    return title + "\n"
 
 
 def opens_with(text: str, title: str) -> bool:

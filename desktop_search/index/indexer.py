@@ -26,6 +26,7 @@ from desktop_search.checkpoints import checkpoint
 from desktop_search.embed.models import ModelSpec, resolve_model
 from desktop_search.errors import UserFacingError
 from desktop_search.index.folders import load_folders_backup, remove_index_files, save_folders_backup
+from desktop_search.index.input_ids import InputIdCache
 from desktop_search.index.plan import RunPlan, plan_run
 from desktop_search.index.progress import Phase, Progress, RateMeter, save_progress
 from desktop_search.index.streams import (
@@ -239,19 +240,20 @@ class Indexer:
         """Read files into the store on this thread while the embed and vector threads follow behind."""
         manifest = build_manifest(spec, self.options.chunking)
         job = ChunkJob(str(spec.path), ChunkSettings(manifest.max_tokens, manifest.overlap_tokens, manifest.title_prefix),
-                       manifest.passage_prefix)
+                       manifest.passage_prefix, input_max_tokens=spec.max_tokens)
+        input_ids = InputIdCache(handed_over=store.max_chunk_id())  # passages of earlier runs: tokenized
         folder_of = dict(plan.todo)
         counts = Counts(waiting_at_start=waiting)
         clock = StreamClock()
         write_lock = threading.Lock()
         handoff: queue.Queue[EmbeddedBatch | None] = queue.Queue(maxsize=STORE_QUEUE)
         embed = EmbedStream(store, lambda: self._timed_embedder(spec, clock), manifest.title_prefix,
-                            self.options.batch_chunks, handoff, clock, counts, self.cancel, self.pause)
+                            self.options.batch_chunks, handoff, clock, counts, self.cancel, self.pause, input_ids)
         store_vectors = VectorStream(store, vectors, self.paths, write_lock, handoff, counts, clock,
                                      self.options.save_interval_s)
         keyword = KeywordStream(store, vectors, write_lock, counts, clock, self.options.batch_chunks,
                                 self.options.flush_interval_s, on_commit=embed.wake.set,
-                                on_record=lambda rec: self._note(rec, plan, report))
+                                on_record=lambda rec: self._note(rec, plan, report), input_ids=input_ids)
         progress = Progress(Phase.INDEXING, files_total=len(plan.todo))
         meter = RateMeter()
         last_emit = 0.0
@@ -289,7 +291,8 @@ class Indexer:
                     report.slowest = (result.path, result.seconds)
                 attempt = plan.retries.get(result.path, 1)
                 keyword.add(record_of(result, folder_of[result.path], attempt),
-                            eager=embed.idle.is_set() and keyword.pending_chunks >= EAGER_CHUNKS)
+                            eager=embed.idle.is_set() and keyword.pending_chunks >= EAGER_CHUNKS,
+                            input_ids=result.input_ids)
                 progress.current = result.path
                 if result.document is not None:
                     progress.ocr_pages += result.document.ocr_pages

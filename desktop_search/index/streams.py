@@ -10,21 +10,30 @@ Who runs what, and what crosses between them:
   waiting for a vector from the store, oldest first, as a
   :class:`PendingBatch`, embeds them, and hands an :class:`EmbeddedBatch` on.
   It loads the model itself, so reading starts while the model loads. On
-  a CPU it then waits until every file is read: the model and the readers
-  would share the same cores, and reading first makes the whole library
-  keyword-searchable in the time reading alone takes, for about the same
-  total time. On a GPU it embeds from the first commit. Once every file is
-  read and every passage has a vector, it embeds again the passages an
-  older recipe made (``Store.stale_chunks``; their old vectors serve meanwhile).
+  a CPU it then embeds a first small batch and, if the model costs much next
+  to reading (the model an index is made with does), waits until every file
+  is read: the model and the readers would share the same cores, and reading
+  first makes the whole library keyword-searchable in the time reading alone
+  takes, for about the same total time. A model that costs little next to
+  reading goes on alongside, using what the readers leave of the cores. On
+  a GPU it embeds from the first commit. Once every file is read and every
+  passage has a vector, it embeds again the passages an older recipe made
+  (``Store.stale_chunks``; their old vectors serve meanwhile).
 - **"index-vectors" thread** (:class:`VectorStream`): stores each
   :class:`EmbeddedBatch` (one transaction) and adds it to the hnsw index.
 
 The store is the queue between the first two, so a kill -9 at any moment
 loses nothing: committed passages without a vector are what the next run's
 embed stream starts with, and a vector is stored only into a passage that has
-none (:meth:`Store.store_embeddings`), so nothing is embedded twice.
-Writes of both streams (SQLite and hnsw together) take one lock, so the hnsw
-index never sees a passage deleted in between.
+none (:meth:`Store.store_embeddings`), so nothing is embedded twice. Beside
+it, an :class:`InputIdCache` hands the passages' model input ids (made by the
+extraction workers) from the first stream to the second, so the main process
+does not tokenize them again; a passage whose ids it does not hold (left by a
+killed run, or over its memory bound) is tokenized from its stored text.
+The streams' SQLite writes take one lock; the hnsw index has its own, so a
+text commit does not wait for vectors going into hnsw. A passage a commit
+deletes (its file replaced) while its vector is on the way in is marked
+deleted again once the vector is in (``Counts.deleted``).
 """
 from __future__ import annotations
 
@@ -36,13 +45,16 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from desktop_search.checkpoints import checkpoint
+from desktop_search.embed.tokenizer import PassageIds
 from desktop_search.failures import FailureCode
+from desktop_search.index.input_ids import InputIdCache
 from desktop_search.ingest.chunking import embedding_text
 from desktop_search.ingest.extract import kind_of
 from desktop_search.ingest.pool import ExtractionResult
@@ -59,6 +71,12 @@ logger = logging.getLogger(__name__)
 # Embedded batches waiting to be stored: the model goes on with the next
 # batch while SQLite and hnsw take the last one.
 STORE_QUEUE = 2
+# On a CPU the embed stream embeds this many passages alongside reading to see what the model costs,
+PROBE_PASSAGES = 32
+# and goes on alongside if a passage costs it (forward seconds x cores) at most this share of what reading it
+# costs the workers: then it barely slows reading. The default model costs some 20 times reading on a CPU;
+# the benchmarks' free forward a fifth.
+CHEAP_MODEL = 0.5
 # A mid-run save writes the whole hnsw file and syncs it, under the write lock:
 # 1.8 GB and seconds at a million passages. It is saved at most this share of
 # the time (a crash costs the inserts since, redone from SQLite at the next open).
@@ -67,10 +85,11 @@ SAVE_SHARE = 0.05
 
 @dataclass(frozen=True)
 class PendingBatch:
-    """Committed passages without vectors, oldest first, with their embedding input."""
+    """Committed passages without vectors, oldest first, with their embedding input (and its ids, where known)."""
 
     ids: np.ndarray
     texts: list[str]
+    input_ids: list[np.ndarray | None]  # the workers' model input ids, None where the model tokenizes the text
     replace: bool = False  # passages with an old recipe's vector, which the new one replaces
 
 
@@ -91,6 +110,7 @@ class Counts:
     waiting_at_start: int = 0  # passages a killed or cancelled run left without vectors, and those queued for a new one
     failed: int = 0
     embedding_since: float | None = None  # time.monotonic() when the first batch went to the model
+    deleted: list[int] = field(default_factory=list)  # passages this run's commits deleted, under the write lock
 
 
 @dataclass
@@ -114,8 +134,8 @@ class TimedEmbedder:
         self.clock = clock
         self._seen = dict(embedder.timings)
 
-    def encode_passages(self, texts: list[str]) -> np.ndarray:
-        vecs = self.embedder.encode_passages(texts)
+    def encode_passages(self, texts: list[str], ids: list[np.ndarray | None] | None = None) -> np.ndarray:
+        vecs = self.embedder.encode_passages(texts, ids)
         for key, value in self.embedder.timings.items():
             self.clock.add(key, value - self._seen.get(key, 0.0))
             self._seen[key] = value
@@ -157,7 +177,7 @@ class KeywordStream:
 
     def __init__(self, store: Store, vectors: VectorIndex, write_lock: threading.Lock, counts: Counts,
                  clock: StreamClock, batch_chunks: int, flush_interval_s: float, on_commit: Callable[[], None],
-                 on_record: Callable[[DocumentRecord], None]) -> None:
+                 on_record: Callable[[DocumentRecord], None], input_ids: InputIdCache) -> None:
         self.store = store
         self.vectors = vectors
         self.write_lock = write_lock
@@ -167,7 +187,9 @@ class KeywordStream:
         self.flush_interval_s = flush_interval_s
         self.on_commit = on_commit  # wakes the embed stream
         self.on_record = on_record  # the run's report
+        self.input_ids = input_ids  # handed to the embed stream once committed
         self._pending: list[DocumentRecord] = []
+        self._pending_ids: list[PassageIds | None] = []
         self._pending_chunks = 0
         self._last_flush = time.monotonic()
 
@@ -175,9 +197,11 @@ class KeywordStream:
     def pending_chunks(self) -> int:
         return self._pending_chunks
 
-    def add(self, rec: DocumentRecord, eager: bool) -> None:
-        """Queue one file; commit when the batch is full, old, or ``eager`` (the embedder waits)."""
+    def add(self, rec: DocumentRecord, eager: bool, input_ids: PassageIds | None = None) -> None:
+        """Queue one file (with its passages' model input, if known); commit when the batch is full, old, or
+        ``eager`` (the embedder waits)."""
         self._pending.append(rec)
+        self._pending_ids.append(input_ids)
         self._pending_chunks += len(rec.chunks)
         if (self._pending_chunks >= self.batch_chunks or eager
                 or time.monotonic() - self._last_flush >= self.flush_interval_s):
@@ -185,6 +209,7 @@ class KeywordStream:
 
     def flush(self) -> None:
         batch, self._pending, self._pending_chunks = self._pending, [], 0
+        batch_ids, self._pending_ids = self._pending_ids, []
         self._last_flush = time.monotonic()
         if not batch:
             return
@@ -192,6 +217,12 @@ class KeywordStream:
         with self.write_lock:
             _, gone = self.store.commit_documents(batch)
             self.vectors.mark_deleted(gone)
+            self.counts.deleted.extend(gone)
+        for rec, input_ids in zip(batch, batch_ids, strict=True):
+            if input_ids is not None and rec.first_chunk_id is not None and len(rec.chunks) == len(input_ids):
+                self.input_ids.put(rec.first_chunk_id, input_ids)
+            if rec.first_chunk_id is not None:
+                self.input_ids.handed_over = max(self.input_ids.handed_over, rec.first_chunk_id + len(rec.chunks) - 1)
         self.clock.add("commit", time.perf_counter() - t0)
         for rec in batch:
             self.on_record(rec)
@@ -206,9 +237,10 @@ class EmbedStream(threading.Thread):
 
     def __init__(self, store: Store, load_embedder: Callable[[], TimedEmbedder], title_prefix: bool,
                  batch_chunks: int, out: queue.Queue[EmbeddedBatch | None], clock: StreamClock,
-                 counts: Counts, cancel: threading.Event, pause: threading.Event) -> None:
+                 counts: Counts, cancel: threading.Event, pause: threading.Event, input_ids: InputIdCache) -> None:
         super().__init__(name="index-embed", daemon=True)
         self.store = store
+        self.input_ids = input_ids
         self.load_embedder = load_embedder
         self.title_prefix = title_prefix
         self.batch_chunks = batch_chunks
@@ -228,9 +260,9 @@ class EmbedStream(threading.Thread):
     def run(self) -> None:
         try:
             embedder = self.load_embedder()
-            if embedder.device.startswith("cpu"):
+            if embedder.device.startswith("cpu") and not self._cheap_next_to_reading(embedder):
                 t0 = time.perf_counter()
-                while not (self.reading_done.is_set() or self.cancel.is_set() or self.stop.is_set()):
+                while not self._reading_over():
                     self.reading_done.wait(0.2)
                 self.clock.add("waiting for reading", time.perf_counter() - t0)
             while not (self.cancel.is_set() or self.stop.is_set()):
@@ -238,31 +270,61 @@ class EmbedStream(threading.Thread):
                     self.cancel.wait(0.2)
                     continue
                 done = self.reading_done.is_set()  # read before looking, so no last commit is missed
-                batch = self._next()
+                batch = self._next(upto=None if done else self.input_ids.handed_over)
                 if batch is None and done:
                     batch = self._next_stale()
                 if batch is None:
                     if done:
                         return
-                    self.idle.set()
+                    # An idle GPU gets small commits; a CPU, whose model shares the cores, full ones.
+                    if not embedder.device.startswith("cpu"):
+                        self.idle.set()
                     self.wake.wait(0.5)
                     self.wake.clear()
                     self.idle.clear()
                     continue
-                checkpoint("embedding")
-                if self.counts.embedding_since is None:
-                    self.counts.embedding_since = time.monotonic()
-                vecs = embedder.encode_passages(batch.texts)
-                t0 = time.perf_counter()
-                self._put(EmbeddedBatch(batch.ids, vecs, batch.replace))
-                self.clock.add("store wait", time.perf_counter() - t0)
+                self._embed(embedder, batch)
         except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which re-raises it
             self.error = exc
         finally:
             self.out.put(None)
 
-    def _next(self) -> PendingBatch | None:
-        rows = self.store.pending_chunks(self._after, self.batch_chunks)
+    def _reading_over(self) -> bool:
+        return self.reading_done.is_set() or self.cancel.is_set() or self.stop.is_set()
+
+    def _embed(self, embedder: TimedEmbedder, batch: PendingBatch) -> float:
+        """Embed a batch and hand it to the vector stream; returns the seconds the model took."""
+        checkpoint("embedding")
+        if self.counts.embedding_since is None:
+            self.counts.embedding_since = time.monotonic()
+        t0 = time.perf_counter()
+        vecs = embedder.encode_passages(batch.texts, batch.input_ids)
+        t1 = time.perf_counter()
+        self._put(EmbeddedBatch(batch.ids, vecs, batch.replace))
+        self.clock.add("store wait", time.perf_counter() - t1)
+        return t1 - t0
+
+    def _cheap_next_to_reading(self, embedder: TimedEmbedder) -> bool:
+        """Whether the model (on a CPU) costs little next to reading; embeds a first small batch to tell."""
+        from desktop_search.embed.embedder import cpu_cores
+
+        self.idle.set()  # the text stream commits a small batch for it
+        while self.counts.passages_committed < PROBE_PASSAGES and not self._reading_over():
+            self.wake.wait(0.2)
+            self.wake.clear()
+        self.idle.clear()
+        batch = None if self._reading_over() else self._next(PROBE_PASSAGES, self.input_ids.handed_over)
+        if batch is None:
+            return True  # reading is over: nothing left to weigh against
+        model = self._embed(embedder, batch) * cpu_cores() / len(batch.ids)
+        read = (self.clock.seconds["extract"] + self.clock.seconds["chunk"]) / max(1, self.counts.passages_committed)
+        cheap = model <= CHEAP_MODEL * read
+        logger.info("The model costs %.2f ms of CPU a passage, reading %.2f ms: embedding %s", 1000 * model,
+                    1000 * read, "alongside reading" if cheap else "once every file is read")
+        return cheap
+
+    def _next(self, limit: int | None = None, upto: int | None = None) -> PendingBatch | None:
+        rows = self.store.pending_chunks(self._after, limit or self.batch_chunks, upto)
         if not rows:
             return None
         self._after = rows[-1].id
@@ -278,7 +340,10 @@ class EmbedStream(threading.Thread):
 
     def _batch(self, rows: list[PendingChunk], replace: bool = False) -> PendingBatch:
         texts = [embedding_text(r.title, r.text, self.title_prefix) for r in rows]
-        return PendingBatch(np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows)), texts, replace)
+        ids = np.fromiter((r.id for r in rows), dtype=np.int64, count=len(rows))
+        # Queued passages were committed by an earlier run: no worker made their ids.
+        input_ids: list[np.ndarray | None] = [None] * len(rows) if replace else self.input_ids.take(ids)
+        return PendingBatch(ids, texts, input_ids, replace)
 
     def _put(self, item: EmbeddedBatch) -> None:
         while not self.stop.is_set():
@@ -316,12 +381,16 @@ class VectorStream(threading.Thread):
                 with self.write_lock:
                     store = self.store.replace_embeddings if item.replace else self.store.store_embeddings
                     took = store(item.ids, item.vectors)
-                    if len(took) < len(item.ids):
-                        keep = np.isin(item.ids, took)
-                        item = EmbeddedBatch(item.ids[keep], item.vectors[keep], item.replace)
-                    t1 = time.perf_counter()
-                    self.vectors.add(item.ids, item.vectors)  # a replaced vector is updated in place
-                    self.clock.add("hnsw", time.perf_counter() - t1)
+                    deleted_before = len(self.counts.deleted)
+                if len(took) < len(item.ids):
+                    keep = np.isin(item.ids, took)
+                    item = EmbeddedBatch(item.ids[keep], item.vectors[keep], item.replace)
+                # hnsw has its own lock (a replaced vector is updated in place): commits go on meanwhile. A passage
+                # a commit deleted since it was stored is deleted in hnsw again, now that it is in.
+                t1 = time.perf_counter()
+                self.vectors.add_then_delete(item.ids, item.vectors, partial(self._deleted_since, deleted_before))
+                self.clock.add("hnsw", time.perf_counter() - t1)
+                with self.write_lock:
                     if time.monotonic() - last_save >= max(self.save_interval_s, save_s / SAVE_SHARE):
                         t1 = time.perf_counter()
                         self.vectors.save(self.paths)
@@ -332,3 +401,8 @@ class VectorStream(threading.Thread):
                 self.clock.add("store", time.perf_counter() - t0)
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread
                 self.error = exc
+
+    def _deleted_since(self, seen: int) -> list[int]:
+        """Passages this run's commits have deleted since the first ``seen`` of them."""
+        with self.write_lock:
+            return self.counts.deleted[seen:]

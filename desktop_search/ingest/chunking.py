@@ -3,17 +3,27 @@
 Windows never cross a page or chapter, so every passage has one location.
 Inside a segment, text is cut at paragraph and sentence ends where it can be,
 and at token boundaries (which for CJK text are characters) where it cannot.
+
+Given the model's window (``ChunkJob.input_max_tokens``), the chunker also
+gives each passage the ids the model takes for it (:class:`PassageIds`):
+joined from the ids it cut the text by, where the tokenizer allows that
+exactly (:attr:`FastTokenizer.word_starts`), else by tokenizing the
+passage's embedding input. The extraction workers do it, so the indexer's
+main process only pads them.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
-from desktop_search.embed.tokenizer import load_model_tokenizer
+from desktop_search.embed.tokenizer import FastTokenizer, PassageIds, load_model_tokenizer
 from desktop_search.ingest.extract.document import Segment
-from desktop_search.recipe import embedding_text as embedding_text  # re-exported: the recipe owns it now
+from desktop_search.recipe import (
+    embedding_head,
+    embedding_text as embedding_text,  # re-exported: the recipe owns it now
+)
 
 # A unit ends after a sentence end (Latin or CJK) followed by space, after a
 # CJK full stop even with no space, or at a paragraph break.
@@ -45,6 +55,7 @@ class ChunkJob:
     tokenizer_dir: str  # the model folder holding its tokenizer
     settings: ChunkSettings
     passage_prefix: str = ""
+    input_max_tokens: int | None = None  # the model's window: the passages' model input ids too (None: not)
 
 
 def load_chunk_tokenizer(folder: str | Path) -> Tokenizer:
@@ -63,6 +74,30 @@ class Chunk:
     section: str | None = None
     href: str | None = None
     ocr: bool = False  # its page was read by OCR
+
+
+class _Piece(NamedTuple):
+    """A whole unit, or part of one cut at a token boundary: tokens ``lo:hi`` of unit ``unit``."""
+
+    start: int
+    end: int
+    unit: int
+    lo: int
+    hi: int
+
+    @property
+    def tokens(self) -> int:
+        return self.hi - self.lo
+
+
+@dataclass
+class _Windows:
+    """A segment's windows, with what their ids are joined from."""
+
+    spans: list[tuple[int, int]]
+    pieces: list[tuple[int, int]]  # per window: its first and one past its last piece
+    parts: list[_Piece]
+    unit_ids: list[list[int]]
 
 
 def split_units(text: str) -> list[tuple[int, int]]:
@@ -108,19 +143,59 @@ class Chunker:
 
     def budget(self, title: str | None, prefix: str = "") -> int:
         """Tokens left for the passage once specials, prefix and title are in."""
-        extra = (prefix + (title + "\n" if title and self.settings.title_prefix else "")).strip()
-        used = len(self.tokenizer(extra, add_special_tokens=False)["input_ids"]) if extra else 0
+        return self._budget(len(self._ids((prefix + (title + "\n" if title and self.settings.title_prefix else "")).strip())))
+
+    def _budget(self, used: int) -> int:
         # A long title may take at most half of the window.
         used = min(used, (self.settings.max_tokens - self.reserved) // 2)
         return max(16, self.settings.max_tokens - self.reserved - used)
+
+    def _ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"] if text else []
 
     def chunk_document(self, title: str | None, segments: list[Segment], passage_prefix: str = "") -> list[Chunk]:
         return self.chunk_segments(segments, self.budget(title, passage_prefix))
 
     def chunk_segments(self, segments: list[Segment], budget: int) -> list[Chunk]:
+        return self._chunk(segments, budget)[0]
+
+    def chunk_with_ids(self, title: str | None, segments: list[Segment], passage_prefix: str,
+                       max_length: int) -> tuple[list[Chunk], PassageIds]:
+        """The passages, and what the model takes for each: the ids of ``passage_prefix`` +
+        :func:`embedding_text`, with special tokens, cut to ``max_length`` as the embedder cuts them."""
+        extra = (passage_prefix + (title + "\n" if title and self.settings.title_prefix else "")).strip()
+        extra_ids = self._ids(extra)
+        chunks, windows = self._chunk(segments, self._budget(len(extra_ids)))
+        fast = self.tokenizer if isinstance(self.tokenizer, FastTokenizer) else None
+        starts = fast.word_starts if fast is not None else None
+        # Per head (prefix, and the title where the passage does not open with it): its ids, where they join
+        # the passage's. BERT's pre-tokenizer splits at spaces (the title's "\n") and gives them no ids.
+        heads: dict[str, list[int] | None] = {}
+        ids: list[list[int] | None] = []
+        at = [(seg, k) for seg in windows for k in range(len(seg.spans))]
+        for c, (w, k) in zip(chunks, at, strict=True):
+            head = passage_prefix + embedding_head(title, c.text, self.settings.title_prefix)
+            if head not in heads:
+                joins = starts is not None and (not head or head[-1].isspace())
+                heads[head] = (extra_ids if head.strip() == extra else self._ids(head.strip())) if joins else None
+            head_ids = heads[head]
+            own = _joined_ids(w, k, starts) if head_ids is not None else None
+            ids.append(None if own is None or fast is None else fast.model_input([*(head_ids or ()), *own], max_length))
+        missing = [i for i, x in enumerate(ids) if x is None]
+        if missing:
+            texts = [passage_prefix + embedding_text(title, chunks[i].text, self.settings.title_prefix) for i in missing]
+            encoded = self.tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+            for i, x in zip(missing, encoded, strict=True):
+                ids[i] = x
+        return chunks, PassageIds.of([x for x in ids if x is not None])
+
+    def _chunk(self, segments: list[Segment], budget: int) -> tuple[list[Chunk], list[_Windows]]:
         chunks: list[Chunk] = []
+        windows: list[_Windows] = []
         for seg in segments:
-            for start, end in self._windows(seg.text, budget):
+            w = self._windows(seg.text, budget)
+            windows.append(w)
+            for start, end in w.spans:
                 chunks.append(
                     Chunk(
                         text=seg.text[start:end], char_start=start, char_end=end, ordinal=len(chunks),
@@ -128,21 +203,21 @@ class Chunker:
                         ocr=seg.ocr,
                     )
                 )
-        return chunks
+        return chunks, windows
 
-    def _windows(self, text: str, budget: int) -> list[tuple[int, int]]:
+    def _windows(self, text: str, budget: int) -> _Windows:
         units = split_units(text)
         if not units:
-            return []
+            return _Windows([], [], [], [])
         enc = self.tokenizer(
             [text[s:e] for s, e in units], add_special_tokens=False, return_offsets_mapping=True
         )
         # Break over-long units at token boundaries into pieces that fit.
-        pieces: list[tuple[int, int, int]] = []  # (start, end, n_tokens)
-        for (s, e), offsets in zip(units, enc["offset_mapping"], strict=True):
+        pieces: list[_Piece] = []
+        for u, ((s, e), offsets) in enumerate(zip(units, enc["offset_mapping"], strict=True)):
             n = len(offsets)
             if n <= budget:
-                pieces.append((s, e, n))
+                pieces.append(_Piece(s, e, u, 0, n))
                 continue
             i = 0
             unit = text[s:e]
@@ -150,28 +225,44 @@ class Chunker:
                 j = min(i + budget, n)
                 if j < n:
                     j = _best_cut(unit, offsets, i + budget // 2, j)
-                part = offsets[i:j]
-                ps = s + part[0][0]
-                pe = s + part[-1][1] if j < n else e
-                pieces.append((ps, pe, len(part)))
+                ps = s + offsets[i][0]
+                pe = s + offsets[j - 1][1] if j < n else e
+                pieces.append(_Piece(ps, pe, u, i, j))
                 i = j
 
-        windows: list[tuple[int, int]] = []
+        spans: list[tuple[int, int]] = []
+        ranges: list[tuple[int, int]] = []
         i = 0
         overlap = self.settings.overlap_tokens
         while i < len(pieces):
             j, used = i, 0
-            while j < len(pieces) and used + pieces[j][2] <= budget:
-                used += pieces[j][2]
+            while j < len(pieces) and used + pieces[j].tokens <= budget:
+                used += pieces[j].tokens
                 j += 1
             j = max(j, i + 1)
-            windows.append((pieces[i][0], pieces[j - 1][1]))
+            spans.append((pieces[i].start, pieces[j - 1].end))
+            ranges.append((i, j))
             if j >= len(pieces):
                 break
             # Step back over whole units worth at most ``overlap`` tokens.
             k, back = j, 0
-            while k - 1 > i and back + pieces[k - 1][2] <= overlap:
-                back += pieces[k - 1][2]
+            while k - 1 > i and back + pieces[k - 1].tokens <= overlap:
+                back += pieces[k - 1].tokens
                 k -= 1
             i = k
-        return windows
+        return _Windows(spans, ranges, pieces, enc["input_ids"])
+
+
+def _joined_ids(w: _Windows, k: int, starts: Any) -> list[int] | None:
+    """Window ``k``'s ids joined from its pieces' (units are cut apart at spaces or CJK stops, which BERT's
+    pre-tokenizer splits at too); None where it starts or ends inside a word, whose ids would differ."""
+    i, j = w.pieces[k]
+    first, last = w.parts[i], w.parts[j - 1]
+    last_ids = w.unit_ids[last.unit]
+    if (first.lo and not starts[w.unit_ids[first.unit][first.lo]]) or (
+            last.hi < len(last_ids) and not starts[last_ids[last.hi]]):
+        return None
+    out: list[int] = []
+    for p in w.parts[i:j]:
+        out.extend(w.unit_ids[p.unit][p.lo : p.hi])
+    return out

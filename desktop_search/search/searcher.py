@@ -30,6 +30,7 @@ from desktop_search.search.keyword import KeywordLeg
 from desktop_search.search.query import parse_query
 from desktop_search.search.results import DocumentResult, SearchResult, flatten
 from desktop_search.search.terms import PER_DOCUMENT
+from desktop_search.search.warmup import settle
 from desktop_search.storage import Manifest, Store, VectorIndex
 
 if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
@@ -133,6 +134,7 @@ class Searcher:
                 assert self.spec is not None
                 self._embedder = Embedder(self.spec, device=self.device, threads=self.threads,
                                           precision=self.precision)
+            settle(self._embedder)
             return self._embedder
 
     @property

@@ -4,24 +4,55 @@ A batch of files is committed in one transaction with their chunks (whose
 triggers fill the full-text tables), so a kill -9 leaves either the old or
 the new version of a file, never half of one. A moved or touched file keeps
 its passages and their embeddings.
+
+The rows of a commit go in through plain SQL with their ids given, not
+SQLAlchemy's ``insert()``: building and caching a statement per document cost
+the indexer's main thread more than SQLite's own work. Passages go in many
+rows to a statement: one row per statement makes the full-text triggers cost
+2.5 times as much (measured: 2.96 s against 1.20 s of CPU for SciFact's
+10,551 passages into the trigram index; FTS5 flushes its pending terms at
+every statement's savepoint).
 """
 from __future__ import annotations
 
+import functools
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, func, select, update
 
 from desktop_search.checkpoints import checkpoint
 from desktop_search.failures import parse as parse_failure
-from desktop_search.storage.connection import StoreBase, batched, new_id
+from desktop_search.storage.connection import StoreBase, batched
 from desktop_search.storage.passages import to_blob
-from desktop_search.storage.records import DocumentRecord, KnownDocument
-from desktop_search.storage.schema import DocStatus, chunks, documents
+from desktop_search.storage.records import ChunkRecord, DocumentRecord, KnownDocument
+from desktop_search.storage.schema import DocStatus, chunks, documents, stored_path
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
+_DOCUMENT_COLUMNS = ("id", "folder_id", "path", "kind", "size", "mtime_ns", "hash", "title", "author", "status", "error",
+                     "failure", "attempts", "pages", "lang", "indexed_at")
+_CHUNK_COLUMNS = ("id", "document_id", "ordinal", "page", "page_label", "section", "href", "char_start", "char_end", "text",
+                  "embedding", "ocr")
+_INSERT_DOCUMENT = (f"INSERT INTO documents ({', '.join(_DOCUMENT_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * len(_DOCUMENT_COLUMNS))})")
+# Passage rows per INSERT: 64 x 12 parameters stay under SQLite's oldest limit
+# of 999, and more rows to a statement save little more (1.26 s at 256).
+ROWS_PER_INSERT = 64
+
+
+@functools.cache
+def _insert_chunks(rows: int) -> str:
+    """An INSERT of ``rows`` passages (SQLite keeps the prepared statement for the next batch)."""
+    row = f"({', '.join('?' * len(_CHUNK_COLUMNS))})"
+    return f"INSERT INTO chunks ({', '.join(_CHUNK_COLUMNS)}) VALUES {', '.join([row] * rows)}"
+
+
+def _chunk_rows(first_id: int, doc_id: int, recs: Sequence[ChunkRecord]) -> Iterator[tuple[object, ...]]:
+    for i, c in enumerate(recs):
+        yield (first_id + i, doc_id, c.ordinal, c.page, c.page_label, c.section, c.href, c.char_start, c.char_end, c.text,
+               to_blob(c.embedding), c.ocr)
 
 
 def _displayable(value: str | None) -> str | None:
@@ -42,11 +73,16 @@ def drop_documents(conn: Connection, ids: Sequence[int]) -> list[int]:
 
 
 def _next_chunk_id(conn: Connection) -> int:
-    # Explicit ids let one executemany insert a whole document; sqlite_sequence
+    # Explicit ids let one statement insert many passages; sqlite_sequence
     # still records the high-water mark, so ids are never reused.
     seq = conn.exec_driver_sql("SELECT seq FROM sqlite_sequence WHERE name='chunks'").scalar()
     top = conn.execute(select(func.max(chunks.c.id))).scalar()
     return max(seq or 0, top or 0) + 1
+
+
+def _next_document_id(conn: Connection) -> int:
+    """The id SQLite would give the next document (its rowid default: the largest plus one)."""
+    return int(conn.execute(select(func.max(documents.c.id))).scalar() or 0) + 1
 
 
 class DocumentsMixin(StoreBase):
@@ -83,31 +119,21 @@ class DocumentsMixin(StoreBase):
                    for i in conn.execute(select(documents.c.id).where(documents.c.path.in_(part))).scalars()]
             gone = drop_documents(conn, old)
             next_id = _next_chunk_id(conn)
+            doc_id = _next_document_id(conn)
+            doc_rows: list[tuple[object, ...]] = []
+            chunk_rows: list[tuple[object, ...]] = []
             for rec in records:
-                doc_id = new_id(conn.execute(
-                    insert(documents).values(
-                        folder_id=rec.folder_id, path=rec.path, kind=rec.kind, size=rec.size, mtime_ns=rec.mtime_ns,
-                        hash=rec.hash, title=_displayable(rec.title), author=_displayable(rec.author),
-                        status=rec.status, error=_displayable(rec.error), attempts=rec.attempts,
-                        failure=rec.failure.value if rec.failure is not None else None,
-                        pages=rec.pages, indexed_at=now, lang=rec.lang.value if rec.lang else None,
-                    )
+                doc_rows.append((
+                    doc_id, rec.folder_id, stored_path(rec.path), rec.kind, rec.size, rec.mtime_ns, rec.hash,
+                    _displayable(rec.title), _displayable(rec.author), rec.status.value, _displayable(rec.error),
+                    rec.failure.value if rec.failure is not None else None, rec.attempts, rec.pages,
+                    rec.lang.value if rec.lang else None, now,
                 ))
+                chunk_rows.extend(_chunk_rows(next_id, doc_id, rec.chunks))
+                rec.first_chunk_id = next_id
                 ids = np.arange(next_id, next_id + len(rec.chunks), dtype=np.int64)
                 next_id += len(rec.chunks)
-                if rec.chunks:
-                    conn.execute(
-                        insert(chunks),
-                        [
-                            {
-                                "id": int(cid), "document_id": doc_id, "ordinal": c.ordinal, "page": c.page,
-                                "page_label": c.page_label, "section": c.section, "href": c.href,
-                                "char_start": c.char_start, "char_end": c.char_end, "text": c.text,
-                                "embedding": to_blob(c.embedding), "ocr": c.ocr,
-                            }
-                            for cid, c in zip(ids, rec.chunks, strict=True)
-                        ],
-                    )
+                doc_id += 1
                 have = [i for i, c in enumerate(rec.chunks) if c.embedding is not None]
                 if have:
                     vecs = np.stack([np.asarray(rec.chunks[i].embedding, dtype=np.float32) for i in have])
@@ -115,6 +141,10 @@ class DocumentsMixin(StoreBase):
                 else:
                     ids, vecs = ids[:0], np.zeros((0, 0), dtype=np.float32)
                 out.append((ids, vecs))
+            if doc_rows:
+                conn.exec_driver_sql(_INSERT_DOCUMENT, doc_rows)
+            for part in batched(chunk_rows, ROWS_PER_INSERT):
+                conn.exec_driver_sql(_insert_chunks(len(part)), tuple(v for row in part for v in row))
             checkpoint("committing")
         return out, gone
 

@@ -38,8 +38,8 @@ class PassagesMixin(StoreBase):
 
     # -- the embedding queue ----------------------------------------------------------
 
-    def pending_chunks(self, after_id: int, limit: int) -> list[PendingChunk]:
-        """Passages without a vector and with id > ``after_id``, oldest first."""
+    def pending_chunks(self, after_id: int, limit: int, upto: int | None = None) -> list[PendingChunk]:
+        """Passages without a vector and with ``after_id`` < id (<= ``upto``), oldest first."""
         q = (
             select(chunks.c.id, chunks.c.text, documents.c.title)
             .join(documents, documents.c.id == chunks.c.document_id)
@@ -47,6 +47,8 @@ class PassagesMixin(StoreBase):
             .order_by(chunks.c.id)
             .limit(limit)
         )
+        if upto is not None:
+            q = q.where(chunks.c.id <= upto)
         with self.engine.connect() as conn:
             return [PendingChunk(int(r.id), r.text, r.title) for r in conn.execute(q)]
 
@@ -57,15 +59,19 @@ class PassagesMixin(StoreBase):
         replaced) since it was read for embedding is skipped, and one that has
         a vector already keeps it, so nothing is embedded into the index twice.
         """
-        took: list[int] = []
+        if len(ids) == 0:
+            return np.zeros(0, dtype=np.int64)
         with self._write() as conn:
-            for cid, vec in zip(ids, vecs, strict=True):
-                res = conn.exec_driver_sql("UPDATE chunks SET embedding = ? WHERE id = ? AND embedding IS NULL",
-                                           (to_blob(vec), int(cid)))
-                if res.rowcount == 1:
-                    took.append(int(cid))
+            waiting = np.fromiter(conn.exec_driver_sql(
+                "SELECT id FROM chunks WHERE embedding IS NULL AND id BETWEEN ? AND ?",
+                (int(ids.min()), int(ids.max()))).scalars(), dtype=np.int64)
+            keep = np.isin(ids, waiting)
+            took = np.asarray(ids, dtype=np.int64)[keep]
+            if len(took):
+                conn.exec_driver_sql("UPDATE chunks SET embedding = ? WHERE id = ?",
+                                     [(to_blob(vec), int(cid)) for vec, cid in zip(vecs[keep], took, strict=True)])
             checkpoint("committing-vectors")
-        return np.asarray(took, dtype=np.int64)
+        return took
 
     def embedding_counts(self) -> tuple[int, int]:
         """(passages with a vector, all passages); the pending count reads a partial index."""

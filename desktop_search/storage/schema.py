@@ -41,6 +41,16 @@ class DocStatus(StrEnum):
     FAILED = "failed"
 
 
+def stored_path(value: Any) -> Any:
+    """A path as :class:`FsPath` stores it: TEXT, or the raw bytes of a name that is not UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return os.fsencode(value)
+    return value
+
+
 class MetaKey(StrEnum):
     """The keys of the ``meta`` table."""
 
@@ -79,12 +89,7 @@ class FsPath(TypeDecorator):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Any) -> Any:
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                return os.fsencode(value)
-        return value
+        return stored_path(value)
 
     def process_result_value(self, value: Any, dialect: Any) -> Any:
         return os.fsdecode(value) if isinstance(value, bytes) else value

@@ -24,6 +24,7 @@ import struct
 import threading
 import uuid
 import weakref
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import hnswlib
@@ -183,6 +184,17 @@ class VectorIndex:
             self._index.add_items(np.ascontiguousarray(vecs, dtype=np.float32), np.asarray(ids, dtype=np.int64))
             self.max_id = max(self.max_id, int(np.max(ids)))
             self._unsaved += len(ids)
+
+    def add_then_delete(self, ids: np.ndarray, vecs: np.ndarray, deleted: Callable[[], Iterable[int]]) -> None:
+        """Add vectors, then mark deleted those of them that ``deleted()`` names, with no catch-up in between.
+
+        Adding an id hnswlib holds as deleted brings it back. A catch-up (the window's searcher shares this
+        index with its index runs) may read a passage's stored vector before a commit deletes it and add
+        it after; under the catch-up's lock, the deletion is marked after any such add, never before.
+        """
+        with self._catch_up_lock:
+            self.add(ids, vecs)
+            self.mark_deleted(np.intersect1d(ids, np.fromiter(deleted(), dtype=np.int64)).tolist())
 
     def mark_deleted(self, ids) -> None:  # any iterable of ints
         with self._lock:

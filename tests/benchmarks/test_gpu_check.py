@@ -25,6 +25,7 @@ pytestmark = pytest.mark.skipif(not (SCIFACT / "library").is_dir(), reason="the 
 RUNS: list[tuple[str, list[str]]] = [
     ("env", []),
     ("index", ["--replicas", "1", "--seconds", "20", "--bare-cap", "50", "--batch-chunks", "16"]),
+    ("pipeline", ["--replicas", "1", "--workers", "1"]),
     ("quality", ["--distractors", "0"]),
     ("latency", ["--queries", "3"]),
     ("oom", ["--budget", "4096", "--passages", "8", "--cpu-cap-tokens", "64"]),

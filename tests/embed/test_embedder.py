@@ -127,3 +127,23 @@ def test_bf16_vectors_agree_with_fp32_and_the_device_name_says_so(embedder: Embe
 
 def test_quantized_models_stay_in_fp32_arithmetic(tiny_model: Path) -> None:
     assert Embedder(spec_from_folder(tiny_model), device="cpu", quantize=True, precision="bf16").precision == Precision.FP32
+
+
+def test_passages_given_their_ids_are_not_tokenized_again(embedder: Embedder, tiny_model: Path, tmp_path: Path) -> None:
+    import shutil
+
+    texts = TEXTS[:4]
+    ids = embedder.tokenizer(texts, truncation=True, max_length=embedder.spec.max_tokens)["input_ids"]
+    given = [np.asarray(ids[0], dtype=np.int32), None, ids[2], np.asarray(ids[3], dtype=np.int32)]
+    np.testing.assert_allclose(embedder.encode_passages(texts, given), embedder.encode_passages(texts), atol=1e-6)
+    wrong = [ids[1]] * 4  # the ids are what is embedded, whatever the texts say
+    np.testing.assert_allclose(embedder.encode_passages(texts, wrong), embedder.encode_passages([texts[1]] * 4), atol=1e-6)
+    with pytest.raises(ValueError):
+        embedder.encode_passages(texts, given[:2])
+    # An embedder that tokenizes with transformers (no tokenizer.json here) cannot vouch for ids made with
+    # the model's tokenizer.json: it tokenizes every text.
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model, folder)
+    (folder / "tokenizer.json").unlink()
+    other = Embedder(spec_from_folder(folder), device="cpu", precision=Precision.FP32)
+    np.testing.assert_allclose(other.encode_passages(texts, wrong), embedder.encode_passages(texts), atol=1e-5)

@@ -5,9 +5,10 @@ import random
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from desktop_search.embed.tokenizer import FastTokenizer, load_model_tokenizer
+from desktop_search.embed.tokenizer import FastTokenizer, PassageIds, load_model_tokenizer
 
 WORDS = ("the statins muscle pain 東京 首都 は です 신씨의 Über straße naïve café 123 , . ! 日本語の文章 antidisestablishment"
          .split())
@@ -53,3 +54,35 @@ def test_a_model_without_tokenizer_json_gets_transformers_tokenizer(tiny_model: 
     tok = load_model_tokenizer(folder)
     assert not isinstance(tok, FastTokenizer)
     assert tok("statins")["input_ids"] == load_model_tokenizer(tiny_model)("statins")["input_ids"]
+
+
+def test_model_input_wraps_and_cuts_ids_as_the_tokenizer_does(tiny_model: Path, texts: list[str]) -> None:
+    fast = load_model_tokenizer(tiny_model)
+    plain = fast(texts, add_special_tokens=False)["input_ids"]
+    for max_length in (2, 16, 128, 512):
+        assert [fast.model_input(x, max_length) for x in plain] == fast(texts, truncation=True,
+                                                                         max_length=max_length)["input_ids"]
+    padded = fast.pad({"input_ids": [np.asarray(x[:5], dtype=np.int32) for x in plain[:3]]})  # arrays pad as lists do
+    assert padded["input_ids"].tolist() == fast.pad({"input_ids": [x[:5] for x in plain[:3]]})["input_ids"].tolist()
+
+
+def test_only_wordpiece_after_bert_pre_tokenizer_is_taken_to_join_up(tiny_model: Path, tmp_path: Path) -> None:
+    from tokenizers import SentencePieceUnigramTokenizer
+
+    bert = load_model_tokenizer(tiny_model)
+    starts = bert.word_starts
+    assert starts is not None and starts[bert._tok.token_to_id("muscle")] and not starts[bert._tok.token_to_id("##ing")]
+    unigram = SentencePieceUnigramTokenizer()
+    unigram.train_from_iterator(["the statins and the muscle pain", "東京は日本の首都です"] * 20, vocab_size=40,
+                                special_tokens=["<pad>", "<s>", "</s>", "<unk>"], unk_token="<unk>", show_progress=False)
+    unigram.save(str(tmp_path / "tokenizer.json"))
+    assert FastTokenizer(tmp_path / "tokenizer.json").word_starts is None
+
+
+def test_passage_ids_pickle_as_bytes_and_read_back() -> None:
+    import pickle
+
+    ids = PassageIds.of([[101, 7, 102], [], [101, 102]])
+    back = pickle.loads(pickle.dumps(ids))
+    assert [back[i].tolist() for i in range(len(back))] == [[101, 7, 102], [], [101, 102]]
+    assert back.tokens == 5 and b"numpy" not in pickle.dumps(ids)

@@ -26,9 +26,9 @@ class CountingEmbedder:
     def __getattr__(self, name: str):
         return getattr(self.inner, name)
 
-    def encode_passages(self, texts):
+    def encode_passages(self, texts, ids=None):
         self.passages += len(texts)
-        return self.inner.encode_passages(texts)
+        return self.inner.encode_passages(texts, ids)
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import numpy as np
 import pytest
@@ -29,11 +30,11 @@ class FailingEmbedder(Embedder):
     fail_on = 3
     calls = 0
 
-    def encode_passages(self, texts):
+    def encode_passages(self, texts, ids=None):
         self.calls += 1
         if self.calls == self.fail_on:
             raise RuntimeError("simulated embedding failure")
-        return super().encode_passages(texts)
+        return super().encode_passages(texts, ids)
 
 
 def _stored(data_dir):
@@ -146,3 +147,77 @@ def test_a_passage_that_opens_with_the_title_is_embedded_without_a_second_copy(t
     np.testing.assert_allclose(stored, expected, atol=2e-3)
     doubled = embedder.encode_passages(["Gamma rays in cells\n" + rows[0].text])[0]
     assert not np.allclose(stored[0], doubled, atol=2e-3)
+
+
+class CpuModel:
+    """A model on the CPU that costs ``seconds`` a passage: random unit vectors, no forward."""
+
+    def __init__(self, inner: Embedder, seconds: float) -> None:
+        self.inner = inner
+        self.seconds = seconds
+        self.spec, self.device, self.precision, self.name = inner.spec, "cpu", inner.precision, "a CPU"
+        self.timings = {"tokenize": 0.0, "forward": 0.0}
+        self.rng = np.random.default_rng(0)
+
+    def encode_queries(self, texts):
+        return self.encode_passages(texts)
+
+    def encode_passages(self, texts, ids=None):
+        time.sleep(self.seconds * len(texts))
+        self.timings["forward"] += self.seconds * len(texts)
+        v = self.rng.normal(size=(len(texts), self.spec.dim)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("seconds, waits", [(0.0, False), (0.05, True)])
+def test_on_a_cpu_only_a_model_costly_next_to_reading_waits_for_reading_to_end(tiny_model, data_dir, tmp_path,
+                                                                              seconds, waits):
+    """A first batch tells what the model costs against reading (worker seconds a passage): a cheap model embeds
+    alongside the readers, a costly one waits for the last file so the library is keyword-searchable sooner."""
+    lib = _library(tmp_path / "lib", n=60)
+    model = CpuModel(Embedder(resolve_model(str(tiny_model)), device="cpu"), seconds)
+    options = IndexOptions(model=str(tiny_model), device="cpu", workers=1, batch_chunks=16)
+    report = Indexer(data_dir, options, embedder=model).run(add=[lib])
+    assert report.added == 60 and report.embedded == report.chunks > 32
+    assert ("waiting for reading" in report.timings) == waits
+
+
+def test_a_passage_deleted_while_its_vector_goes_into_hnsw_stays_deleted(data_dir, tmp_path):
+    """hnsw takes vectors outside the SQLite write lock: a commit replacing their file in between must not
+    leave the old passages live in hnsw."""
+    import queue
+    import threading
+
+    from desktop_search.index.input_ids import InputIdCache
+    from desktop_search.index.streams import Counts, EmbeddedBatch, KeywordStream, StreamClock, VectorStream
+    from tests.storage.conftest import MANIFEST, record
+
+    rng = np.random.default_rng(0)
+    store = Store(data_dir.database)
+    store.check_manifest(MANIFEST)
+    folder = store.add_folder("/library")
+    old = record("/library/a.pdf", folder, 3, rng)
+    for c in old.chunks:
+        c.embedding = None
+    store.commit_documents([old])
+    old_ids = np.array([p.id for p in store.pending_chunks(0, 10)], dtype=np.int64)
+    vectors = VectorIndex(MANIFEST.dim)
+    lock, counts, clock = threading.Lock(), Counts(), StreamClock()
+    keyword = KeywordStream(store, vectors, lock, counts, clock, 100, 60.0, on_commit=lambda: None,
+                            on_record=lambda rec: None, input_ids=InputIdCache())
+    add = vectors.add
+
+    def replaced_meanwhile(ids, vecs):
+        keyword.add(record("/library/a.pdf", folder, 2, rng), eager=True)  # the file changed: its passages go
+        add(ids, vecs)
+
+    vectors.add = replaced_meanwhile  # type: ignore[method-assign]
+    inbox: queue.Queue[EmbeddedBatch | None] = queue.Queue()
+    inbox.put(EmbeddedBatch(old_ids, rng.normal(size=(3, MANIFEST.dim)).astype(np.float32)))
+    inbox.put(None)
+    stream = VectorStream(store, vectors, data_dir, lock, inbox, counts, clock, save_interval_s=1e9)
+    stream.run()
+    assert stream.error is None and sorted(counts.deleted) == sorted(old_ids.tolist())
+    assert len(store.fetch_chunks(range(1, 100))) == 2 and counts.embedded == 3
+    assert vectors.live_count == 0 and all(vectors.vector(int(i)) is None for i in old_ids)
+    store.close()

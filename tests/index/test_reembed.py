@@ -32,9 +32,9 @@ class RecordingEmbedder:
     def __getattr__(self, name: str):
         return getattr(self.inner, name)
 
-    def encode_passages(self, texts):
+    def encode_passages(self, texts, ids=None):
         self.batches.append(list(texts))
-        return self.inner.encode_passages(texts)
+        return self.inner.encode_passages(texts, ids)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -19,7 +20,7 @@ class SlowToSave:
         self.added = 0
         self.saves = 0
 
-    def add(self, ids: np.ndarray, vecs: np.ndarray) -> None:
+    def add_then_delete(self, ids: np.ndarray, vecs: np.ndarray, deleted: Callable[[], Iterable[int]]) -> None:
         self.added += len(ids)
 
     def save(self, paths: object) -> None:

@@ -63,3 +63,31 @@ def test_move_and_touch_keep_chunks(store: Store, folder_id: int, rng) -> None:
     moved = store.known_documents()["/library/sub/b.pdf"]
     assert (moved.id, moved.mtime_ns) == (doc.id, 7)
     assert {r["path"] for r in store.fetch_chunks(ids).values()} == {"/library/sub/b.pdf"}
+
+
+def test_many_passages_at_once_are_all_stored_and_in_the_keyword_index(store: Store, folder_id: int, rng) -> None:
+    """Passages go in many rows to a statement; every row, its full-text rows and its document must be right."""
+    from desktop_search.storage.documents import ROWS_PER_INSERT
+
+    sizes = (2 * ROWS_PER_INSERT + 3, 1, ROWS_PER_INSERT)
+    recs = [record(f"/library/{i}.pdf", folder_id, n, rng) for i, n in enumerate(sizes)]
+    odd = record("/library/cafe.pdf", folder_id, 2, rng)
+    odd.path = "/library/caf\udce9.pdf"  # a name that is not UTF-8: stored as its bytes
+    recs.append(odd)
+    for rec in recs:
+        for c in rec.chunks:
+            c.embedding = None  # waiting for the embedding stream, as the indexer commits them
+    stored, _ = store.commit_documents(recs)
+    assert all(len(ids) == 0 for ids, _ in stored)
+    known = store.known_documents()
+    assert set(known) == {r.path for r in recs}
+    firsts = [r.first_chunk_id for r in recs]
+    assert firsts[0] is not None and firsts == [firsts[0] + sum(len(r.chunks) for r in recs[:k]) for k in range(len(recs))]
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT id, document_id, ordinal, text FROM chunks ORDER BY id").all()
+        for table in ("chunks_fts", "chunks_tri", "chunks_cjk"):
+            conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
+    expected = [((r.first_chunk_id or 0) + c.ordinal, known[r.path].id, c.ordinal, c.text) for r in recs for c in r.chunks]
+    assert [tuple(row) for row in rows] == expected
+    assert len(store.keyword_search('"passage"', 1000)) == len(rows)
+    assert len(store.keyword_search('"cafe.pdf"', 10, trigram=True)) == 2

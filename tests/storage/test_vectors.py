@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 
@@ -194,3 +195,36 @@ def test_one_index_per_data_dir_in_a_process(data_dir, store, folder_id, rng) ->
     assert searching.live_count == 3 and not set(got.tolist()) & set(gone)
     del searching, indexing
     assert VectorIndex.open(data_dir, store, DIM).live_count == 3  # loaded again once nobody held it
+
+
+def test_a_passage_deleted_while_a_catch_up_adds_it_stays_deleted(data_dir, store, folder_id, rng, monkeypatch) -> None:
+    """The window's searcher catches the shared index up from SQLite while its index run adds the same
+    vectors. A passage a commit deletes after the catch-up read it stays deleted: hnswlib brings a deleted
+    id back when it is added again, so the run's add and its deletion must not let the catch-up's add in
+    between."""
+    commit(store, folder_id, rng, ["a.pdf"])
+    index = VectorIndex.open(data_dir, store, DIM)
+    ids, vecs = commit(store, folder_id, rng, ["b.pdf"])["b.pdf"]  # stored, not yet in the index
+    read, go = threading.Event(), threading.Event()
+    iter_embeddings = store.iter_embeddings
+
+    def paused(*args, **kwargs):  # the catch-up has read the rows, and has yet to add them
+        blocks = list(iter_embeddings(*args, **kwargs))
+        read.set()
+        go.wait(10)
+        yield from blocks
+
+    monkeypatch.setattr(store, "iter_embeddings", paused)
+    catching_up = threading.Thread(target=index.catch_up, args=(store,), kwargs={"apply_tombstones": False})
+    catching_up.start()
+    assert read.wait(10)
+    gone = store.delete_documents([store.known_documents()["/library/b.pdf"].id])
+    index.mark_deleted(gone)  # as the commit does: not in the index yet, so nothing to mark
+    adding = threading.Thread(target=index.add_then_delete, args=(ids, vecs, lambda: gone))
+    adding.start()
+    adding.join(0.5)  # it waits for the catch-up; were it to finish first, the catch-up's add would undo it
+    go.set()
+    catching_up.join(10)
+    adding.join(10)
+    assert sorted(gone) == sorted(ids.tolist())
+    assert all(index.vector(int(i)) is None for i in ids) and index.live_count == 3

@@ -13,7 +13,10 @@ from gpu.device import GpuSampler, cuda_sync
 from gpu.harness import Context, Figures, Step, pct
 from gpu.indexing import default_workers_of, timed_index
 
-STAGES = ("extract", "wait", "chunk", "stall", "tokenize", "forward", "store")
+STAGES = ("extract", "wait", "chunk", "commit", "waiting for reading", "tokenize", "forward", "store wait", "store")
+# Issue 25: passages/s of the cold index on one H200, and its share of the bare forward's rate.
+TARGET_RATE = 4000
+TARGET_RATIO = 0.5
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -92,7 +95,7 @@ def run(ctx: Context, args: argparse.Namespace) -> Figures:
           f"{bare_rate:.0f} passages/s")
     if bare_rate:
         print(f"RATIO index / bare forward: {timed.rate / bare_rate:.3f} (steady {timed.steady_rate / bare_rate:.3f}); "
-              "target >= 0.8, and >= 5000 passages/s on one H200")
+              f"target >= {TARGET_RATIO}, and >= {TARGET_RATE} passages/s on one H200")
     print(f"GPU busy share: {pct(gpu.busy_share())} during the index, {pct(gpu_bare.busy_share())} during the bare forward")
     print("where the time goes (s; stages overlap; extract is summed over the workers):")
     for k, v in stages.items():
@@ -101,12 +104,12 @@ def run(ctx: Context, args: argparse.Namespace) -> Figures:
 
 
 def summarize(ix: Figures, ctx: Context) -> list[str]:
-    ok = (ix["passages_per_s"] >= 5000, (ix.get("ratio_to_bare") or 0) >= 0.8)
+    ok = (ix["passages_per_s"] >= TARGET_RATE, (ix.get("ratio_to_bare") or 0) >= TARGET_RATIO)
     return [
         f"cold index: {ix['passages']} passages in {ix['wall_s']} s = {ix['passages_per_s']:.0f}/s "
-        f"(steady {ix['steady_passages_per_s']:.0f}/s) [target >= 5000: {'met' if ok[0] else 'NOT met'}]; "
+        f"(steady {ix['steady_passages_per_s']:.0f}/s) [target >= {TARGET_RATE}: {'met' if ok[0] else 'NOT met'}]; "
         f"bare forward {ix['bare_passages_per_s']:.0f}/s; ratio {ix.get('ratio_to_bare')} "
-        f"(steady {ix.get('steady_ratio_to_bare')}) [target >= 0.8: {'met' if ok[1] else 'NOT met'}]; "
+        f"(steady {ix.get('steady_ratio_to_bare')}) [target >= {TARGET_RATIO}: {'met' if ok[1] else 'NOT met'}]; "
         f"GPU busy {pct(ix.get('gpu_busy_share'))}; {ix['workers']} workers, budget {ix['token_budget']}",
         "  stages (s): " + ", ".join(f"{k} {v}" for k, v in ix["stages_s"].items()),
     ]

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from desktop_search.ingest.pool import ExtractorPool, hash_file
 from tests.conftest import make_pdf
@@ -49,3 +52,55 @@ def test_a_pdf_that_kills_its_reader_is_read_again_with_pypdf(tmp_path: Path) ->
     results = {r.path: r for r in ExtractorPool(workers=1, timeout_s=120).imap_unordered([str(huge), str(good)])}
     assert (results[str(huge)].error or "").startswith("too large to read safely")
     assert results[str(good)].document is not None
+
+
+
+@pytest.fixture
+def batch_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The number of files in each request the dispatcher sends."""
+    from desktop_search.ingest import pool
+
+    sizes: list[int] = []
+    next_batch = pool._next_batch
+
+    def spy(*args: Any) -> tuple[str, ...]:
+        batch = next_batch(*args)
+        sizes.append(len(batch))
+        return batch
+
+    monkeypatch.setattr(pool, "_next_batch", spy)
+    return sizes
+
+
+def small_pdfs(folder: Path, n: int) -> list[Path]:
+    return [make_pdf(folder / f"good{i:02d}.pdf", [f"text number {i}"]) for i in range(n)]
+
+
+def test_a_reader_dying_inside_a_batch_costs_only_the_file_that_killed_it(tmp_path: Path, batch_sizes: list[int]) -> None:
+    """Fast files go several to a request; when the reader dies, each file of its batch is read again alone."""
+    from tests.reliability.hostile import write_huge_stream_pdf
+
+    good = small_pdfs(tmp_path, 24)
+    huge = write_huge_stream_pdf(tmp_path / "huge.pdf")  # PDFium aborts the process on it
+    order = [*good[:2], huge, *good[2:]]  # the first answers set the pace, then batches
+    results = {r.path: r for r in ExtractorPool(workers=1, timeout_s=120).imap_unordered([str(p) for p in order])}
+    assert set(results) == {str(p) for p in order}
+    assert all(results[str(p)].document is not None for p in good)
+    assert (results[str(huge)].error or "").startswith("too large to read safely")
+    assert max(batch_sizes) > 1 and len(batch_sizes) < len(order)
+
+
+def test_a_batch_over_the_timeout_is_read_again_file_by_file(tmp_path: Path, batch_sizes: list[int]) -> None:
+    import time
+
+    from tests.reliability.hostile import write_huge_stream_pdf
+
+    good = small_pdfs(tmp_path, 24)
+    slow = write_huge_stream_pdf(tmp_path / "slow.pdf", inflated=70 * 10**6)  # not hostile, only slow
+    order = [*good[:2], slow, *good[2:]]
+    start = time.monotonic()
+    results = {r.path: r for r in ExtractorPool(workers=1, timeout_s=2).imap_unordered([str(p) for p in order])}
+    assert time.monotonic() - start < 30
+    assert all(results[str(p)].document is not None for p in good)
+    assert results[str(slow)].error == "timed out: took longer than 2 s to read"  # its own timeout, alone
+    assert max(batch_sizes) > 1
