@@ -28,8 +28,9 @@ def _bundled_model_dir() -> Path:
 
 
 def build_tiny_model(folder: Path, pooling: str = "mean", max_tokens: int = 128, prompts: dict | None = None,
-                     layers: int = 2, width: int = 32) -> Path:
-    """A randomly initialised BERT (2 layers, 32 wide unless told) with the real MiniLM tokenizer.
+                     layers: int = 2, width: int = 32, tokenizer_from: Path | None = None) -> Path:
+    """A randomly initialised BERT (2 layers, 32 wide unless told) with the real MiniLM tokenizer
+    (from the bundled model package, or ``tokenizer_from``: the GPU machine has the model's folder only).
 
     benchmarks/bench_pipeline.py makes a 1-layer, 16-wide one: a forward that costs nothing, so the
     pipeline around the model is what it measures."""
@@ -40,7 +41,7 @@ def build_tiny_model(folder: Path, pooling: str = "mean", max_tokens: int = 128,
 
     torch.manual_seed(0)
     folder.mkdir(parents=True, exist_ok=True)
-    src = _bundled_model_dir()
+    src = tokenizer_from or _bundled_model_dir()
     for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(src / name, folder / name)
     config = BertConfig(
