@@ -69,8 +69,8 @@ if TYPE_CHECKING:  # the model module sets offline defaults when imported; only 
 logger = logging.getLogger(__name__)
 
 # Embedded batches waiting to be stored: the model goes on with the next
-# batch while SQLite and hnsw take the last one.
-STORE_QUEUE = 2
+# batches while SQLite and hnsw take the last ones, all that wait at once.
+STORE_QUEUE = 8
 # On a CPU the embed stream embeds this many passages alongside reading to see what the model costs,
 PROBE_PASSAGES = 32
 # and goes on alongside if a passage costs it (forward seconds x cores) at most this share of what reading it
@@ -373,22 +373,22 @@ class VectorStream(threading.Thread):
 
     def run(self) -> None:
         last_save, save_s = time.monotonic(), 0.0
-        while (item := self.inbox.get()) is not None:
-            if self.error is not None:
+        end = False
+        while not end:
+            batches, end = self._waiting()
+            if self.error is not None or not batches:
                 continue  # drain, so the embed stream never blocks on a dead consumer
             try:
                 t0 = time.perf_counter()
                 with self.write_lock:
-                    store = self.store.replace_embeddings if item.replace else self.store.store_embeddings
-                    took = store(item.ids, item.vectors)
+                    kept = [self._stored(b) for b in batches]
                     deleted_before = len(self.counts.deleted)
-                if len(took) < len(item.ids):
-                    keep = np.isin(item.ids, took)
-                    item = EmbeddedBatch(item.ids[keep], item.vectors[keep], item.replace)
+                ids = np.concatenate([b.ids for b in kept])
                 # hnsw has its own lock (a replaced vector is updated in place): commits go on meanwhile. A passage
                 # a commit deleted since it was stored is deleted in hnsw again, now that it is in.
                 t1 = time.perf_counter()
-                self.vectors.add_then_delete(item.ids, item.vectors, partial(self._deleted_since, deleted_before))
+                self.vectors.add_then_delete(ids, np.concatenate([b.vectors for b in kept]),
+                                             partial(self._deleted_since, deleted_before))
                 self.clock.add("hnsw", time.perf_counter() - t1)
                 with self.write_lock:
                     if time.monotonic() - last_save >= max(self.save_interval_s, save_s / SAVE_SHARE):
@@ -397,10 +397,31 @@ class VectorStream(threading.Thread):
                         save_s = time.perf_counter() - t1
                         self.clock.add("hnsw save", save_s)
                         last_save = time.monotonic()
-                self.counts.embedded += len(item.ids)
+                self.counts.embedded += len(ids)
                 self.clock.add("store", time.perf_counter() - t0)
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread
                 self.error = exc
+
+    def _waiting(self) -> tuple[list[EmbeddedBatch], bool]:
+        """The next batch and all queued behind it, and whether the end came. On a GPU the model fills
+        several batches while a commit of text holds the write lock: they are stored after one wait and go
+        into hnsw in one call (spread over the cores), not one wait and one call each."""
+        got = [self.inbox.get()]
+        while got[-1] is not None:
+            try:
+                got.append(self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        return [b for b in got if b is not None], got[-1] is None
+
+    def _stored(self, batch: EmbeddedBatch) -> EmbeddedBatch:
+        """Store a batch's vectors (under the write lock); the part stored, for hnsw."""
+        store = self.store.replace_embeddings if batch.replace else self.store.store_embeddings
+        took = store(batch.ids, batch.vectors)
+        if len(took) == len(batch.ids):
+            return batch
+        keep = np.isin(batch.ids, took)
+        return EmbeddedBatch(batch.ids[keep], batch.vectors[keep], batch.replace)
 
     def _deleted_since(self, seen: int) -> list[int]:
         """Passages this run's commits have deleted since the first ``seen`` of them."""
