@@ -185,12 +185,13 @@ class Sampler:
 # -- the runs -----------------------------------------------------------------------------------------------
 
 
-def free_model(folder: Path) -> Path:
-    """A 1-layer, 16-wide random BERT with the default model's tokenizer and window: a forward that costs nothing."""
+def free_model(folder: Path, tokenizer_from: Path | None = None) -> Path:
+    """A 1-layer, 16-wide random BERT with the default model's tokenizer (``tokenizer_from``: that model's folder,
+    where its package is not installed) and window: a forward that costs nothing."""
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()
-    return build_tiny_model(folder, max_tokens=256, layers=1, width=16)
+    return build_tiny_model(folder, max_tokens=256, layers=1, width=16, tokenizer_from=tokenizer_from)
 
 
 def library_of(args: argparse.Namespace, tmp: Path) -> tuple[Path, int]:

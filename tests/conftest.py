@@ -40,8 +40,9 @@ def _bundled_model_dir() -> Path:
 
 
 def build_tiny_model(folder: Path, pooling: str = "mean", max_tokens: int = 128, prompts: dict | None = None,
-                     layers: int = 2, width: int = 32) -> Path:
-    """A randomly initialised BERT (2 layers, 32 wide unless told) with the real MiniLM tokenizer.
+                     layers: int = 2, width: int = 32, tokenizer_from: Path | None = None) -> Path:
+    """A randomly initialised BERT (2 layers, 32 wide unless told) with the real MiniLM tokenizer
+    (from the bundled model package, or ``tokenizer_from``: the GPU machine has the model's folder only).
 
     Written with numpy alone, as transformers' ``BertModel(config).save_pretrained`` would (its config
     keys, its initialisation: N(0, 0.02) matrices and embeddings, zero biases, unit LayerNorms, a zero
@@ -55,7 +56,7 @@ def build_tiny_model(folder: Path, pooling: str = "mean", max_tokens: int = 128,
 
     rng = np.random.default_rng(0)
     folder.mkdir(parents=True, exist_ok=True)
-    src = _bundled_model_dir()
+    src = tokenizer_from or _bundled_model_dir()
     for name in ("vocab.txt", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
         shutil.copy(src / name, folder / name)
     vocab, positions, ff = 30522, 512, 2 * width

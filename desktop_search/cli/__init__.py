@@ -130,7 +130,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is None:
             from desktop_search.gui.app import main as gui_main, startup_probe
 
-            return gui_main(paths, on_shown=startup_probe())
+            return gui_main(paths, probe=startup_probe())
         _setup_logging(args.verbose, paths)
         settings = Settings.load(paths.settings)
         return COMMANDS[args.command](args, paths, settings)

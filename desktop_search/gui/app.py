@@ -7,6 +7,9 @@ worker threads.
 With ``DESKTOP_SEARCH_STARTUP_PROBE=1`` the CLI prints one JSON line when the
 window is first exposed (wall-clock time, and whether torch was loaded by
 then) and the app quits; ``benchmarks/bench_startup.py`` and a test use it.
+With ``DESKTOP_SEARCH_PROBE_QUERY`` as well, the window then searches for that
+query, as if typed, and prints a second line when the first answer is shown:
+how long a big library keeps the user waiting (``benchmarks/bench_scale.py``).
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
@@ -30,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 APP_ID = "desktop-search"
 PROBE_ENV = "DESKTOP_SEARCH_STARTUP_PROBE"
+PROBE_QUERY_ENV = "DESKTOP_SEARCH_PROBE_QUERY"
 _HERE = Path(__file__).resolve().parent
 # Shipped inside the package, so an installed app finds its icon; the source
 # tree's resources/ folder holds the same files for the .desktop entry.
@@ -72,11 +77,22 @@ def _log_uncaught(exc_type: type[BaseException], exc: BaseException, tb: Traceba
     logger.critical("Unexpected error (this is a bug; please report it)", exc_info=(exc_type, exc, tb))
 
 
-def main(paths: DataPaths, argv: list[str] | None = None, on_shown: Callable[[], None] | None = None) -> int:
-    """Open the window over the data dir the CLI resolved (it reports bad ones).
+@dataclass(frozen=True)
+class StartupProbe:
+    """What :func:`main` reports for the start-up probe, after which the app quits.
 
-    ``on_shown``: the start-up probe; called once the window is first exposed, then the app quits.
+    ``shown`` is called once the window is first exposed; with a ``query``,
+    the window then searches for it and ``answered`` gets the first answer's
+    document count and whether the query model had loaded by then.
     """
+
+    shown: Callable[[], None]
+    query: str | None = None
+    answered: Callable[[int, bool], None] | None = None
+
+
+def main(paths: DataPaths, argv: list[str] | None = None, probe: StartupProbe | None = None) -> int:
+    """Open the window over the data dir the CLI resolved (it reports bad ones)."""
     _setup_logging(paths)
     settings = Settings.load(paths.settings)
 
@@ -97,12 +113,22 @@ def main(paths: DataPaths, argv: list[str] | None = None, on_shown: Callable[[],
     from desktop_search.gui.main_window import MainWindow
 
     window = MainWindow(paths, settings)
-    if on_shown is not None:
-        def report() -> None:
-            on_shown()
+    if probe is not None:
+        def on_exposed() -> None:
+            probe.shown()
+            if probe.query is None:
+                QTimer.singleShot(0, window.close)
+                return
+            window.search_bar.field.setText(probe.query)
+            window.run_search()
+
+        def on_answer(documents: int) -> None:
+            if probe.answered is not None:
+                probe.answered(documents, window.controller.search.model_info is not None)
             QTimer.singleShot(0, window.close)
 
-        window.first_exposed.connect(report)
+        window.first_exposed.connect(on_exposed)
+        window.results_shown.connect(on_answer)
     window.show()
     code = app.exec()
     window.shutdown()
@@ -111,12 +137,22 @@ def main(paths: DataPaths, argv: list[str] | None = None, on_shown: Callable[[],
 
 def print_startup_probe() -> None:
     """The window is on screen: when, and whether torch was loaded by then (one JSON line on stdout)."""
-    print(json.dumps({"shown_at": time.time(), "torch_loaded": "torch" in sys.modules}), flush=True)
+    print(json.dumps({"shown_at": time.time(), "torch_loaded": "torch" in sys.modules, "cpu_s": time.process_time()}),
+          flush=True)
 
 
-def startup_probe() -> Callable[[], None] | None:
-    """The ``on_shown`` callback for :func:`main` when the start-up probe is asked for."""
-    return print_startup_probe if os.environ.get(PROBE_ENV) else None
+def print_probe_answer(documents: int, model_loaded: bool) -> None:
+    """The probe query's first answer is shown: when, how many documents, whether the query model had loaded,
+    and the process's CPU seconds so far (what a machine of the same speed, but idle, would take at least)."""
+    print(json.dumps({"answered_at": time.time(), "documents": documents, "model_loaded": model_loaded,
+                      "cpu_s": time.process_time()}), flush=True)
+
+
+def startup_probe() -> StartupProbe | None:
+    """The probe for :func:`main` when the environment asks for one."""
+    if not os.environ.get(PROBE_ENV):
+        return None
+    return StartupProbe(print_startup_probe, os.environ.get(PROBE_QUERY_ENV) or None, print_probe_answer)
 
 
 def run(argv: list[str]) -> int:
@@ -134,7 +170,7 @@ def run(argv: list[str]) -> int:
     except UserFacingError as exc:
         print(f"desktop-search: {exc}", file=sys.stderr)
         return 2
-    return main(paths, on_shown=startup_probe())
+    return main(paths, probe=startup_probe())
 
 
 if __name__ == "__main__":

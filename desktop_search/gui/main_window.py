@@ -231,7 +231,7 @@ class MainWindow(QMainWindow):
     def _on_searching(self, request: SearchRequest, model_loading: bool) -> None:
         self.search_bar.show_searching(request.query if request.similar_to is not None else "")
         if model_loading and request.similar_to is None:
-            self.results.show_placeholder("Searching… (the model is still loading; this happens once)")
+            self.results.show_placeholder("Searching… (keyword matches first: the model is still loading)")
         self.statusBar().showMessage("Searching…")
 
     def _show_answer(self, answer: SearchAnswer) -> None:
@@ -240,8 +240,9 @@ class MainWindow(QMainWindow):
         self.results.show_documents(answer.documents, answer.terms)
         if not answer.documents:
             self.results.show_placeholder(self.controller.no_results_text(answer.request))
+        how = " by keyword (the model is still loading; its ranking follows)" if answer.keyword_only else ""
         self.statusBar().showMessage(
-            f"{len(answer.documents)} documents for “{answer.request.query}” in {answer.seconds:.2f} s", 10000)
+            f"{len(answer.documents)} documents for “{answer.request.query}”{how} in {answer.seconds:.2f} s", 10000)
         self.results_shown.emit(len(answer.documents))
 
     def _show_context(self, result: SearchResult, rows: list[dict[str, Any]], terms: list[str]) -> None:

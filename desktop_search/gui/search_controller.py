@@ -6,6 +6,10 @@ searches before it runs them (:class:`~desktop_search.gui.workers.LatestRequest`
 so search-as-you-type never queues up work. Requests go out as queued
 signals and answers come back as signals: the GUI thread never calls into
 the worker, nor writes into it.
+
+A query asked while the vectors and the query model still load is answered
+by keyword at once; when they are in, the newest such query is asked again,
+so its dense or hybrid answer replaces the keyword one.
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ class SearchAnswer:
     documents: list[DocumentResult]
     terms: list[str]
     seconds: float
+    keyword_only: bool = False  # answered by keyword while the model loads; the full answer follows
 
 
 class SearchController(QObject):
@@ -70,6 +75,7 @@ class SearchController(QObject):
         self._search_id = 0
         self._context_id = 0
         self._started = 0.0
+        self._ask_again: SearchRequest | None = None  # answered by keyword only: asked again once the model is ready
         self.worker = SearchWorker(paths, settings, self._latest)
         self.worker_thread = start_thread(self.worker, "desktop-search-search")
         w = self.worker
@@ -96,20 +102,24 @@ class SearchController(QObject):
         self.terms = []
         self._send(f"more like {result.location} of {os.path.basename(result.path)}", folders, kinds, result.chunk_id)
 
-    def _send(self, query: str, folders: tuple[str, ...], kinds: tuple[str, ...], similar_to: int | None) -> None:
+    def _send(self, query: str, folders: tuple[str, ...], kinds: tuple[str, ...], similar_to: int | None,
+              quietly: bool = False) -> None:
+        """Ask the worker; ``quietly``: the keyword answer on show stays as it is until this one replaces it."""
         self._search_id = self._latest.next()
         self._started = time.monotonic()
         request = SearchRequest(id=self._search_id, query=query, top_k=self.settings.top_k, mode=self.settings.search_mode,
                                 folders=folders, kinds=kinds, similar_to=similar_to)
-        self.searching.emit(request, self.model_info is None)
+        if not quietly:
+            self.searching.emit(request, self.model_info is None)
         self._search_request.emit(request)
 
-    def _on_results(self, request: SearchRequest, documents: list[DocumentResult]) -> None:
+    def _on_results(self, request: SearchRequest, documents: list[DocumentResult], keyword_only: bool) -> None:
         if request.id != self._search_id:
             return
         elapsed = time.monotonic() - self._started
-        logger.info("%d documents in %.2f s", len(documents), elapsed)
-        self.answered.emit(SearchAnswer(request, documents, self.terms, elapsed))
+        logger.info("%d documents in %.2f s%s", len(documents), elapsed, " (keyword only)" if keyword_only else "")
+        self._ask_again = request if keyword_only else None
+        self.answered.emit(SearchAnswer(request, documents, self.terms, elapsed, keyword_only))
 
     def fetch_context(self, result: SearchResult) -> None:
         """The passage's neighbours, for the preview; an older request's answer is dropped."""
@@ -129,6 +139,9 @@ class SearchController(QObject):
     def _on_ready(self, info: dict[str, Any]) -> None:
         self.model_info = info
         self.model_ready.emit(info)
+        again, self._ask_again = self._ask_again, None
+        if again is not None and again.id == self._search_id:
+            self._send(again.query, again.folders, again.kinds, None, quietly=True)
 
     def apply_settings(self, settings: Settings, reload_model: bool) -> None:
         """New settings for the next request on; with ``reload_model``, the query model loads again."""

@@ -88,8 +88,8 @@ class WindowController(QObject):
         if self._background_started or self._closed:
             return
         self._background_started = True
-        self.search.refresh_info(True)  # the library's counts first: they need no model
-        self.search.load()
+        self.search.load()  # opens the index and starts loading the vectors and the model on their own thread
+        self.search.refresh_info(True)
         self.rescan_timer.start()
 
     # -- settings ----------------------------------------------------------------------

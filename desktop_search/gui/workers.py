@@ -208,13 +208,16 @@ class SearchRequest:
 class SearchWorker(_Worker):
     """Owns the :class:`~desktop_search.search.searcher.Searcher` and its query model.
 
-    Requests are queued slots, so a search asked for while the model is still
-    loading simply runs once it has loaded. ``latest`` lets stale requests
-    (search-as-you-type) be skipped without a round trip.
+    Requests are queued slots. The vectors and the query model load on a
+    thread of their own ("desktop-search-load"): for a big library that takes
+    seconds, and a query asked meanwhile is answered by keyword at once
+    (``results`` says so), then ``ready`` tells the window it may ask again.
+    ``latest`` lets stale requests (search-as-you-type) be skipped without a
+    round trip.
     """
 
-    ready = Signal(dict)  # {"model": id, "device": name}
-    results = Signal(object, list)  # SearchRequest, [DocumentResult]
+    ready = Signal(dict)  # {"model": id, "device": name}: dense ranking is ready
+    results = Signal(object, list, bool)  # SearchRequest, [DocumentResult], answered by keyword while dense loads
     context = Signal(int, object, list)  # request id, SearchResult, neighbour chunk dicts
     info = Signal(object, object)  # LibraryInfo, the folders to watch (None unless asked)
     released = Signal()  # the index files are closed: a rebuild may replace them
@@ -226,26 +229,30 @@ class SearchWorker(_Worker):
         self.latest = latest
         self._searcher: Searcher | None = None
         self._embedder: TextEmbedder | None = None
+        self._loader: threading.Thread | None = None
+        self._loading_for: Searcher | None = None  # the searcher the loader loads for (None: the model alone)
 
     # -- the searcher and its model -----------------------------------------------
 
     def _open(self) -> Searcher | None:
-        """The searcher, opened once the index exists; None before that."""
+        """The searcher, opened once the index exists; None before that. Its vectors and model load
+        from :meth:`load`, or once a first query has its keyword answer (:meth:`_start_loading`)."""
         if self._searcher is not None:
             return self._searcher
         if not self.paths.database.exists():
             return None
-        from desktop_search.search.searcher import Searcher
+        from desktop_search.search.searcher import DenseLoading, Searcher
 
         s = self.settings
         searcher = Searcher(self.paths, model=s.model, extra_models=s.extra_models, device=s.device,
-                            precision=s.precision, engine=s.engine, embedder=self._embedder)
+                            precision=s.precision, engine=s.engine, embedder=self._embedder,
+                            dense_loading=DenseLoading.BACKGROUND)
         if self._embedder is not None and searcher.spec is not None and (
                 self._embedder.spec != searcher.spec
                 or self._embedder.precision.family != searcher.query_precision()[0].family):
             searcher.close()  # the preloaded model is not the index's, or not in its precision: load the right one
             searcher = Searcher(self.paths, model=s.model, extra_models=s.extra_models, device=s.device,
-                                precision=s.precision, engine=s.engine)
+                                precision=s.precision, engine=s.engine, dense_loading=DenseLoading.BACKGROUND)
         if searcher.spec is None:
             # The first run has created the database but not yet recorded its
             # model: try again on the next request rather than keep a searcher
@@ -255,21 +262,29 @@ class SearchWorker(_Worker):
         self._searcher = searcher
         return searcher
 
-    def _close(self) -> None:
-        if self._searcher is not None:
-            self._searcher.close()
-            self._searcher = None
+    def _start_loading(self) -> None:
+        """Load the open searcher's vectors and query model (or, with nothing indexed, the model the
+        first run will use) on the loading thread, once per searcher.
 
-    @Slot()
+        Not before a first query has its answer: the loading (torch's import above all) holds
+        Python's lock for seconds, and a keyword query running beside it takes twice as long.
+        """
+        if self._loader is not None:
+            if self._loading_for is self._searcher:
+                return
+            self._loader.join()  # the model alone, loaded before anything was indexed
+        self._loading_for = self._searcher
+        self._loader = threading.Thread(target=self._load, args=(self._searcher,), name="desktop-search-load",
+                                        daemon=True)
+        self._loader.start()
+
     @report_errors("loading the model")
-    def load(self) -> None:
-        """Open the index and load its query model, so the first search is quick."""
-        searcher = self._open()
-        if searcher is not None and searcher.spec is not None:
-            searcher.refresh()  # load the vectors too
+    def _load(self, searcher: Searcher | None) -> None:
+        """On the loading thread; searches go on meanwhile, answered by keyword."""
+        if searcher is not None:
+            searcher.load_dense()
             self._embedder = searcher.embedder
         elif self._embedder is None:
-            # Nothing indexed yet: preload the model the first run will use.
             from desktop_search.embed.embedder import Embedder
             from desktop_search.embed.engine import follow_index
             from desktop_search.embed.models import resolve_model
@@ -278,6 +293,21 @@ class SearchWorker(_Worker):
             query, _note = follow_index(self.settings.precision, None, query=True)
             self._embedder = Embedder(spec, device=self.settings.device, precision=query, engine=self.settings.engine)
         self.ready.emit({"model": self._embedder.spec.id, "device": self._embedder.name})
+
+    def _close(self) -> None:
+        if self._loader is not None:
+            self._loader.join()  # it reads through the searcher's store
+            self._loader, self._loading_for = None, None
+        if self._searcher is not None:
+            self._searcher.close()
+            self._searcher = None
+
+    @Slot()
+    @report_errors("opening the index")
+    def load(self) -> None:
+        """Open the index and start loading its vectors and query model, so that dense ranking is soon ready."""
+        self._open()
+        self._start_loading()
 
     @Slot()
     def release(self) -> None:
@@ -308,20 +338,26 @@ class SearchWorker(_Worker):
             return  # a newer query is already waiting
         searcher = self._open()
         if searcher is None:
-            results: list[Any] = []
-        elif request.similar_to is not None:
-            results = searcher.similar(request.similar_to, top_k=request.top_k, folders=request.folders,
-                                       kinds=request.kinds, per_document=request.per_document)
-        else:
-            results = searcher.search_documents(request.query, top_k=request.top_k, mode=request.mode,
-                                                folders=request.folders, kinds=request.kinds,
-                                                per_document=request.per_document)
-        if searcher is not None and searcher.spec is not None and self._embedder is None and request.similar_to is None:
-            self._embedder = searcher.embedder
-            self.ready.emit({"model": self._embedder.spec.id, "device": self._embedder.name})
-        self.results.emit(request, results)
-        if searcher is not None:
-            self.notice.emit(searcher.language_notice([request.query]) if request.mode != "keyword" else None)
+            self.results.emit(request, [], False)
+            return
+        # Asked before the search: dense may come in while it runs, after the search had done without it.
+        keyword_only = request.similar_to is None and request.mode != "keyword" and not searcher.dense_ready
+        self.results.emit(request, self._answer(searcher, request), keyword_only)
+        if keyword_only and searcher.dense_ready and self.latest.is_latest(request.id):
+            # The vectors and the model came in while it ran, and their ``ready`` may have reached the
+            # window before this answer did (then the window would not ask again): answer in full now.
+            self.results.emit(request, self._answer(searcher, request), False)
+        self._start_loading()
+        self.notice.emit(searcher.language_notice([request.query]) if request.mode != "keyword" else None)
+
+    @staticmethod
+    def _answer(searcher: Searcher, request: SearchRequest) -> list[Any]:
+        if request.similar_to is not None:
+            return searcher.similar(request.similar_to, top_k=request.top_k, folders=request.folders,
+                                    kinds=request.kinds, per_document=request.per_document)
+        return searcher.search_documents(request.query, top_k=request.top_k, mode=request.mode,
+                                         folders=request.folders, kinds=request.kinds,
+                                         per_document=request.per_document)
 
     @Slot(int, object)
     @report_errors("reading the passage's context")

@@ -25,6 +25,7 @@ from desktop_search.embed.engine import follow_index
 from desktop_search.embed.models import ModelSpec, resolve_model
 from desktop_search.errors import UserFacingError
 from desktop_search.index.folders import load_folders_backup, remove_index_files, save_folders_backup
+from desktop_search.index.input_ids import InputIdCache
 from desktop_search.index.plan import RunPlan, plan_run
 from desktop_search.index.progress import Phase, Progress, RateMeter, save_progress
 from desktop_search.index.streams import (
@@ -32,7 +33,6 @@ from desktop_search.index.streams import (
     Counts,
     EmbeddedBatch,
     EmbedStream,
-    InputIdCache,
     KeywordStream,
     StreamClock,
     TimedEmbedder,
@@ -74,7 +74,7 @@ class IndexOptions:
     timeout_s: float = DEFAULT_TIMEOUT_S  # per file
     batch_chunks: int = 512  # passages committed together, and embedded together
     flush_interval_s: float = 2.0  # commit at least this often, so searches see progress
-    save_interval_s: float = 60.0  # how often the hnsw file is saved mid-run
+    save_interval_s: float = 60.0  # how often the hnsw file is saved mid-run, at most (streams.SAVE_SHARE)
     precision: str = "auto"  # engine.Precision
     engine: str = "auto"  # engine.Engine
     ocr: OcrOptions | None = field(default_factory=OcrOptions)  # None: pages without a text layer are not read
@@ -100,8 +100,9 @@ class IndexReport:
     # over the worker processes, so they can exceed the wall time), wait (the
     # main thread waiting for extraction results), commit (text and full-text
     # rows), model (loading it), tokenize and forward (the embedder), store
-    # (vectors: SQLite + hnsw add), store wait (the embedder waiting for the
-    # store). The stages overlap; see benchmarks/bench_index.py.
+    # (vectors: SQLite + hnsw add), hnsw and hnsw save (the graph's share of
+    # store: adding, and saving mid-run), store wait (the embedder waiting for
+    # the store). The stages overlap; see benchmarks/bench_index.py.
     timings: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
 
@@ -226,8 +227,7 @@ class Indexer:
                 if note and report.embedded:
                     report.notes.append(note)
             self._emit(Progress(Phase.SAVING))
-            vectors.save(self.paths)
-            store.clear_tombstones(vectors.max_id)
+            vectors.save_if_due(self.paths, store)
         done = Progress(Phase.DONE, files_done=len(plan.todo), files_total=len(plan.todo), chunks_done=report.embedded,
                         chunks_total=report.embedded, failed=len(report.failed))
         self._emit(done)

@@ -37,7 +37,6 @@ deleted again once the vector is in (``Counts.deleted``).
 """
 from __future__ import annotations
 
-import bisect
 import logging
 import os
 import queue
@@ -46,6 +45,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -54,6 +54,7 @@ import numpy as np
 from desktop_search.checkpoints import checkpoint
 from desktop_search.embed.tokenizer import PassageIds
 from desktop_search.failures import FailureCode
+from desktop_search.index.input_ids import InputIdCache
 from desktop_search.ingest.chunking import embedding_text
 from desktop_search.ingest.extract import kind_of
 from desktop_search.ingest.pool import ExtractionResult
@@ -68,19 +69,18 @@ if TYPE_CHECKING:  # the model module sets offline defaults when imported; only 
 logger = logging.getLogger(__name__)
 
 # Embedded batches waiting to be stored: the model goes on with the next
-# batch while SQLite and hnsw take the last one.
-STORE_QUEUE = 2
-# Token ids held for passages waiting to be embedded: 32 MiB of int32, some
-# 40,000 passages, far more than a GPU's embed stream lags behind; on a CPU,
-# where it waits for reading to end, a larger library's later passages are
-# tokenized when they are embedded.
-MAX_CACHED_TOKENS = 8_000_000
+# batches while SQLite and hnsw take the last ones, all that wait at once.
+STORE_QUEUE = 8
 # On a CPU the embed stream embeds this many passages alongside reading to see what the model costs,
 PROBE_PASSAGES = 32
 # and goes on alongside if a passage costs it (forward seconds x cores) at most this share of what reading it
 # costs the workers: then it barely slows reading. The default model costs some 20 times reading on a CPU;
 # the benchmarks' free forward a fifth.
 CHEAP_MODEL = 0.5
+# A mid-run save writes the whole hnsw file and syncs it, under the write lock:
+# 1.8 GB and seconds at a million passages. It is saved at most this share of
+# the time (a crash costs the inserts since, redone from SQLite at the next open).
+SAVE_SHARE = 0.05
 
 
 @dataclass(frozen=True)
@@ -91,52 +91,6 @@ class PendingBatch:
     texts: list[str]
     input_ids: list[np.ndarray | None]  # the workers' model input ids, None where the model tokenizes the text
     replace: bool = False  # passages with an old recipe's vector, which the new one replaces
-
-
-class InputIdCache:
-    """The model input ids of committed passages, by chunk id, until the embed stream takes them.
-
-    One document's passages take consecutive chunk ids, so its ids are kept
-    as one :class:`PassageIds` under its first chunk id; the embed stream reads
-    passages oldest first, so a document it has gone past is dropped. Memory
-    stays under ``max_tokens``: ids that do not fit are not kept (their
-    passages are tokenized from their text). ``handed_over`` is the last
-    passage whose ids are in (or will never be): the embed stream reads no
-    further while reading goes on, or it would find a commit whose ids are
-    not here yet and tokenize it.
-    """
-
-    def __init__(self, max_tokens: int = MAX_CACHED_TOKENS, handed_over: int = 0) -> None:
-        self.max_tokens = max_tokens
-        self.tokens = 0
-        self.handed_over = handed_over
-        self._lock = threading.Lock()
-        self._firsts: list[int] = []  # ascending: commits give ever higher ids
-        self._docs: dict[int, PassageIds] = {}
-
-    def put(self, first_id: int, ids: PassageIds) -> None:
-        with self._lock:
-            if not len(ids) or self.tokens + ids.tokens > self.max_tokens:
-                return
-            bisect.insort(self._firsts, first_id)
-            self._docs[first_id] = ids
-            self.tokens += ids.tokens
-
-    def take(self, chunk_ids: np.ndarray) -> list[np.ndarray | None]:
-        """The ids of these passages (ascending), None where not held; forgets documents up to the last of them."""
-        out: list[np.ndarray | None] = []
-        with self._lock:
-            for cid in chunk_ids.tolist():
-                k = bisect.bisect_right(self._firsts, cid) - 1
-                doc = self._docs.get(self._firsts[k]) if k >= 0 else None
-                out.append(doc[cid - self._firsts[k]] if doc is not None and cid - self._firsts[k] < len(doc) else None)
-            top = int(chunk_ids[-1]) if len(chunk_ids) else -1
-            done = 0
-            while done < len(self._firsts) and self._firsts[done] + len(self._docs[self._firsts[done]]) - 1 <= top:
-                self.tokens -= self._docs.pop(self._firsts[done]).tokens
-                done += 1
-            del self._firsts[:done]
-        return out
 
 
 @dataclass(frozen=True)
@@ -418,28 +372,58 @@ class VectorStream(threading.Thread):
         self.error: BaseException | None = None
 
     def run(self) -> None:
-        last_save = time.monotonic()
-        while (item := self.inbox.get()) is not None:
-            if self.error is not None:
+        last_save, save_s = time.monotonic(), 0.0
+        end = False
+        while not end:
+            batches, end = self._waiting()
+            if self.error is not None or not batches:
                 continue  # drain, so the embed stream never blocks on a dead consumer
             try:
                 t0 = time.perf_counter()
                 with self.write_lock:
-                    store = self.store.replace_embeddings if item.replace else self.store.store_embeddings
-                    took = store(item.ids, item.vectors)
+                    kept = [self._stored(b) for b in batches]
                     deleted_before = len(self.counts.deleted)
-                if len(took) < len(item.ids):
-                    keep = np.isin(item.ids, took)
-                    item = EmbeddedBatch(item.ids[keep], item.vectors[keep], item.replace)
-                # hnsw has its own lock (a replaced vector is updated in place): commits go on meanwhile.
-                self.vectors.add(item.ids, item.vectors)
+                ids = np.concatenate([b.ids for b in kept])
+                # hnsw has its own lock (a replaced vector is updated in place): commits go on meanwhile. A passage
+                # a commit deleted since it was stored is deleted in hnsw again, now that it is in.
+                t1 = time.perf_counter()
+                self.vectors.add_then_delete(ids, np.concatenate([b.vectors for b in kept]),
+                                             partial(self._deleted_since, deleted_before))
+                self.clock.add("hnsw", time.perf_counter() - t1)
                 with self.write_lock:
-                    # Deleted by a commit since they were stored: deleted in hnsw again, now that they are in.
-                    self.vectors.mark_deleted(np.intersect1d(item.ids, self.counts.deleted[deleted_before:]))
-                    if time.monotonic() - last_save >= self.save_interval_s:
+                    if time.monotonic() - last_save >= max(self.save_interval_s, save_s / SAVE_SHARE):
+                        t1 = time.perf_counter()
                         self.vectors.save(self.paths)
+                        save_s = time.perf_counter() - t1
+                        self.clock.add("hnsw save", save_s)
                         last_save = time.monotonic()
-                self.counts.embedded += len(item.ids)
+                self.counts.embedded += len(ids)
                 self.clock.add("store", time.perf_counter() - t0)
             except BaseException as exc:  # noqa: BLE001 - handed to the main thread
                 self.error = exc
+
+    def _waiting(self) -> tuple[list[EmbeddedBatch], bool]:
+        """The next batch and all queued behind it, and whether the end came. On a GPU the model fills
+        several batches while a commit of text holds the write lock: they are stored after one wait and go
+        into hnsw in one call (spread over the cores), not one wait and one call each."""
+        got = [self.inbox.get()]
+        while got[-1] is not None:
+            try:
+                got.append(self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        return [b for b in got if b is not None], got[-1] is None
+
+    def _stored(self, batch: EmbeddedBatch) -> EmbeddedBatch:
+        """Store a batch's vectors (under the write lock); the part stored, for hnsw."""
+        store = self.store.replace_embeddings if batch.replace else self.store.store_embeddings
+        took = store(batch.ids, batch.vectors)
+        if len(took) == len(batch.ids):
+            return batch
+        keep = np.isin(batch.ids, took)
+        return EmbeddedBatch(batch.ids[keep], batch.vectors[keep], batch.replace)
+
+    def _deleted_since(self, seen: int) -> list[int]:
+        """Passages this run's commits have deleted since the first ``seen`` of them."""
+        with self.write_lock:
+            return self.counts.deleted[seen:]

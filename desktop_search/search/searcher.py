@@ -14,7 +14,8 @@ this one decides, per mode, which legs run and how they are combined.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from desktop_search.embed.engine import Precision, follow_index
@@ -40,8 +41,24 @@ if TYPE_CHECKING:  # the model module sets offline defaults when imported; only 
 MODES = ("dense", "keyword", "hybrid")
 
 
+class DenseLoading(StrEnum):
+    """When a searcher loads what dense ranking needs: the vectors and the query model.
+
+    For a million passages that is seconds (a 1.8 GB vector file, torch and
+    the model), which a window must not keep its user waiting for.
+    """
+
+    FIRST_USE = "first use"  # the first dense or hybrid query waits for them (the CLI)
+    BACKGROUND = "background"  # load_dense() brings them in on another thread; queries meanwhile are keyword (the window)
+
+
 class Searcher:
-    """Keeps the model and the vectors loaded across queries."""
+    """Keeps the model and the vectors loaded across queries.
+
+    Thread-safe for one thread that searches and one that loads
+    (:meth:`load_dense`): loading holds locks of its own, never the one a
+    keyword query needs.
+    """
 
     def __init__(
         self,
@@ -54,6 +71,7 @@ class Searcher:
         threads: int | None = None,
         precision: str = "auto",
         engine: str = "auto",
+        dense_loading: DenseLoading = DenseLoading.FIRST_USE,
     ) -> None:
         self.paths = paths
         self.threads = threads
@@ -61,11 +79,14 @@ class Searcher:
         self.engine = engine
         self.fusion = fusion or FusionSettings()
         self.device = device
+        self.dense_loading = dense_loading
         self.store = Store(paths.database, readonly=True)
         self._model = model
         self._extra_models = extra_models
         self._embedder = embedder
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the frontier and the chunk -> document map
+        self._vectors_lock = threading.Lock()  # loading the vectors and catching them up
+        self._model_lock = threading.Lock()  # loading the query model
         self.vectors: VectorIndex | None = None
         self._first_waiting: int | None = None  # oldest passage without a vector, as of the last refresh
         self._chunk_documents = ChunkDocuments()
@@ -109,8 +130,8 @@ class Searcher:
 
     @property
     def embedder(self) -> TextEmbedder:
-        """The query model, loaded on first use (the GUI preloads it in a thread)."""
-        with self._lock:
+        """The query model, loaded on first use (the window loads it in a thread: :meth:`load_dense`)."""
+        with self._model_lock:
             if self._embedder is None:
                 from desktop_search.embed.embedder import Embedder
 
@@ -126,28 +147,57 @@ class Searcher:
         recorded = self.store.get_meta(MetaKey.EMBEDDING_PRECISION) if self.manifest is not None else None
         return follow_index(self.precision, recorded, query=True)
 
+    @property
+    def dense_ready(self) -> bool:
+        """Whether dense ranking can run without loading anything first."""
+        return self.vectors is not None and self._embedder is not None
+
+    def load_dense(self) -> None:
+        """Load the vectors, then the query model; keyword queries on another thread go on meanwhile."""
+        if self._catch_up(load_vectors=True):
+            self.embedder  # noqa: B018 - the property loads the model
+
     def refresh(self) -> None:
         """Load the vectors, or add chunks committed since they were loaded."""
+        self._catch_up(load_vectors=True)
+
+    def _catch_up(self, load_vectors: bool) -> bool:
+        """Take in passages committed since the last call: their documents, and their vectors if
+        the vectors are loaded (or ``load_vectors``). False while the index records no model yet."""
         if not self._bind_manifest():
-            return
+            return False
         assert self.manifest is not None
         with self._lock:
             first, top = self.store.embedding_frontier()
             self._first_waiting = first
-            self._chunk_documents.refresh(self.store, top)
+            # Reading the whole map takes half a second at a million passages: keyword queries do
+            # without it (looking up their hits) until dense ranking, which needs it, is wanted.
+            if load_vectors or self._chunk_documents.loaded:
+                self._chunk_documents.refresh(self.store, top)
+        if self.vectors is None and not load_vectors:
+            return True
+        with self._vectors_lock:
             if self.vectors is None:
                 self.vectors = VectorIndex.open(self.paths, self.store, self.manifest.dim, writable=False)
             elif (top if first is None else first - 1) > self.vectors.max_id:
                 self.vectors.catch_up(self.store, apply_tombstones=False)
+        return True
 
     def embedding_note(self) -> str | None:
         """One line for the user while passages still wait for their vectors; None when all have one."""
-        self.refresh()
+        self._catch_up(load_vectors=False)
         if self._first_waiting is None:
             return None
         embedded, total = self.store.embedding_counts()
         return (f"{total - embedded:,} of {total:,} passages are still being embedded; "
                 "until then they are ranked by their keyword score alone.")
+
+    def _documents_of(self, ids: Iterable[int]) -> dict[int, int]:
+        """Chunk id -> document id for these passages: from the map once it is loaded, else from the store."""
+        with self._lock:
+            if self._chunk_documents.loaded:
+                return self._chunk_documents.lookup(ids)
+        return self.store.documents_of(ids)
 
     # -- searching -----------------------------------------------------------------
 
@@ -178,7 +228,9 @@ class Searcher:
         q = parse_query(query)
         if not q.text:
             return []
-        self.refresh()
+        if mode != "keyword" and self.dense_loading == DenseLoading.BACKGROUND and not self.dense_ready:
+            mode = "keyword"  # the vectors or the model are still loading: keyword answers until they are in
+        self._catch_up(load_vectors=mode != "keyword")
         if self.manifest is None:
             return []  # nothing indexed yet
         # The pool does not shrink with top_k, so the first ten results of a
@@ -202,7 +254,7 @@ class Searcher:
         if mode == "dense" and keyword:
             keyword = [cs for cs in keyword if cs[0] in waiting]
             exact = frozenset()
-        doc_of = self._chunk_documents.lookup({cid for cid, _ in dense} | {cid for cid, _ in keyword})
+        doc_of = self._documents_of({cid for cid, _ in dense} | {cid for cid, _ in keyword})
         if unread:
             scored = own = keyword or dense
         elif mode == "hybrid" or (mode == "dense" and keyword):
@@ -231,7 +283,7 @@ class Searcher:
         if self.vectors is None:
             return []
         scored = near_passage(self.vectors, chunk_id, max(self.fusion.pool, top_k * 4))
-        doc_of = self._chunk_documents.lookup(cid for cid, _ in scored)
+        doc_of = self._documents_of(cid for cid, _ in scored)
         return group_documents(self.store, scored, scored, doc_of, phrases=(), top_k=top_k,
                                folders=folders, kinds=kinds, per_document=per_document)
 

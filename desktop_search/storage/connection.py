@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection, CursorResult, Engine, create_engine, delete, event, insert, select
 from sqlalchemy.exc import DatabaseError
+from sqlalchemy.pool import QueuePool
 
 from desktop_search.errors import IndexCorruptError, IndexMismatchError, StorageError
 from desktop_search.language import cjk_grams
@@ -70,7 +71,10 @@ class StoreBase:
             def creator() -> sqlite3.Connection:
                 return sqlite3.connect(uri, uri=True, check_same_thread=False, timeout=30)
 
-            self.engine: Engine = create_engine("sqlite://", creator=creator)
+            # A pool of connections, each used by one thread at a time, as for the writable file. The URL
+            # alone ("sqlite://") would get SQLAlchemy's SingletonThreadPool, which closes a connection
+            # another thread still uses once a sixth thread connects: the window's threads crashed in SQLite.
+            self.engine: Engine = create_engine("sqlite://", creator=creator, poolclass=QueuePool)
         else:
             try:
                 # Owner-only from the start; SQLite gives the -wal and -shm files the same mode.

@@ -6,6 +6,10 @@ their stored embeddings, tombstoned ids are marked deleted and re-embedded
 passages get their new vector, so a file left stale by a crash is caught up in
 moments; a missing or unreadable one is rebuilt from SQLite, never re-embedded.
 
+A process holds one index per data dir: the window's searcher and its index
+runs share it (:meth:`VectorIndex.open`), rather than each loading the file
+(1.8 GB at a million passages) and inserting the same vectors.
+
 The sidecar says which layout of the pair it describes (``format``; absent
 in the files of every version before it was written, which are layout 1); a
 pair from a newer version is rebuilt from SQLite rather than read as this
@@ -19,6 +23,8 @@ import os
 import struct
 import threading
 import uuid
+import weakref
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import hnswlib
@@ -32,10 +38,33 @@ from desktop_search.storage.files import atomic_replace, atomic_write_bytes
 logger = logging.getLogger(__name__)
 
 SPACE = "ip"  # inner product over L2-normalised vectors = cosine similarity
+# The graph's parameters, chosen on 100k passages of benchmarks/bench_scale.py's library (vectors
+# as hard for hnsw as the real model's), 2 cores: recall depends mostly on M and on the ef a
+# query searches with, the cost of an insert on M x ef_construction. M 32 with ef_construction
+# 100 inserts 952 vectors per CPU second (200: 492; the real model embeds 51 in bf16) and finds
+# 0.982 of the exact top 10 when a query searches with ef 1000 (200: 0.989); M 16 reached 0.93,
+# M 48 0.997 at 1.6x the cost of 32/100 per insert and 128 more bytes per vector. A file keeps
+# the M and ef_construction it was built with (hnswlib saves them), so an older one (200) loads
+# and grows as it is; only a rebuild takes the new ones.
 M = 32
-EF_CONSTRUCTION = 200
-EF_SEARCH = 256
+EF_CONSTRUCTION = 100
+EF_SEARCH = 256  # the least ef a query searches with
+EF_PER_RESULT = 2  # and at least this many times the results it asks for: ef 1000 for the searcher's 500
 FILE_FORMAT = 1  # the sidecar's "format": hnswlib's file with chunk ids as labels, and the keys saved below
+# A run that changed a big file by a few vectors leaves it as it is: a save rewrites and syncs all
+# of it (1.8 GB at a million passages), while the next open catches the few up from SQLite (and
+# its tombstones and re-embedded vectors, which stay queued until a save) in moments.
+DEFER_SAVE_MAX = 2000  # changes a saved file may lag behind SQLite
+DEFER_SAVE_SHARE = 0.01  # and at most this share of its vectors: a small file is always saved
+
+
+# The index each data dir's file is open as in this process, for as long as anyone holds it.
+_OPEN: weakref.WeakValueDictionary[str, VectorIndex] = weakref.WeakValueDictionary()
+_OPEN_LOCK = threading.Lock()
+
+
+def _key(paths: DataPaths) -> str:
+    return os.path.realpath(paths.vectors)
 
 
 class VectorIndex:
@@ -47,17 +76,21 @@ class VectorIndex:
         self._index = hnswlib.Index(space=SPACE, dim=dim)
         self._index.init_index(max_elements=max(capacity, 16), ef_construction=EF_CONSTRUCTION, M=M)
         self._index.set_ef(EF_SEARCH)
+        self._catch_up_lock = threading.Lock()  # one catch-up at a time: two would add the same vectors
         self._deleted = 0
+        self._unsaved = 0  # vectors added or deleted since the file was loaded or saved
         self.max_id = 0  # highest chunk id ever added: the catch-up watermark
 
     # -- building ----------------------------------------------------------------
 
     @classmethod
     def open(cls, paths: DataPaths, store: Store, dim: int, writable: bool = True) -> VectorIndex:
-        """Load the saved index and bring it up to date with SQLite."""
-        index = cls._load(paths, dim)
-        if index is None:
-            index = cls(dim, capacity=store.chunk_count() + 1024)
+        """The data dir's index brought up to date with SQLite: the one this process holds already, or loaded."""
+        with _OPEN_LOCK:
+            index = _OPEN.get(_key(paths))
+            if index is None or index.dim != dim:
+                index = cls._load(paths, dim) or cls(dim, capacity=store.chunk_count() + 1024)
+                _OPEN[_key(paths)] = index
         index.catch_up(store)
         live, rows = index.live_count, store.embedding_counts()[0]
         if live != rows:
@@ -65,9 +98,10 @@ class VectorIndex:
                            live, rows)
             index = cls(dim, capacity=rows + 1024)
             index.catch_up(store, apply_tombstones=False, everything=True)
+            with _OPEN_LOCK:
+                _OPEN[_key(paths)] = index
         if writable:
-            index.save(paths)
-            store.clear_tombstones(index.max_id)
+            index.save_if_due(paths, store)
         return index
 
     @staticmethod
@@ -100,10 +134,12 @@ class VectorIndex:
             index = cls.__new__(cls)
             index.dim = dim
             index._lock = threading.RLock()
+            index._catch_up_lock = threading.Lock()
             index._index = hnswlib.Index(space=SPACE, dim=dim)
             index._index.load_index(str(paths.vectors), max_elements=int(info["count"]) + 1024)
             index._index.set_ef(EF_SEARCH)
             index._deleted = int(info["deleted"])
+            index._unsaved = 0
             index.max_id = int(info["max_id"])
             if index._index.get_current_count() != int(info["count"]):
                 logger.warning("Vector index file disagrees with its sidecar; rebuilding")
@@ -124,14 +160,15 @@ class VectorIndex:
         re-embedded passages their new vector, which the file may predate.
         """
         added = 0
-        if apply_tombstones:
-            self.mark_deleted(t for t in store.tombstones() if t <= self.max_id)
-            for ids, vecs in store.replaced_vectors():
+        with self._catch_up_lock:
+            if apply_tombstones:
+                self.mark_deleted(t for t in store.tombstones() if t <= self.max_id)
+                for ids, vecs in store.replaced_vectors():
+                    self.add(ids, vecs)
+            upto = None if everything else store.embedded_upto()
+            for ids, vecs in store.iter_embeddings(after_id=self.max_id, upto=upto):
                 self.add(ids, vecs)
-        upto = None if everything else store.embedded_upto()
-        for ids, vecs in store.iter_embeddings(after_id=self.max_id, upto=upto):
-            self.add(ids, vecs)
-            added += len(ids)
+                added += len(ids)
         if added:
             logger.info("Added %d stored vectors to the index", added)
         return added
@@ -146,6 +183,18 @@ class VectorIndex:
                 self._index.resize_index(max(need, int(self._index.get_max_elements() * 1.5)))
             self._index.add_items(np.ascontiguousarray(vecs, dtype=np.float32), np.asarray(ids, dtype=np.int64))
             self.max_id = max(self.max_id, int(np.max(ids)))
+            self._unsaved += len(ids)
+
+    def add_then_delete(self, ids: np.ndarray, vecs: np.ndarray, deleted: Callable[[], Iterable[int]]) -> None:
+        """Add vectors, then mark deleted those of them that ``deleted()`` names, with no catch-up in between.
+
+        Adding an id hnswlib holds as deleted brings it back. A catch-up (the window's searcher shares this
+        index with its index runs) may read a passage's stored vector before a commit deletes it and add
+        it after; under the catch-up's lock, the deletion is marked after any such add, never before.
+        """
+        with self._catch_up_lock:
+            self.add(ids, vecs)
+            self.mark_deleted(np.intersect1d(ids, np.fromiter(deleted(), dtype=np.int64)).tolist())
 
     def mark_deleted(self, ids) -> None:  # any iterable of ints
         with self._lock:
@@ -153,6 +202,7 @@ class VectorIndex:
                 try:
                     self._index.mark_deleted(int(i))
                     self._deleted += 1
+                    self._unsaved += 1
                 except RuntimeError:  # already deleted, or never added
                     pass
 
@@ -169,7 +219,7 @@ class VectorIndex:
             k = min(k, self.live_count)
             if k <= 0:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-            self._index.set_ef(max(EF_SEARCH, k))
+            self._index.set_ef(max(EF_SEARCH, EF_PER_RESULT * k))
             try:
                 labels, dist = self._index.knn_query(np.asarray(query, dtype=np.float32).reshape(1, -1), k=k)
             except RuntimeError:  # too few reachable items after deletions
@@ -185,6 +235,18 @@ class VectorIndex:
                 return None
 
     # -- saving --------------------------------------------------------------------
+
+    def save_if_due(self, paths: DataPaths, store: Store) -> bool:
+        """Save, and clear the tombstones the file then holds, unless the file lags by only a few changes."""
+        with self._lock:
+            due = self._unsaved >= min(DEFER_SAVE_MAX, self.live_count * DEFER_SAVE_SHARE)
+        if not due and self.file_looks_sound(paths):
+            logger.info("Vector index file left %d changes behind the store (caught up when next opened)",
+                        self._unsaved)
+            return False
+        self.save(paths)
+        store.clear_tombstones(self.max_id)
+        return True
 
     def save(self, paths: DataPaths) -> None:
         """Write the index, then its sidecar, each atomically.
@@ -206,13 +268,18 @@ class VectorIndex:
                 "format": FILE_FORMAT,
                 "dim": self.dim,
                 "space": SPACE,
+                "M": self._index.M,
+                "ef_construction": self._index.ef_construction,
                 "count": self._index.get_current_count(),
                 "deleted": self._deleted,
                 "max_id": self.max_id,
             }
+            self._unsaved = 0
         atomic_write_bytes(paths.vectors_meta, json.dumps(info).encode("utf-8"))
 
 
 def remove_files(paths: DataPaths) -> None:
+    with _OPEN_LOCK:
+        _OPEN.pop(_key(paths), None)  # a rebuild starts afresh, whoever still holds the old one
     for p in (paths.vectors, paths.vectors_meta):
         Path(p).unlink(missing_ok=True)

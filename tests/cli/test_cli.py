@@ -13,7 +13,7 @@ def test_bare_command_hands_over_to_the_window(monkeypatch: pytest.MonkeyPatch, 
     import desktop_search.gui.app as app
 
     calls = []
-    monkeypatch.setattr(app, "main", lambda paths, on_shown=None: calls.append(paths.root) or 3)  # type: ignore[func-returns-value]  # note, then exit 3
+    monkeypatch.setattr(app, "main", lambda paths, probe=None: calls.append(paths.root) or 3)  # type: ignore[func-returns-value]  # note, then exit 3
     assert main(["--data-dir", str(tmp_path / "d")]) == 3
     assert calls == [tmp_path / "d"]
 

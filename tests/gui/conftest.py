@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from desktop_search.gui.search_controller import SearchAnswer
 from tests.conftest import make_epub, make_pdf
 
 INDEX_TIMEOUT_MS = 120_000
@@ -72,7 +73,17 @@ def index_folder(qtbot, window, folder: Path):
 
 
 def search(qtbot, window, query: str) -> int:
-    with qtbot.waitSignal(window.results_shown, timeout=INDEX_TIMEOUT_MS) as blocker:
+    """Type ``query`` and press Enter: the number of documents of the answer, once the model ranks it.
+
+    An answer given by keyword while the vectors and the model load is passed over: the window asks
+    again when they are in, and that answer replaces it.
+    """
+    answers: list[SearchAnswer] = []
+    window.controller.search.answered.connect(answers.append)
+    try:
         window.search_bar.field.setText(query)
         qtbot.keyClick(window.search_bar.field, "\r")
-    return blocker.args[0]
+        qtbot.waitUntil(lambda: bool(answers) and not answers[-1].keyword_only, timeout=INDEX_TIMEOUT_MS)
+    finally:
+        window.controller.search.answered.disconnect(answers.append)
+    return len(answers[-1].documents)  # the window showed it first: its slot was connected first

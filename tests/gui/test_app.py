@@ -7,14 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from desktop_search.gui.app import PROBE_ENV, app_icon
+from desktop_search.gui.app import PROBE_ENV, PROBE_QUERY_ENV, app_icon
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _probe(module: str, data: Path) -> tuple[dict, subprocess.CompletedProcess[str]]:
-    """Start ``python -m module --data-dir data`` with the start-up probe: its JSON line, and the process."""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO), **{PROBE_ENV: "1"})
+def _probe(module: str, data: Path, **extra: str) -> tuple[dict, subprocess.CompletedProcess[str]]:
+    """Start ``python -m module --data-dir data`` with the start-up probe: its last JSON line, and the process."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO), **{PROBE_ENV: "1"}, **extra)
     proc = subprocess.run([sys.executable, "-m", module, "--data-dir", str(data)], env=env,
                           capture_output=True, text=True, timeout=120, cwd=data.parent)
     assert proc.returncode == 0, proc.stderr
@@ -41,6 +41,14 @@ def test_python_dash_m_gui_app_opens_the_window(tmp_path):
     data = tmp_path / "data"
     probe, _proc = _probe("desktop_search.gui.app", data)
     assert "shown_at" in probe and data.is_dir()
+
+
+def test_the_probe_with_a_query_reports_its_first_answer(tmp_path):
+    """What benchmarks/bench_scale.py times: the window searches as soon as it shows, and says when the answer came."""
+    probe, proc = _probe("desktop_search", tmp_path / "data", **{PROBE_QUERY_ENV: "anything"})
+    shown = json.loads(proc.stdout.strip().splitlines()[0])
+    assert probe["answered_at"] >= shown["shown_at"] and probe["documents"] == 0  # nothing is indexed
+    assert probe["cpu_s"] > 0 and "Traceback" not in proc.stderr
 
 
 def test_many_signals_from_python_do_not_abort_the_interpreter() -> None:

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from desktop_search.gui.library import FailedFilesDialog
 from desktop_search.gui.results import HTML_ROLE, MORE_ROLE, RESULT_ROLE
+from desktop_search.gui.search_controller import SearchAnswer
 from desktop_search.settings import Settings
 from tests.conftest import make_pdf
 from tests.gui.conftest import INDEX_TIMEOUT_MS, index_folder, search, workers_stopped
@@ -258,7 +259,7 @@ def test_search_while_indexing_sees_committed_work(qtbot, make_window, library, 
 
 
 def test_search_before_model_ready_is_busy_then_shows_results(qtbot, data_dir, settings, library):
-    """A window over an existing index; the first search waits for the model."""
+    """A window over an existing index; the first search is busy until an answer comes."""
     from desktop_search.gui.main_window import MainWindow
     from desktop_search.index.indexer import Indexer, IndexOptions
 
@@ -275,6 +276,43 @@ def test_search_before_model_ready_is_busy_then_shows_results(qtbot, data_dir, s
     assert blocker.args[0] > 0 and not w.search_bar.busy.isVisibleTo(w)
     qtbot.waitUntil(lambda: w.status_bar.device_label.text().startswith("Device: CPU"), timeout=INDEX_TIMEOUT_MS)
     assert "tiny-bert" in w.status_bar.model_label.text()
+    w.close()
+    assert workers_stopped(w)
+
+
+def test_a_query_while_the_vectors_load_is_answered_by_keyword_then_asked_again(qtbot, data_dir, settings, library,
+                                                                                  monkeypatch):
+    """A big library's vectors and model take seconds to load: a query meanwhile is answered by keyword at
+    once, and asked again once they are in, so its hybrid answer replaces the keyword one."""
+    from desktop_search.gui.main_window import MainWindow
+    from desktop_search.index.indexer import Indexer, IndexOptions
+    from desktop_search.search.searcher import Searcher
+
+    Indexer(data_dir, IndexOptions(model=settings.model, device="cpu")).run([str(library)])
+    gate = threading.Event()
+    load_dense = Searcher.load_dense
+
+    def slow_load(self: Searcher) -> None:
+        gate.wait(INDEX_TIMEOUT_MS / 1000)
+        load_dense(self)
+
+    monkeypatch.setattr(Searcher, "load_dense", slow_load)
+    settings.save(data_dir.settings)
+    w = MainWindow(data_dir, settings)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    answers: list[SearchAnswer] = []
+    w.controller.search.answered.connect(answers.append)
+    with qtbot.waitSignal(w.results_shown, timeout=INDEX_TIMEOUT_MS) as blocker:
+        w.search_bar.field.setText("volcanoes magma")
+        w.run_search()
+    assert blocker.args[0] > 0
+    assert answers[-1].keyword_only and "by keyword" in w.statusBar().currentMessage()
+    with qtbot.waitSignal(w.results_shown, timeout=INDEX_TIMEOUT_MS):
+        gate.set()
+    assert not answers[-1].keyword_only and answers[-1].request.query == "volcanoes magma"
+    assert w.controller.search.model_info is not None
     w.close()
     assert workers_stopped(w)
 

@@ -189,7 +189,8 @@ def test_a_passage_deleted_while_its_vector_goes_into_hnsw_stays_deleted(data_di
     import queue
     import threading
 
-    from desktop_search.index.streams import Counts, EmbeddedBatch, InputIdCache, KeywordStream, StreamClock, VectorStream
+    from desktop_search.index.input_ids import InputIdCache
+    from desktop_search.index.streams import Counts, EmbeddedBatch, KeywordStream, StreamClock, VectorStream
     from tests.storage.conftest import MANIFEST, record
 
     rng = np.random.default_rng(0)

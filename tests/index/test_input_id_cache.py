@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from desktop_search.embed.tokenizer import PassageIds
-from desktop_search.index.streams import InputIdCache
+from desktop_search.index.input_ids import InputIdCache
 
 
 def lists(got: list[np.ndarray | None]) -> list[list[int] | None]:

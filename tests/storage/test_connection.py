@@ -37,3 +37,28 @@ def test_readonly_store_cannot_write(data_dir, store: Store, folder_id: int, rng
     with Store(data_dir.database, readonly=True) as ro:
         with pytest.raises(StorageError):
             ro.commit_documents([record("/library/a.pdf", folder_id, 1, rng)])
+
+
+def test_a_readonly_connection_in_use_stays_open_while_other_threads_connect(data_dir, store: Store, folder_id: int,
+                                                                             rng) -> None:
+    """The window reads from several threads at once (a search, the vectors loading, the library panel...):
+    one thread's connection must not be closed under it when a sixth thread connects."""
+    import threading
+
+    store.commit_documents([record("/lib/a.pdf", folder_id, 3, rng)])
+    errors: list[BaseException] = []
+
+    def reader(ro: Store) -> None:
+        try:
+            assert ro.embedding_counts()[1] == 3
+        except BaseException as exc:  # noqa: BLE001 - reported by the test thread
+            errors.append(exc)
+
+    with Store(data_dir.database, readonly=True) as ro, ro.engine.connect() as in_use:
+        assert in_use.exec_driver_sql("SELECT count(*) FROM chunks").scalar() == 3
+        for _ in range(8):  # one after another, each a new thread with a connection of its own
+            t = threading.Thread(target=reader, args=(ro,))
+            t.start()
+            t.join(20)
+        assert in_use.exec_driver_sql("SELECT count(*) FROM chunks").scalar() == 3
+    assert not errors, errors

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import numpy as np
 
@@ -124,3 +125,106 @@ def test_add_grows_past_capacity(rng) -> None:
 def test_search_on_an_empty_index_returns_nothing() -> None:
     ids, scores = VectorIndex(DIM).search(np.ones(DIM, dtype=np.float32) / DIM**0.5, 10)
     assert len(ids) == 0 and len(scores) == 0
+
+
+def test_a_file_built_with_other_graph_parameters_loads_as_it_is(data_dir, store, folder_id, rng, monkeypatch) -> None:
+    """The vectors are a cache, but a million of them take an hour to insert again: a file built with an
+    older ef_construction (or M) is used and grown with its own, which hnswlib keeps in the file."""
+    from desktop_search.storage import vectors
+
+    docs = commit(store, folder_id, rng, ["a.pdf"])
+    monkeypatch.setattr(vectors, "EF_CONSTRUCTION", 200)
+    VectorIndex.open(data_dir, store, DIM)
+    monkeypatch.undo()
+    before = data_dir.vectors.stat().st_mtime_ns
+    index = VectorIndex.open(data_dir, store, DIM, writable=False)
+    assert data_dir.vectors.stat().st_mtime_ns == before  # not rebuilt
+    assert index._index.ef_construction == 200 != vectors.EF_CONSTRUCTION
+    ids, vecs = docs["a.pdf"]
+    assert top_id(index, vecs[1]) == int(ids[1])
+    info = json.loads(data_dir.vectors_meta.read_text())
+    assert (info["M"], info["ef_construction"]) == (vectors.M, 200)
+
+
+def test_a_big_file_changed_by_a_few_vectors_is_not_rewritten(data_dir, store, folder_id, rng, monkeypatch) -> None:
+    """Saving rewrites the whole file (1.8 GB at a million passages): a run that changed a few vectors of a
+    big file leaves it, and the next open catches them up from SQLite, deletions included."""
+    from desktop_search.storage import vectors
+
+    monkeypatch.setattr(vectors, "DEFER_SAVE_MAX", 10)
+    monkeypatch.setattr(vectors, "DEFER_SAVE_SHARE", 0.25)  # a file of 30 vectors may lag by 7 changes
+    commit(store, folder_id, rng, [f"{i}.pdf" for i in range(10)])
+    VectorIndex.open(data_dir, store, DIM).save(data_dir)
+    before = data_dir.vectors.stat().st_mtime_ns
+    index = VectorIndex.open(data_dir, store, DIM)  # nothing changed: not saved again
+    assert data_dir.vectors.stat().st_mtime_ns == before
+    gone = store.delete_documents([store.known_documents()["/library/0.pdf"].id])
+    index.mark_deleted(gone)
+    new = commit(store, folder_id, rng, ["new.pdf"])
+    index.add(*new["new.pdf"])
+    assert not index.save_if_due(data_dir, store)  # 6 changes
+    assert data_dir.vectors.stat().st_mtime_ns == before and store.tombstones() == sorted(gone)
+    del index  # the next open loads the file
+    reopened = VectorIndex.open(data_dir, store, DIM, writable=False)
+    assert reopened.live_count == store.chunk_count() == 30
+    ids, vecs = new["new.pdf"]
+    assert top_id(reopened, vecs[0]) == int(ids[0])
+    got, _ = reopened.search(vecs[0], 30)
+    assert not set(got.tolist()) & set(gone)
+    reopened.add(*commit(store, folder_id, rng, ["more.pdf"])["more.pdf"])
+    assert reopened.save_if_due(data_dir, store)  # 9 changes: due
+    assert data_dir.vectors.stat().st_mtime_ns != before and store.tombstones() == []
+
+
+
+def test_one_index_per_data_dir_in_a_process(data_dir, store, folder_id, rng) -> None:
+    """The window's searcher and its index runs share the loaded index: one copy in memory, and what
+    either of them catches up or marks deleted, both see."""
+    docs = commit(store, folder_id, rng, ["a.pdf"])
+    searching = VectorIndex.open(data_dir, store, DIM, writable=False)
+    indexing = VectorIndex.open(data_dir, store, DIM)
+    assert indexing is searching
+    new = commit(store, folder_id, rng, ["b.pdf"])
+    assert searching.catch_up(store, apply_tombstones=False) == 3
+    assert indexing.catch_up(store) == 0  # in already
+    ids, vecs = new["b.pdf"]
+    assert top_id(indexing, vecs[2]) == int(ids[2])
+    gone = store.delete_documents([store.known_documents()["/library/a.pdf"].id])
+    indexing.mark_deleted(gone)
+    got, _ = searching.search(docs["a.pdf"][1][0], 6)
+    assert searching.live_count == 3 and not set(got.tolist()) & set(gone)
+    del searching, indexing
+    assert VectorIndex.open(data_dir, store, DIM).live_count == 3  # loaded again once nobody held it
+
+
+def test_a_passage_deleted_while_a_catch_up_adds_it_stays_deleted(data_dir, store, folder_id, rng, monkeypatch) -> None:
+    """The window's searcher catches the shared index up from SQLite while its index run adds the same
+    vectors. A passage a commit deletes after the catch-up read it stays deleted: hnswlib brings a deleted
+    id back when it is added again, so the run's add and its deletion must not let the catch-up's add in
+    between."""
+    commit(store, folder_id, rng, ["a.pdf"])
+    index = VectorIndex.open(data_dir, store, DIM)
+    ids, vecs = commit(store, folder_id, rng, ["b.pdf"])["b.pdf"]  # stored, not yet in the index
+    read, go = threading.Event(), threading.Event()
+    iter_embeddings = store.iter_embeddings
+
+    def paused(*args, **kwargs):  # the catch-up has read the rows, and has yet to add them
+        blocks = list(iter_embeddings(*args, **kwargs))
+        read.set()
+        go.wait(10)
+        yield from blocks
+
+    monkeypatch.setattr(store, "iter_embeddings", paused)
+    catching_up = threading.Thread(target=index.catch_up, args=(store,), kwargs={"apply_tombstones": False})
+    catching_up.start()
+    assert read.wait(10)
+    gone = store.delete_documents([store.known_documents()["/library/b.pdf"].id])
+    index.mark_deleted(gone)  # as the commit does: not in the index yet, so nothing to mark
+    adding = threading.Thread(target=index.add_then_delete, args=(ids, vecs, lambda: gone))
+    adding.start()
+    adding.join(0.5)  # it waits for the catch-up; were it to finish first, the catch-up's add would undo it
+    go.set()
+    catching_up.join(10)
+    adding.join(10)
+    assert sorted(gone) == sorted(ids.tolist())
+    assert all(index.vector(int(i)) is None for i in ids) and index.live_count == 3

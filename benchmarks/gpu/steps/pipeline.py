@@ -7,6 +7,7 @@ says how many of them that rate needs.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bench_pipeline import FREE_FORWARD, Setup, figures_of, free_model, run_in_process
 from gpu.corpus import library_files, replicate
@@ -26,7 +27,7 @@ def run(ctx: Context, args: argparse.Namespace) -> Figures:
     replicate(library_files(ctx)[: args.files], library, args.replicas)
     model = ctx.work / "free-model"
     if not (model / "config.json").exists():
-        free_model(model)
+        free_model(model, tokenizer_from=Path(ctx.model))  # the carried model: no model package on the GPU machine
     figures = figures_of(run_in_process(Setup(model, library, ctx.work / "pipeline-data", workers, None, ctx.device)))
     figures = {k: round(v, 4) if isinstance(v, float) else v for k, v in figures.items()}
     figures.update(model=FREE_FORWARD, device=ctx.device, workers=workers, copies=args.replicas)
