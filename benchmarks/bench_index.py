@@ -3,14 +3,15 @@
 The pipeline (crawl, extraction pool, chunking, embedding, SQLite, hnsw) is
 timed end to end with the model already loaded. The baseline is the bare
 forward of the same model over the exact texts the index embedded, in the
-same calls, with tokenisation and padding done beforehand: what the hardware
-can do with no pipeline at all. It runs twice right after the index run (it
+same calls, with tokenisation and padding done beforehand, at the same
+engine and precision (``--engine``, ``--precision``; fp32 as well, where the
+run's precision is another): what the hardware can do with no pipeline at all. It runs twice right after the index run (it
 needs the texts the run produced) and the mean is used; on a shared machine
 compare several runs.
 
     PYTHONPATH=$PWD nice -n 10 python benchmarks/bench_index.py            # 300 files, CPU
     PYTHONPATH=$PWD nice -n 10 python benchmarks/bench_index.py --all      # all 5,183 files
-    PYTHONPATH=$PWD python benchmarks/bench_index.py --quantize            # int8 pipeline vs fp32 forward
+    PYTHONPATH=$PWD python benchmarks/bench_index.py --precision int8      # ONNX Runtime int8, both sides
     PYTHONPATH=$PWD python benchmarks/bench_index.py --all --device cuda   # on a GPU
 
 With ``--cli``, what the user waits for instead: the wall time of a cold
@@ -35,8 +36,11 @@ from typing import Any, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import numpy as np
+
 from _common import LIBRARY, REPO, library_files, link_library, machine_note
-from desktop_search.embed.embedder import Embedder, Precision
+from desktop_search.embed.embedder import Embedder, Engine, Precision, pad_batch
+from desktop_search.embed.hardware import torch_installed
 from desktop_search.embed.models import resolve_model
 from desktop_search.index.indexer import Indexer, IndexOptions
 from desktop_search.paths import resolve_data_dir
@@ -60,53 +64,40 @@ class RecordingEmbedder(Embedder):
         return super().encode_passages(texts, ids)
 
 
-def prepare(embedder: Embedder, calls: list[list[str]]) -> list[list[tuple[Any, Any]]]:
-    """Tokenise and pad every call exactly as ``Embedder.encode`` does."""
+def prepare(embedder: Embedder, calls: list[list[str]]) -> list[list[tuple[np.ndarray, np.ndarray]]]:
+    """Tokenise, sort and pad every call exactly as ``Embedder.encode`` does."""
     prepared = []
-    tok = embedder.tokenizer
     for texts in calls:
-        ids = tok([embedder.spec.passage_prefix + t for t in texts], truncation=True,
-                  max_length=embedder.spec.max_tokens, padding=False)["input_ids"]
+        ids = embedder._input_ids([embedder.spec.passage_prefix + t for t in texts])
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]), reverse=True)
         batches, start = [], 0
         while start < len(order):
             size = max(1, embedder.token_budget // max(len(ids[order[start]]), 1))
             part = order[start : start + size]
             start += len(part)
-            padded = tok.pad({"input_ids": [ids[i] for i in part]}, return_tensors="pt")
-            batches.append((padded["input_ids"], padded["attention_mask"]))
+            batches.append(pad_batch([ids[i] for i in part], embedder.pad_id))
         prepared.append(batches)
     return prepared
 
 
-def bare_forward(embedder: Embedder, prepared: list[list[tuple[Any, Any]]]) -> float:
-    """Seconds for the model forward (and pooling) alone over prepared batches."""
-    import torch
-
-    from desktop_search.embed.embedder import pool
-
-    def sync() -> None:
-        if embedder.device.startswith("cuda"):
-            torch.cuda.synchronize()
-
-    bf16 = embedder.precision == Precision.BF16
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-        sync()
-        t0 = time.perf_counter()
-        for batches in prepared:
-            for ids, mask in batches:
-                ids, mask = ids.to(embedder.device), mask.to(embedder.device)
-                hidden = embedder.model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
-                vecs = torch.nn.functional.normalize(pool(hidden, mask, embedder.spec.pooling), p=2, dim=1)
-                vecs.cpu()
-        sync()
-        return time.perf_counter() - t0
+def bare_forward(embedder: Embedder, prepared: list[list[tuple[np.ndarray, np.ndarray]]]) -> float:
+    """Seconds for the engine alone (forward, pooling, normalising) over prepared batches, at the embedder's
+    engine and precision: what the hardware does with no pipeline around it."""
+    runner = embedder.runner
+    t0 = time.perf_counter()
+    pending = []
+    for batches in prepared:
+        for ids, mask in batches:
+            out = runner.run(ids, mask, small=False)
+            pending.append(out) if runner.deferred else runner.fetch(out)
+    for out in pending:
+        runner.fetch(out)
+    return time.perf_counter() - t0
 
 
-def window_batches(embedder: Embedder, files: list[Path], window: int = 254) -> tuple[list[tuple[Any, Any]], int, int]:
+def window_batches(embedder: Embedder, files: list[Path],
+                   window: int = 254) -> tuple[list[tuple[np.ndarray, np.ndarray]], int, int]:
     """The files' text in ``window``-token pieces (+ [CLS]/[SEP]), longest first, padded under the token budget."""
-    import torch
-
     from desktop_search.ingest.pool import read_and_extract
 
     tok = embedder.tokenizer
@@ -125,17 +116,17 @@ def window_batches(embedder: Embedder, files: list[Path], window: int = 254) -> 
         size = max(1, embedder.token_budget // len(pieces[start]))
         part = pieces[start : start + size]
         start += len(part)
-        padded = tok.pad({"input_ids": part}, return_tensors="pt")
-        batches.append((padded["input_ids"], padded["attention_mask"].to(torch.long)))
+        batches.append(pad_batch(part, embedder.pad_id))
     return batches, len(pieces), sum(len(p) for p in pieces)
 
 
-def cli_run(library: Path, data: Path, device: str) -> float:
+def cli_run(library: Path, data: Path, args: argparse.Namespace) -> float:
     """Wall seconds of a cold ``desktop-search index`` process."""
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     t0 = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "desktop_search", "--data-dir", str(data), "--device", device,
-                          "index", "--no-progress", str(library)], cwd=REPO, env=env, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-m", "desktop_search", "--data-dir", str(data), "--device", args.device,
+                          "--engine", args.engine, "--precision", args.precision, "index", "--no-progress", str(library)],
+                         cwd=REPO, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if out.returncode != 0:
         raise SystemExit(f"index failed: {out.stderr[-2000:]}")
@@ -151,28 +142,28 @@ def main_cli(args: argparse.Namespace) -> int:
         data = Path(args.data_dir) if args.data_dir else Path(tmp) / "data"
         if (data / "index.sqlite3").exists():
             raise SystemExit(f"{data} already holds an index: a cold run needs an empty data dir")
-        app_s = cli_run(library, data, args.device)
+        app_s = cli_run(library, data, args)
     print(f"machine after the app: {machine_note()}")
-    fp32 = Embedder(resolve_model(None), device=args.device, precision=Precision.FP32)
+    fp32 = Embedder(resolve_model(None), device=args.device, precision=Precision.FP32, engine=args.baseline_engine)
     batches, n_windows, n_tokens = window_batches(fp32, files)
     fp32.encode_passages(["warm up the model"] * 8)
     forward_s = bare_forward(fp32, [batches])
     # The app runs the model in bf16 where the CPU computes it natively: the
     # same forward in bf16 shows what the pipeline itself costs.
-    app_precision = Embedder(resolve_model(None), device=args.device)
+    app_precision = Embedder(resolve_model(None), device=args.device, precision=args.precision, engine=args.engine)
     same_s = None
-    if app_precision.precision != fp32.precision:
+    if app_precision.arithmetic != fp32.arithmetic:
         app_precision.encode_passages(["warm up the model"] * 8)
         same_s = bare_forward(app_precision, [batches])
     print(f"machine after the baseline: {machine_note()}")
     print(f"\nfiles {len(files)}")
     print(f"desktop-search index (cold process: start, imports, model load, everything; "
-          f"{app_precision.precision}): {app_s:.2f} s")
-    print(f"bare fp32 forward, {n_windows} windows of <= 254 tokens ({n_tokens} tokens), no overlap or title, "
+          f"{app_precision.name}): {app_s:.2f} s")
+    print(f"bare fp32 forward ({fp32.name}), {n_windows} windows of <= 254 tokens ({n_tokens} tokens), no overlap or title, "
           f"sorted by length: {forward_s:.2f} s")
     print(f"RATIO bare fp32 forward / app wall: {forward_s / app_s:.3f}  (target >= 0.90)")
     if same_s is not None:
-        print(f"bare {app_precision.precision} forward, same windows: {same_s:.2f} s")
+        print(f"bare forward ({app_precision.name}), same windows: {same_s:.2f} s")
         print(f"RATIO bare {app_precision.precision} forward / app wall (what the pipeline costs beyond the model): "
               f"{same_s / app_s:.3f}")
     return 0
@@ -183,7 +174,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-n", type=int, default=300, help="number of SciFact files (default 300)")
     ap.add_argument("--all", action="store_true", help="the whole 5,183-file library")
     ap.add_argument("--device", default="cpu", help="cpu (default), cuda, auto")
-    ap.add_argument("--quantize", action="store_true", help="index with int8 dynamic quantisation (baseline stays fp32)")
+    ap.add_argument("--engine", default="auto", choices=[e.value for e in Engine], help="as the CLI's --engine")
+    ap.add_argument("--precision", default="auto", choices=[p.value for p in Precision],
+                    help="as the CLI's --precision (the bare forward runs the same, and fp32)")
+    ap.add_argument("--baseline-engine", default="torch" if torch_installed() else "onnx",
+                    choices=[Engine.ONNX.value, Engine.TORCH.value],
+                    help="with --cli: the engine of the bare fp32 forward (default torch where it is installed)")
     ap.add_argument("--workers", type=int, default=None, help="extraction processes (default: the pipeline's choice)")
     ap.add_argument("--batch-chunks", type=int, default=IndexOptions.batch_chunks)
     ap.add_argument("--cli", action="store_true", help="a cold `desktop-search index` process vs the bare forward")
@@ -196,9 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     spec = resolve_model(None)
     print(f"machine: {machine_note()}")
     t0 = time.perf_counter()
-    fp32 = Embedder(spec, device=args.device, precision=Precision.FP32)
-    print(f"model {spec.id} on {fp32.name}, loaded in {time.perf_counter() - t0:.1f} s (not counted below)")
-    embedder = RecordingEmbedder.of(Embedder(spec, device=args.device, quantize=True) if args.quantize else fp32)
+    embedder = RecordingEmbedder.of(Embedder(spec, device=args.device, precision=args.precision, engine=args.engine))
+    print(f"model {spec.id} on {embedder.name}, loaded in {time.perf_counter() - t0:.1f} s (not counted below)")
+    fp32 = embedder if embedder.precision == Precision.FP32 else Embedder(spec, device=args.device,
+                                                                          precision=Precision.FP32)
 
     with tempfile.TemporaryDirectory(prefix="bench-index-") as tmp:
         if args.all:
@@ -209,11 +206,12 @@ def main(argv: list[str] | None = None) -> int:
             library = link_library(files, Path(tmp) / "library")
             n_files = len(files)
         paths = resolve_data_dir(Path(tmp) / "data")
-        options = IndexOptions(device=args.device, quantize=args.quantize, workers=args.workers,
-                               batch_chunks=args.batch_chunks)
+        options = IndexOptions(device=args.device, precision=args.precision, engine=args.engine,
+                               workers=args.workers, batch_chunks=args.batch_chunks)
 
         # The baseline needs the texts, which only the index run knows; a
         # small warm-up forward first so neither side pays first-call costs.
+        embedder.encode_passages(["warm up the model"] * 8)
         fp32.encode_passages(["warm up the model"] * 8)
         t0 = time.perf_counter()
         report = Indexer(paths, options, embedder=embedder).run(add=[str(library)])
@@ -227,19 +225,24 @@ def main(argv: list[str] | None = None) -> int:
     n_tokens = sum(len(x) for x in tok([spec.passage_prefix + t for t in texts], truncation=True,
                                        max_length=spec.max_tokens)["input_ids"])
     tokenise_s = time.perf_counter() - t0
-    prepared = prepare(fp32, calls)
-    forward_after = bare_forward(fp32, prepared)
-    forward_before = bare_forward(fp32, prepared)
+    prepared = prepare(embedder, calls)
+    forward_after = bare_forward(embedder, prepared)
+    forward_before = bare_forward(embedder, prepared)
     forward_s = (forward_after + forward_before) / 2
+    fp32_s = bare_forward(fp32, prepare(fp32, calls)) if fp32 is not embedder else forward_s
 
     t = report.timings
     print(f"\nfiles {n_files} (indexed {report.added}, failed {len(report.failed)}), chunks {n_chunks}, "
           f"tokens {n_tokens}, {len(calls)} embedding calls")
-    print(f"pipeline ({'int8' if args.quantize else 'fp32'}): {index_s:.2f} s  = {n_files / index_s:.1f} files/s, "
+    print(f"pipeline ({embedder.name}): {index_s:.2f} s  = {n_files / index_s:.1f} files/s, "
           f"{n_chunks / index_s:.1f} chunks/s, {n_tokens / index_s:.0f} tokens/s")
-    print(f"bare fp32 forward, same texts and batches: {forward_s:.2f} s (runs {forward_after:.2f} / {forward_before:.2f})"
-          f" = {n_chunks / forward_s:.1f} chunks/s, {n_tokens / forward_s:.0f} tokens/s")
+    print(f"bare forward, same engine and precision, same texts and batches: {forward_s:.2f} s "
+          f"(runs {forward_after:.2f} / {forward_before:.2f}) = {n_chunks / forward_s:.1f} chunks/s, "
+          f"{n_tokens / forward_s:.0f} tokens/s")
     print(f"RATIO pipeline / bare forward (throughput): {forward_s / index_s:.3f}  (target >= 0.9)")
+    if fp32 is not embedder:
+        print(f"bare fp32 forward ({fp32.name}), same texts: {fp32_s:.2f} s; RATIO pipeline / bare fp32 forward: "
+              f"{fp32_s / index_s:.3f}")
     print(f"tokenising the same texts alone: {tokenise_s:.2f} s ({tokenise_s / forward_s:.1%} of the bare forward)")
     print("\nwhere the time goes (seconds; stages overlap, so they do not add up to the wall time):")
     rows = [

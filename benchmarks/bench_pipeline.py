@@ -224,7 +224,7 @@ def run_in_process(setup: Setup) -> dict[str, Any]:
     embedder = Embedder(resolve_model(str(setup.model)), device=setup.device)
     embedder.encode_passages(["warm up the model"] * 8)
     forward_cpu = [0.0]  # the calling thread's CPU inside the model's forward
-    forward = embedder._forward
+    forward = embedder.runner.run
 
     def timed_forward(*args: Any) -> Any:
         t0 = time.thread_time()
@@ -233,7 +233,7 @@ def run_in_process(setup: Setup) -> dict[str, Any]:
         finally:
             forward_cpu[0] += time.thread_time() - t0
 
-    embedder._forward = timed_forward  # type: ignore[method-assign,assignment]  # counted, not changed
+    embedder.runner.run = timed_forward  # type: ignore[method-assign,assignment]  # counted, not changed
     options = IndexOptions(model=str(setup.model), device=setup.device, workers=setup.workers,
                            batch_chunks=setup.batch_chunks or IndexOptions.batch_chunks)
     # The forkserver (started with the first pool, kept for the process) runs the workers.
@@ -253,7 +253,7 @@ def run_in_process(setup: Setup) -> dict[str, Any]:
     torch_threads = threads.pop(NATIVE, 0.0)
     threads["index-embed: the forward"] = forward_cpu[0]
     threads["index-embed"] = max(0.0, threads.get("index-embed", 0.0) - forward_cpu[0])  # sampled: may lag a tick
-    threads["torch's threads (the forward)"] = torch_threads
+    threads["the engine's own threads (the forward)"] = torch_threads
     # Threads that ended before the last sample: hnswlib's add_items starts its own each call.
     threads["short-lived threads (hnsw add), by difference"] = main - sum(threads.values())
     return {

@@ -208,13 +208,15 @@ def sample_passages(paths: DataPaths, n: int, seed: int = 0) -> list[str]:
 
 
 def phase_embed(dirs: Dirs, n: int) -> dict[str, Any]:
-    """The real default model on ``n`` stored passages, fp32 then bf16, as the index run calls it."""
+    """The real default model on ``n`` stored passages, fp32 and int8 (ONNX Runtime), then bf16 where the torch
+    extra is installed, as the index run calls it."""
     from desktop_search.embed.embedder import Embedder, Precision
+    from desktop_search.embed.hardware import torch_installed
     from desktop_search.embed.models import resolve_model
 
     texts = sample_passages(dirs.paths, n)
     out: dict[str, Any] = {"sample": len(texts), "load": load_note()}
-    for precision in (Precision.FP32, Precision.BF16):
+    for precision in (Precision.FP32, Precision.INT8, *([Precision.BF16] if torch_installed() else [])):
         embedder = Embedder(resolve_model(None), device="cpu", precision=precision)
         embedder.encode_passages(texts[:8])  # first-call costs
         t0, c0 = time.perf_counter(), cpu_seconds()

@@ -1,7 +1,8 @@
 """The model's arithmetic on CPU: nDCG@10 and speed of bf16 and int8 against fp32.
 
-bf16 is what the app runs on CPUs that compute it natively (``Precision.AUTO``);
-int8 dynamic quantisation is ``index --quantize``. The corpus is a subset of
+fp32 and int8 run on ONNX Runtime (``--precision int8``: int8 weights per
+channel, activations quantised per batch); bf16 on torch (the torch extra),
+which ``auto`` picks on CPUs that compute bf16 natively. The corpus is a subset of
 the SciFact library (every document judged for the split's queries plus
 random others, --docs in all), extracted and chunked as the index does. The
 same passages and the split's queries are embedded by each variant, in
@@ -30,7 +31,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import SCIFACT, machine_note
-from desktop_search.embed.embedder import Embedder, Precision, cpu_has_native_bf16
+from desktop_search.embed.embedder import Embedder, Precision
+from desktop_search.embed.engine import Engine
+from desktop_search.embed.hardware import cpu_features
 from desktop_search.embed.models import resolve_model
 from desktop_search.errors import ExtractionError
 from desktop_search.ingest.chunking import Chunker, ChunkSettings, embedding_text
@@ -58,12 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     doc_ids = judged + others[: max(0, args.docs - len(judged))]
 
     spec = resolve_model(None)
-    models = {"fp32": Embedder(spec, device="cpu", precision=Precision.FP32)}
+    models = {"fp32": Embedder(spec, device="cpu", precision=Precision.FP32, engine=Engine.ONNX)}
     if "bf16" in args.variants:
-        models["bf16"] = Embedder(spec, device="cpu", precision=Precision.BF16)
-        print(f"bf16 in hardware on this CPU: {cpu_has_native_bf16()} (without it, bf16 is emulated and slow)")
+        models["bf16"] = Embedder(spec, device="cpu", precision=Precision.BF16, engine=Engine.TORCH)
+        print(f"bf16 in hardware on this CPU: {cpu_features().native_bf16} (without it, bf16 is emulated and slow)")
     if "int8" in args.variants:
-        models["int8"] = Embedder(spec, device="cpu", quantize=True)
+        models["int8"] = Embedder(spec, device="cpu", precision=Precision.INT8, engine=Engine.ONNX)
     settings = ChunkSettings(min(ChunkSettings.max_tokens, spec.max_tokens))
     chunker = Chunker(models["fp32"].tokenizer, settings)
     texts, owner = [], []

@@ -184,14 +184,18 @@ def indexed_ids(paths: DataPaths) -> set[str]:
             return {corpus_id(r[0]) for r in conn.exec_driver_sql("SELECT path FROM documents WHERE status = 'indexed'")}
 
 
-def run_searcher(searcher: Searcher, queries: Sequence[tuple[str, str]], mode: str) -> dict[str, list[str]]:
+def run_searcher(searcher: Searcher, queries: Sequence[tuple[str, str]], mode: str,
+                 alone: bool = False) -> dict[str, list[str]]:
     """Document-level rankings: each result document once, in its rank (its further passages do not count).
 
     The queries are embedded in one batch first, as `search --queries` does:
     in bf16 a query's vector depends, in its last digits, on the batch it
-    was embedded in, and the CLI check compares rankings exactly.
+    was embedded in, and the CLI check compares rankings exactly. ``alone``:
+    each is embedded on its own, as a query typed in the window or one
+    `search` is (in int8 a vector depends on its batch: activations are
+    quantised per batch).
     """
-    if mode != "keyword":
+    if mode != "keyword" and not alone:
         searcher.prepare([text for _, text in queries])
     return {
         qid: [corpus_id(d.best.path) for d in searcher.search_documents(text, top_k=DEPTH, mode=mode)]
@@ -249,6 +253,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-title-prefix", action="store_true")
     parser.add_argument("--check-cli", action="store_true",
                         help="also run each mode through the CLI and require identical figures")
+    parser.add_argument("--queries-alone", action="store_true",
+                        help="embed each query on its own, as one typed in the window, not in one batch (int8)")
     parser.add_argument("--json", metavar="FILE", help="write every figure as JSON too")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -295,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         embedder = CachingEmbedder(searcher.embedder)
                         searcher._embedder = embedder
                     start = time.monotonic()
-                    runs = run_searcher(searcher, queries, mode)
+                    runs = run_searcher(searcher, queries, mode, args.queries_alone)
                     rate = len(queries) / max(time.monotonic() - start, 1e-9)
                 m = mean_metrics(runs, qrels)
                 label = name if mode != "dense" else "-"

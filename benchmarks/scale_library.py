@@ -35,7 +35,7 @@ from xml.sax.saxutils import escape
 
 import numpy as np
 
-from desktop_search.embed.embedder import InputIds, Precision
+from desktop_search.embed.embedder import Engine, InputIds, Precision
 from desktop_search.embed.models import ModelSpec, resolve_model
 from tests.ingest.extract.scans import TextPage, write_pdf
 
@@ -196,6 +196,7 @@ class StandInEmbedder:
     """
 
     device = "cpu"
+    engine = Engine.ONNX  # recorded in the index as the model's would be
     precision = Precision.FP32
     name = "stand-in embedder (hashed word vectors; not a model)"
 

@@ -9,12 +9,15 @@ never a reason to refuse an index:
   changed once (b91051d) for about one passage per document; an index records
   the rule its vectors follow (meta ``title_rule``), so an upgrade re-embeds
   exactly the passages whose text the change alters, and no other;
-- the **engine** and its **arithmetic** (torch fp32/bf16/fp16, an int8 or ONNX
-  engine): they move a vector by less than rankings notice (bf16 is within
-  1e-4 cosine of fp32), so an fp32 index from one engine and one from another
-  are interchangeable; they are recorded (meta ``embedding_engine``,
-  ``embedding_precision``) so that a later version could single out what one
-  of them made, not compared.
+- the **engine** and its **arithmetic** (ONNX Runtime fp32/int8, torch
+  fp32/bf16/fp16): the float ones move a vector by less than rankings notice
+  (bf16 is within 1e-4 cosine of fp32, ONNX Runtime's fp32 within 1e-6 of
+  torch's), so an fp32 index from one engine and one from another are
+  interchangeable. int8 moves a vector by about 1e-2, so with precision
+  ``auto`` an int8 index is updated and queried in int8 and a float one in
+  float (:func:`~desktop_search.embed.engine.follow_index`). Both are
+  recorded (meta ``embedding_engine``, ``embedding_precision``), never a
+  reason to refuse an index.
 """
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ from typing import Any
 
 logger = logging.getLogger(__name__)
 
-SETTINGS_VERSION = 2
+SETTINGS_VERSION = 3
 
 
 def _from_1(raw: dict[str, Any]) -> dict[str, Any]:
@@ -30,8 +30,13 @@ def _from_1(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
+def _from_2(raw: dict[str, Any]) -> dict[str, Any]:
+    """2 -> 3: ``engine`` is new (absent: auto), and ``precision`` may also be int8 or fp16; nothing changes meaning."""
+    return raw
+
+
 # version -> the function that turns a file of that version into the next one.
-STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1}
+STEPS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _from_1, 2: _from_2}
 assert sorted(STEPS) == list(range(1, SETTINGS_VERSION))
 
 
@@ -39,7 +44,8 @@ assert sorted(STEPS) == list(range(1, SETTINGS_VERSION))
 class Settings:
     model: str | None = None  # a path or a catalogue name; None = default
     device: str = "auto"  # auto | cpu | cuda | mps
-    precision: str = "auto"  # embedding.Precision: auto | fp32 | bf16
+    precision: str = "auto"  # engine.Precision: auto | fp32 | int8 | bf16 | fp16
+    engine: str = "auto"  # engine.Engine: auto | onnx | torch
     top_k: int = 10
     search_as_you_type: bool = False
     search_mode: str = "hybrid"

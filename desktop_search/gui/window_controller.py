@@ -101,8 +101,8 @@ class WindowController(QObject):
             self.message.emit(f"Could not save the settings: {exc}")
 
     def apply_settings(self, settings: Settings) -> None:
-        model_changed = ((settings.model, settings.device, settings.precision)
-                         != (self.settings.model, self.settings.device, self.settings.precision))
+        model_changed = ((settings.model, settings.device, settings.precision, settings.engine)
+                         != (self.settings.model, self.settings.device, self.settings.precision, self.settings.engine))
         self.settings = settings
         self._save_settings()
         self.index.apply_settings(settings)

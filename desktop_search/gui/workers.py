@@ -141,11 +141,12 @@ class IndexWorker(_Worker):
         from desktop_search.index.indexer import Indexer, IndexOptions
         from desktop_search.ingest.extract.ocr import OcrOptions
 
-        key = (self.settings.model, self.settings.device, self.settings.precision, tuple(self.settings.extra_models),
-               self.settings.ocr, self.settings.ocr_languages)
+        key = (self.settings.model, self.settings.device, self.settings.precision, self.settings.engine,
+               tuple(self.settings.extra_models), self.settings.ocr, self.settings.ocr_languages)
         if self._indexer is None or key != self._indexer_key:
             options = IndexOptions(model=self.settings.model, extra_models=self.settings.extra_models,
                                    device=self.settings.device, precision=self.settings.precision,
+                                   engine=self.settings.engine,
                                    ocr=OcrOptions(enabled=self.settings.ocr, languages=self.settings.ocr_languages))
             self._indexer = Indexer(self.paths, options, on_progress=self._on_progress, cancel=self.flags.cancel,
                                     pause=self.flags.pause)
@@ -244,11 +245,14 @@ class SearchWorker(_Worker):
 
         s = self.settings
         searcher = Searcher(self.paths, model=s.model, extra_models=s.extra_models, device=s.device,
-                            precision=s.precision, embedder=self._embedder, dense_loading=DenseLoading.BACKGROUND)
-        if self._embedder is not None and searcher.spec is not None and self._embedder.spec != searcher.spec:
-            searcher.close()  # the preloaded model is not the index's: load the right one
+                            precision=s.precision, engine=s.engine, embedder=self._embedder,
+                            dense_loading=DenseLoading.BACKGROUND)
+        if self._embedder is not None and searcher.spec is not None and (
+                self._embedder.spec != searcher.spec
+                or self._embedder.precision.family != searcher.query_precision()[0].family):
+            searcher.close()  # the preloaded model is not the index's, or not in its precision: load the right one
             searcher = Searcher(self.paths, model=s.model, extra_models=s.extra_models, device=s.device,
-                                precision=s.precision, dense_loading=DenseLoading.BACKGROUND)
+                                precision=s.precision, engine=s.engine, dense_loading=DenseLoading.BACKGROUND)
         if searcher.spec is None:
             # The first run has created the database but not yet recorded its
             # model: try again on the next request rather than keep a searcher
@@ -282,10 +286,12 @@ class SearchWorker(_Worker):
             self._embedder = searcher.embedder
         elif self._embedder is None:
             from desktop_search.embed.embedder import Embedder
+            from desktop_search.embed.engine import follow_index
             from desktop_search.embed.models import resolve_model
 
             spec = resolve_model(self.settings.model, self.settings.extra_models)
-            self._embedder = Embedder(spec, device=self.settings.device, precision=self.settings.precision)
+            query, _note = follow_index(self.settings.precision, None, query=True)
+            self._embedder = Embedder(spec, device=self.settings.device, precision=query, engine=self.settings.engine)
         self.ready.emit({"model": self._embedder.spec.id, "device": self._embedder.name})
 
     def _close(self) -> None:
@@ -314,12 +320,11 @@ class SearchWorker(_Worker):
     def reopen(self) -> None:
         """Forget the open index (after a rebuild replaced its files, or new settings)."""
         self._close()
-        from desktop_search.embed.embedder import resolve_precision
-
         if self._embedder is not None and (
             self.settings.model not in (None, "", self._embedder.spec.id, str(self._embedder.spec.path))
             or self.settings.device not in ("auto", self._embedder.device)
-            or resolve_precision(self.settings.precision, self._embedder.device) != self._embedder.precision
+            or self.settings.engine not in ("auto", self._embedder.engine)
+            or self.settings.precision not in ("auto", self._embedder.precision)
         ):
             self._embedder = None
         self.load()

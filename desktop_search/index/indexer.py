@@ -13,16 +13,15 @@ from __future__ import annotations
 import logging
 import os
 import queue
-import sys
 import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from desktop_search.checkpoints import checkpoint
+from desktop_search.embed.engine import follow_index
 from desktop_search.embed.models import ModelSpec, resolve_model
 from desktop_search.errors import UserFacingError
 from desktop_search.index.folders import load_folders_backup, remove_index_files, save_folders_backup
@@ -47,7 +46,7 @@ from desktop_search.paths import DataPaths, library_path
 from desktop_search.storage import Manifest, Store, VectorIndex
 from desktop_search.storage.lock import WriterLock
 from desktop_search.storage.records import DocumentRecord
-from desktop_search.storage.schema import DocStatus
+from desktop_search.storage.schema import DocStatus, MetaKey
 
 if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
     from desktop_search.embed.embedder import TextEmbedder
@@ -76,8 +75,8 @@ class IndexOptions:
     batch_chunks: int = 512  # passages committed together, and embedded together
     flush_interval_s: float = 2.0  # commit at least this often, so searches see progress
     save_interval_s: float = 60.0  # how often the hnsw file is saved mid-run, at most (streams.SAVE_SHARE)
-    quantize: bool = False
-    precision: str = "auto"  # embedding.Precision
+    precision: str = "auto"  # engine.Precision
+    engine: str = "auto"  # engine.Engine
     ocr: OcrOptions | None = field(default_factory=OcrOptions)  # None: pages without a text layer are not read
 
 
@@ -92,6 +91,7 @@ class IndexReport:
     embedded: int = 0  # passages given their vector (this run's and any a killed run left)
     failed: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # one line each, about the run as a whole
     skipped_folders: list[str] = field(default_factory=list)
     seconds: float = 0.0
     cancelled: bool = False
@@ -129,6 +129,8 @@ class Indexer:
         self.paths = paths
         self.options = options or IndexOptions()
         self._embedder = embedder
+        self._loaded_precision: str | None = None  # the precision asked of the embedder this Indexer loaded
+        self._precision = self.options.precision  # for this run: the option, or the index's own (see _update)
         self._on_progress = on_progress or (lambda p: None)
         self.cancel = cancel or threading.Event()
         self.pause = pause or threading.Event()
@@ -201,6 +203,9 @@ class Indexer:
             # An unplugged drive is not a deleted library: the plan keeps its documents.
             logger.warning("Folder %s is not available; keeping its documents", folder)
         report = IndexReport(unchanged=plan.unchanged, skipped_folders=plan.skipped_folders)
+        # An update embeds as the index's vectors were made, unless told otherwise (as it keeps the model).
+        self._precision, note = follow_index(self.options.precision, store.get_meta(MetaKey.EMBEDDING_PRECISION),
+                                             query=False, engine=self.options.engine, device=self.options.device)
         for k, size, mtime in plan.touches:
             store.touch_document(k.id, size, mtime)
         for k, path, fid, size, mtime in plan.moves:
@@ -219,6 +224,8 @@ class Indexer:
                 report.deleted = len(plan.deletes)
             if plan.todo or waiting:
                 self._index_files(store, spec, vectors, plan, report, waiting)
+                if note and report.embedded:
+                    report.notes.append(note)
             self._emit(Progress(Phase.SAVING))
             vectors.save_if_due(self.paths, store)
         done = Progress(Phase.DONE, files_done=len(plan.todo), files_total=len(plan.todo), chunks_done=report.embedded,
@@ -228,11 +235,12 @@ class Indexer:
 
     def embedder(self, spec: ModelSpec) -> TextEmbedder:
         """The model, loaded once per Indexer (the GUI reuses it across runs); called on the embed thread."""
-        if self._embedder is None:
+        if self._embedder is None or (self._loaded_precision not in (None, self._precision)):
             from desktop_search.embed.embedder import Embedder
 
-            self._embedder = Embedder(spec, device=self.options.device, quantize=self.options.quantize,
-                                      precision=self.options.precision)
+            self._embedder = Embedder(spec, device=self.options.device, precision=self._precision,
+                                      engine=self.options.engine)
+            self._loaded_precision = self._precision
         return self._embedder
 
     def _index_files(self, store: Store, spec: ModelSpec, vectors: VectorIndex, plan: RunPlan, report: IndexReport,
@@ -271,7 +279,7 @@ class Indexer:
 
         # The pool starts before the model loads (in the embed thread): the
         # first files are keyword-searchable while the model is still loading.
-        pool = ExtractorPool(workers=self.options.workers or _default_workers(self.options.device),
+        pool = ExtractorPool(workers=self.options.workers or _default_workers(self.options),
                              timeout_s=self.options.timeout_s, chunk_job=job, ocr=self.options.ocr)
         embed.start()
         store_vectors.start()
@@ -325,7 +333,7 @@ class Indexer:
                 report.timings[key] += value
             report.embedded += counts.embedded
             if counts.embedded and self._embedder is not None:
-                store.record_arithmetic(*arithmetic(self._embedder, self.options.quantize))
+                store.record_arithmetic(self._embedder.engine, self._embedder.precision)
 
     def _timed_embedder(self, spec: ModelSpec, clock: StreamClock) -> TimedEmbedder:
         """The model, loaded on the embed thread; its seconds go to the report."""
@@ -349,31 +357,13 @@ class Indexer:
             report.added += 1
 
 
-def arithmetic(embedder: TextEmbedder, quantize: bool) -> tuple[str, str]:
-    """The engine and precision an embedder computes in, as the index records them (recipe.py)."""
-    engine = str(getattr(embedder, "engine", "torch"))  # an engine other than torch names itself
-    if quantize:
-        return engine, "int8"
-    if embedder.precision == "auto":  # on a GPU: fp16 weights on CUDA, fp32 on MPS
-        return engine, "fp16" if embedder.device.startswith("cuda") else "fp32"
-    return engine, str(embedder.precision)
-
-
-def _default_workers(device: str) -> int | None:
+def _default_workers(options: IndexOptions) -> int | None:
     """On a GPU, extraction is the bottleneck: use every core but the two that
-    feed the GPU and store. On a CPU the model needs the cores (pool default)."""
-    if device == "cpu" or (device == "auto" and not _gpu_possible()):  # known without importing torch
-        return None
-    from desktop_search.embed.embedder import cpu_cores, pick_device
+    feed the GPU and store. On a CPU the model needs the cores (pool default).
+    Known without importing torch unless a GPU may be there."""
+    from desktop_search.embed.engine import choose
+    from desktop_search.embed.hardware import cpu_cores
 
-    if pick_device(device).startswith("cpu"):
+    if options.device == "cpu" or choose(options.engine, options.device, options.precision).device == "cpu":
         return None
     return max(2, cpu_cores() - 2)
-
-
-def _gpu_possible() -> bool:
-    """Whether ``auto`` could pick a GPU, known without importing torch (seconds on a busy machine)."""
-    if sys.platform.startswith("linux"):
-        return Path("/proc/driver/nvidia/version").exists()
-    return True  # macOS (MPS), Windows (CUDA): ask torch
-

@@ -39,6 +39,9 @@ class LibraryInfo:
     folders: tuple[FolderInfo, ...] = ()
     model: str | None = None
     manifest: dict[str, Any] | None = field(default=None, compare=False)
+    # What made the vectors, as the index records it: "onnx", "torch" or both ("onnx,torch"); "fp32", "int8", ...
+    embedding_engine: str | None = None
+    embedding_precision: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The `status --json` object (its keys are a contract)."""
@@ -53,9 +56,11 @@ def read_library_info(paths: DataPaths) -> LibraryInfo:
     if not paths.database.exists():
         return LibraryInfo()
     from desktop_search.storage import Store  # SQLAlchemy: not before it is needed
+    from desktop_search.storage.schema import MetaKey
 
     with Store(paths.database, readonly=True) as store:
         stats, manifest = store.stats(), store.manifest()
+        engine, precision = store.get_meta(MetaKey.EMBEDDING_ENGINE), store.get_meta(MetaKey.EMBEDDING_PRECISION)
         folders = tuple(
             FolderInfo(path=f["path"], indexed=f["indexed"], failed=f["failed"], include=tuple(f["include"]),
                        exclude=tuple(f["exclude"]))
@@ -66,5 +71,5 @@ def read_library_info(paths: DataPaths) -> LibraryInfo:
         failed=tuple(FileProblem(**f) for f in stats["failed"]),
         warnings=tuple(FileProblem(**w) for w in stats["warnings"]),
         folders=folders, model=manifest.model_id if manifest else None,
-        manifest=manifest.__dict__ if manifest else None,
+        manifest=manifest.__dict__ if manifest else None, embedding_engine=engine, embedding_precision=precision,
     )

@@ -306,7 +306,7 @@ class EmbedStream(threading.Thread):
 
     def _cheap_next_to_reading(self, embedder: TimedEmbedder) -> bool:
         """Whether the model (on a CPU) costs little next to reading; embeds a first small batch to tell."""
-        from desktop_search.embed.embedder import cpu_cores
+        from desktop_search.embed.hardware import cpu_cores
 
         self.idle.set()  # the text stream commits a small batch for it
         while self.counts.passages_committed < PROBE_PASSAGES and not self._reading_over():

@@ -60,7 +60,7 @@ class ChunkJob:
 
 def load_chunk_tokenizer(folder: str | Path) -> Tokenizer:
     """The lightest tokenizer that chunks exactly like the model's own (no ``transformers`` in the workers)."""
-    return load_model_tokenizer(folder, for_chunking=True)
+    return load_model_tokenizer(folder)
 
 
 @dataclass

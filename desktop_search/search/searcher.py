@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from desktop_search.embed.engine import Precision, follow_index
 from desktop_search.embed.models import ModelSpec, resolve_model
 from desktop_search.errors import IndexMismatchError, UserFacingError
 from desktop_search.language import detect_query
@@ -32,6 +33,7 @@ from desktop_search.search.results import DocumentResult, SearchResult, flatten
 from desktop_search.search.terms import PER_DOCUMENT
 from desktop_search.search.warmup import settle
 from desktop_search.storage import Manifest, Store, VectorIndex
+from desktop_search.storage.schema import MetaKey
 
 if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
     from desktop_search.embed.embedder import TextEmbedder
@@ -68,11 +70,13 @@ class Searcher:
         fusion: FusionSettings | None = None,
         threads: int | None = None,
         precision: str = "auto",
+        engine: str = "auto",
         dense_loading: DenseLoading = DenseLoading.FIRST_USE,
     ) -> None:
         self.paths = paths
         self.threads = threads
         self.precision = precision
+        self.engine = engine
         self.fusion = fusion or FusionSettings()
         self.device = device
         self.dense_loading = dense_loading
@@ -133,9 +137,15 @@ class Searcher:
 
                 assert self.spec is not None
                 self._embedder = Embedder(self.spec, device=self.device, threads=self.threads,
-                                          precision=self.precision)
+                                          precision=self.query_precision()[0], engine=self.engine)
             settle(self._embedder)
             return self._embedder
+
+    def query_precision(self) -> tuple[Precision, str | None]:
+        """What queries are embedded in for this index (:func:`~desktop_search.embed.engine.follow_index`),
+        and a one-line note when that differs from how its vectors were made."""
+        recorded = self.store.get_meta(MetaKey.EMBEDDING_PRECISION) if self.manifest is not None else None
+        return follow_index(self.precision, recorded, query=True)
 
     @property
     def dense_ready(self) -> bool:

@@ -4,9 +4,9 @@
 #   packaging/macos/build-macos.sh OUTDIR
 #
 # Needs: macOS 11+, Xcode command line tools (hdiutil, codesign), and a Python
-# 3.11 environment with the app installed: `pip install -e '.[packaging]'`
-# (torch's macOS wheel is CPU + Apple GPU/MPS; build on the architecture you
-# ship: arm64 on Apple silicon, x86_64 on Intel).
+# 3.11 environment with the app installed the default way, without the torch
+# extra: `pip install -e '.[packaging]'` (ONNX Runtime runs the model; build on
+# the architecture you ship: arm64 on Apple silicon, x86_64 on Intel).
 # Optional: CODESIGN_IDENTITY="Developer ID Application: ..." signs the app
 # (hardened runtime) so it can then be notarised with `xcrun notarytool`.
 set -euo pipefail

@@ -1,6 +1,6 @@
 ; Inno Setup 6 script: the Windows installer for desktop-search (x64).
 ; It cannot be built on Linux. On Windows, from the repository root, with the
-; app's Python environment active (pip install -e ".[packaging]"):
+; app's Python environment active, without the torch extra (pip install -e ".[packaging]"):
 ;
 ;   pyinstaller --noconfirm --distpath dist --workpath build packaging\desktop-search.spec
 ;   for /f %v in ('python -c "import tomllib;print(tomllib.load(open('pyproject.toml','rb'))['project']['version'])"') do set VER=%v
@@ -46,8 +46,8 @@ Name: "addtopath"; Description: "Add the desktop-search command to PATH"; GroupD
 
 [Files]
 ; The whole PyInstaller one-folder bundle: desktop-search.exe (console, the
-; CLI), desktop-search-gui.exe (the window) and _internal\ (Python, Qt, torch,
-; the model).
+; CLI), desktop-search-gui.exe (the window) and _internal\ (Python, Qt, ONNX
+; Runtime, the model).
 Source: "{#DistDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
 
 [Icons]

@@ -46,6 +46,7 @@ def tiny_scifact(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.torch  # the GPU check runs the torch engine (the oom step simulates torch's own error)
 def test_every_step_runs_on_the_cpu_and_records_its_keys(
     tmp_path: Path, tiny_model: Path, capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from desktop_search.cli import main
+from desktop_search.embed.engine import ONNX_DEFAULT
 
 
 def test_status_json(cli, indexed: Path) -> None:
@@ -19,16 +20,27 @@ def test_status_json(cli, indexed: Path) -> None:
     assert info["model"] and info["device"]
 
 
+@pytest.mark.torch
 def test_status_names_the_gpu_it_would_use(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     import torch
 
+    monkeypatch.setattr("desktop_search.embed.engine.gpu_possible", lambda: True)  # as where NVIDIA's driver is
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: "NVIDIA H200")
     data = ["--data-dir", str(tmp_path / "data")]
     assert main([*data, "status", "--json"]) == 0
-    assert json.loads(capsys.readouterr().out)["device"] == "NVIDIA H200"
-    assert main([*data, "--device", "cuda", "status"]) == 0
-    assert "Device:    NVIDIA H200\n" in capsys.readouterr().out
+    assert json.loads(capsys.readouterr().out)["device"] == "NVIDIA H200 · torch fp16"
+    assert main([*data, "--device", "cuda", "--precision", "fp32", "status"]) == 0
+    assert "Device:    NVIDIA H200 · torch fp32\n" in capsys.readouterr().out
+
+
+def test_status_names_the_cpu_engine_without_torch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    monkeypatch.setattr("desktop_search.embed.engine.torch_installed", lambda: False)  # the default install
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert main([*data, "status", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["device"].endswith(f"· ONNX Runtime {ONNX_DEFAULT}")
+    assert main([*data, "--precision", "fp32", "status"]) == 0
+    assert "· ONNX Runtime fp32\n" in capsys.readouterr().out
 
 
 def test_status_text_before_anything_is_indexed(cli) -> None:

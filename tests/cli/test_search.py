@@ -38,8 +38,9 @@ def test_search_rows_are_grouped_by_document(cli, indexed: Path) -> None:
     code, out, _ = cli("search", "statins", "--json", "--mode", "dense", "--per-document", "1")
     rows = json_lines(out)
     assert len(rows) == len({r["path"] for r in rows})
-    # The text view shows the document once, its further passage under it with its page.
-    code, out, _ = cli("search", "statins", "--mode", "dense", "--top-k", "1")
+    # The text view shows the document once, its further passage under it with its page. Keyword mode:
+    # only the two statins pages hold the word, so both rank first whatever the tiny random model says.
+    code, out, _ = cli("search", "statins", "--mode", "keyword", "--top-k", "1")
     assert out.count("statins.pdf") == 1 and "    + p. " in out
 
 
@@ -104,8 +105,10 @@ def test_precision_option_and_a_bad_precision_setting(cli, indexed: Path, tmp_pa
 
     code, out, _ = cli("--precision", "fp32", "search", "statins", "--json", "--mode", "dense")
     assert code == 0 and json_lines(out)
-    Settings(precision="fp16").save(resolve_data_dir(tmp_path / "data").settings)  # a hand-edited file
+    Settings(precision="fp8").save(resolve_data_dir(tmp_path / "data").settings)  # a hand-edited file
     code, _, err = cli("search", "statins", "--mode", "dense")
-    assert code == 2 and "Unknown precision 'fp16'" in err and "Traceback" not in err
-    code, out, _ = cli("--precision", "bf16", "search", "statins", "--json", "--mode", "dense")  # the option wins
+    assert code == 2 and "Unknown precision 'fp8'" in err and "Traceback" not in err
+    code, _, err = cli("--precision", "fp16", "search", "statins", "--mode", "dense")  # a GPU's precision, on a CPU
+    assert code == 2 and "fp16 runs on NVIDIA GPUs" in err and "Traceback" not in err
+    code, out, _ = cli("--precision", "int8", "search", "statins", "--json", "--mode", "dense")  # the option wins
     assert code == 0 and json_lines(out)

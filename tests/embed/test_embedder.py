@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from desktop_search.embed.embedder import Embedder, Precision, pick_device, pool, resolve_precision
+from desktop_search.embed.embedder import Embedder
+from desktop_search.embed.engine import ONNX_DEFAULT, Engine, Precision
 from desktop_search.embed.models import spec_from_folder
 from desktop_search.errors import UserFacingError
 from tests.conftest import build_tiny_model
@@ -63,16 +64,6 @@ def test_pooling_is_read_from_1_pooling_and_changes_the_output(tmp_path: Path, t
     np.testing.assert_allclose(forced_mean, mean_vecs, atol=1e-5)
 
 
-def test_pool_functions_respect_the_attention_mask() -> None:
-    import torch
-
-    hidden = torch.tensor([[[1.0, 0.0], [3.0, 4.0], [100.0, -100.0]]])
-    mask = torch.tensor([[1, 1, 0]])
-    assert pool(hidden, mask, "mean").tolist() == [[2.0, 2.0]]
-    assert pool(hidden, mask, "max").tolist() == [[3.0, 4.0]]
-    assert pool(hidden, mask, "cls").tolist() == [[1.0, 0.0]]
-
-
 def test_query_and_passage_prefixes_are_applied(tmp_path: Path) -> None:
     folder = build_tiny_model(tmp_path / "tiny-e5", prompts={"query": "query: ", "passage": "passage: "})
     spec = spec_from_folder(folder)
@@ -85,53 +76,71 @@ def test_query_and_passage_prefixes_are_applied(tmp_path: Path) -> None:
     assert not np.allclose(q, p, atol=1e-3)
 
 
-def test_explicit_device_is_honoured() -> None:
-    assert pick_device("cpu") == "cpu"
-    assert pick_device("auto") in ("cpu", "cuda", "mps")
-
-
-def test_importing_embedding_does_not_import_torch() -> None:
+def test_importing_embedding_loads_no_engine() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, desktop_search.embed.embedder, desktop_search.embed.models, desktop_search.search.searcher; "
-            "print('torch' in sys.modules)")
+    code = ("import sys, desktop_search.embed.embedder, desktop_search.embed.models, desktop_search.search.searcher, "
+            "desktop_search.cli; print('torch' in sys.modules, 'onnxruntime' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.split() == ["False", "False"]
 
 
-@pytest.mark.parametrize(("native", "expected"), [(True, Precision.BF16), (False, Precision.FP32)])
-def test_auto_precision_is_bf16_only_where_the_cpu_computes_it(monkeypatch, native: bool, expected: Precision) -> None:
-    monkeypatch.setattr("desktop_search.embed.embedder.cpu_has_native_bf16", lambda: native)
-    assert resolve_precision("auto", "cpu") == expected
-    assert resolve_precision("fp32", "cpu") == Precision.FP32
-    assert resolve_precision("bf16", "cpu") == Precision.BF16  # asked for in so many words: emulated if need be
-    # On a GPU, auto keeps the device's own choice (fp16 on CUDA) and fp32 is honoured.
-    assert resolve_precision("auto", "cuda") == Precision.AUTO
-    assert resolve_precision("fp32", "cuda") == Precision.FP32
-    with pytest.raises(UserFacingError, match="Unknown precision 'fp16'; use one of auto, fp32, bf16"):
-        resolve_precision("fp16", "cpu")
+def test_the_default_engine_embeds_without_torch_or_onnx(tiny_model: Path) -> None:
+    """The CPU engine needs neither torch nor the onnx package, in a process of its own (as a search is)."""
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom pathlib import Path\nfrom desktop_search.embed.embedder import Embedder\n"
+            "from desktop_search.embed.models import spec_from_folder\n"
+            f"e = Embedder(spec_from_folder(Path({str(tiny_model)!r})), device='cpu', engine='onnx')\n"
+            "v = e.encode(['statins and muscle pain', 'x ' * 300])\n"
+            "print(e.name, '|', v.shape, '|', [m for m in ('torch', 'onnx', 'transformers') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    name, shape, loaded = (part.strip() for part in out.stdout.split("|"))
+    assert name.endswith(f"ONNX Runtime {ONNX_DEFAULT}") and shape == "(2, 32)" and loaded == "[]"
 
 
-def test_bf16_vectors_agree_with_fp32_and_the_device_name_says_so(embedder: Embedder, tiny_model: Path) -> None:
-    bf16 = Embedder(spec_from_folder(tiny_model), device="cpu", precision=Precision.BF16)
-    assert bf16.precision == Precision.BF16 and "bf16" in bf16.name and "bf16" not in embedder.name
+def test_int8_vectors_stay_close_to_fp32(embedder: Embedder, tiny_model: Path) -> None:
+    int8 = Embedder(spec_from_folder(tiny_model), device="cpu", precision=Precision.INT8)
+    assert (int8.engine, int8.precision) == (Engine.ONNX, Precision.INT8) and int8.name.endswith("ONNX Runtime int8")
     texts = [t for t in TEXTS if t]
-    low, full = bf16.encode(texts), embedder.encode(texts)
-    assert low.dtype == np.float32
-    np.testing.assert_allclose(np.linalg.norm(low, axis=1), 1.0, rtol=1e-5)
-    cosine = (low * full).sum(axis=1)
-    assert cosine.min() > 0.99, cosine  # bf16 keeps ~3 significant digits per value
-    assert not np.array_equal(low, full)  # it did run in bf16
+    cosine = (int8.encode(texts) * embedder.encode(texts)).sum(axis=1)
+    assert cosine.min() > 0.99, cosine
 
 
-def test_quantized_models_stay_in_fp32_arithmetic(tiny_model: Path) -> None:
-    assert Embedder(spec_from_folder(tiny_model), device="cpu", quantize=True, precision="bf16").precision == Precision.FP32
+def test_an_int8_query_s_vector_does_not_depend_on_the_queries_beside_it(tiny_model: Path) -> None:
+    int8 = Embedder(spec_from_folder(tiny_model), device="cpu", precision=Precision.INT8)
+    queries = ["statins and muscle pain", "a much longer question about sleep deprivation and memory " * 3]
+    together = int8.encode_queries(queries)
+    np.testing.assert_array_equal(together, np.concatenate([int8.encode_queries([q]) for q in queries]))
 
 
-def test_passages_given_their_ids_are_not_tokenized_again(embedder: Embedder, tiny_model: Path, tmp_path: Path) -> None:
+def test_the_embedder_says_which_engine_and_precision_it_runs(embedder: Embedder) -> None:
+    assert (embedder.engine, embedder.device, embedder.precision) == (Engine.ONNX, "cpu", Precision.FP32)
+    assert embedder.name.startswith("CPU (") and embedder.name.endswith(" · ONNX Runtime fp32")
+
+
+def test_a_model_onnx_runtime_cannot_run_says_what_to_do(tmp_path: Path, tiny_model: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
     import shutil
 
+    folder = tmp_path / "mpnet-like"
+    shutil.copytree(tiny_model, folder)
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps(config | {"model_type": "mpnet"}))
+    spec = spec_from_folder(folder)
+    with pytest.raises(UserFacingError, match="not a plain BERT.*--engine auto or torch"):
+        Embedder(spec, device="cpu", engine="onnx")
+    with pytest.raises(UserFacingError, match="torch has no int8"):
+        Embedder(spec, device="cpu", precision="int8")
+    monkeypatch.setattr("desktop_search.embed.engine.torch_installed", lambda: False)  # the default install
+    with pytest.raises(UserFacingError, match=r"needs the torch extra: pip install 'desktop-search\[torch\]'"):
+        Embedder(spec, device="cpu")
+
+
+def test_passages_given_their_ids_are_not_tokenized_again(embedder: Embedder) -> None:
     texts = TEXTS[:4]
     ids = embedder.tokenizer(texts, truncation=True, max_length=embedder.spec.max_tokens)["input_ids"]
     given = [np.asarray(ids[0], dtype=np.int32), None, ids[2], np.asarray(ids[3], dtype=np.int32)]
@@ -140,8 +149,16 @@ def test_passages_given_their_ids_are_not_tokenized_again(embedder: Embedder, ti
     np.testing.assert_allclose(embedder.encode_passages(texts, wrong), embedder.encode_passages([texts[1]] * 4), atol=1e-6)
     with pytest.raises(ValueError):
         embedder.encode_passages(texts, given[:2])
-    # An embedder that tokenizes with transformers (no tokenizer.json here) cannot vouch for ids made with
-    # the model's tokenizer.json: it tokenizes every text.
+
+
+@pytest.mark.torch  # a model without tokenizer.json is tokenized by transformers, which comes with the torch extra
+def test_an_embedder_without_tokenizer_json_tokenizes_given_passages_again(embedder: Embedder, tiny_model: Path,
+                                                                          tmp_path: Path) -> None:
+    """It cannot vouch for ids made with the model's tokenizer.json: it tokenizes every text."""
+    import shutil
+
+    texts = TEXTS[:4]
+    wrong = [embedder.tokenizer(texts[1], truncation=True, max_length=embedder.spec.max_tokens)["input_ids"]] * 4
     folder = tmp_path / "model"
     shutil.copytree(tiny_model, folder)
     (folder / "tokenizer.json").unlink()

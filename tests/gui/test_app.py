@@ -49,3 +49,14 @@ def test_the_probe_with_a_query_reports_its_first_answer(tmp_path):
     shown = json.loads(proc.stdout.strip().splitlines()[0])
     assert probe["answered_at"] >= shown["shown_at"] and probe["documents"] == 0  # nothing is indexed
     assert probe["cpu_s"] > 0 and "Traceback" not in proc.stderr
+
+
+def test_many_signals_from_python_do_not_abort_the_interpreter() -> None:
+    """PySide6 6.12's emit() takes a reference from True each time: without torch's references to hide it,
+    about as many emits as True had references aborted Python 3.11 (see desktop_search/gui/__init__.py)."""
+    code = ("import desktop_search.gui\nfrom PySide6.QtCore import QCoreApplication, QObject, Signal\n"
+            "app = QCoreApplication([])\nclass Source(QObject):\n    ping = Signal(int)\n"
+            "s = Source()\ns.ping.connect(lambda n: None)\nfor n in range(20_000):\n    s.ping.emit(n)\nprint('done')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO)))
+    assert (out.returncode, out.stdout.strip()) == (0, "done"), out.stderr[-500:]

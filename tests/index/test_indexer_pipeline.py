@@ -156,6 +156,7 @@ class CpuModel:
         self.inner = inner
         self.seconds = seconds
         self.spec, self.device, self.precision, self.name = inner.spec, "cpu", inner.precision, "a CPU"
+        self.engine = inner.engine
         self.timings = {"tokenize": 0.0, "forward": 0.0}
         self.rng = np.random.default_rng(0)
 

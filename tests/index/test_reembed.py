@@ -117,7 +117,8 @@ def test_passages_of_an_older_title_rule_are_embedded_again_after_the_new_ones(
     with Store(data_dir.database) as store:
         assert store.reembed_waiting() == 0 and not store.stale_chunks(0, 100)
         assert store.get_meta(MetaKey.EMBEDDING_PRECISION) == "fp32,unknown"
-        assert store.get_meta(MetaKey.EMBEDDING_ENGINE) == "torch"
+        # The upgrade's record of the old vectors (torch, the only engine then), and today's fp32 engine.
+        assert store.get_meta(MetaKey.EMBEDDING_ENGINE) == "onnx,torch"
     assert _index(data_dir, tiny_model, recorder).embedded == 0
 
 

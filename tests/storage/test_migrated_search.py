@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from desktop_search.embed.embedder import Embedder
+from desktop_search.embed.embedder import Embedder, Precision
 from desktop_search.embed.models import resolve_model
 from desktop_search.index.indexer import Indexer, IndexOptions
 from desktop_search.recipe import embedding_text, opens_with
@@ -43,7 +43,9 @@ Rankings = dict[tuple[str, str], list[Hit]]  # (mode, query id) -> hits, best fi
 
 @pytest.fixture(scope="module")
 def embedder() -> Embedder:
-    return Embedder(resolve_model(None))
+    # What auto embeds in for these float indexes, queries and updates alike (engine.follow_index), wherever
+    # the test runs: fp32 (int8 is the default for new indexes on the CPU engine).
+    return Embedder(resolve_model(None), precision=Precision.FP32)
 
 
 def _hit(path: str, library: Path, page: Any, section: Any, text: str) -> Hit:

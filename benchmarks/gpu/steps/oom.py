@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from typing import Any
 
 from desktop_search.embed.embedder import Embedder
 from gpu.corpus import load_queries
@@ -41,14 +40,18 @@ def simulate_small_card(emb: Embedder, cap_tokens: int) -> str:
     """No real out-of-memory on the CPU: the forward raises torch's OOM error over the cap, as in the unit test."""
     import torch
 
-    forward = emb.model.forward
+    from desktop_search.embed.torch_engine import TorchRunner
 
-    def small_card(*a: Any, **kw: Any) -> Any:
-        if kw["input_ids"].numel() > cap_tokens:
+    runner = emb.runner
+    assert isinstance(runner, TorchRunner), "the GPU check runs the torch engine"
+    forward = runner._forward
+
+    def small_card(input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if input_ids.numel() > cap_tokens:
             raise torch.OutOfMemoryError(f"simulated: over {cap_tokens} tokens")
-        return forward(*a, **kw)
+        return forward(input_ids, mask)
 
-    emb.model.forward = small_card  # type: ignore[method-assign]  # a smaller card, on purpose
+    runner._forward = small_card  # type: ignore[method-assign]  # a smaller card, on purpose
     return f"SIMULATED on the CPU: the forward raises torch.OutOfMemoryError over {cap_tokens} tokens"
 
 
@@ -62,7 +65,7 @@ def run(ctx: Context, args: argparse.Namespace) -> Figures:
     records = keep.messages
     n = args.passages or args.budget // 256 * 2  # two batches' worth at the start budget
     texts = oom_texts(ctx, n)
-    emb = Embedder(spec, device=ctx.device, token_budget=args.budget)
+    emb = Embedder(spec, device=ctx.device, token_budget=args.budget, engine="torch")  # the GPU engine
     if ctx.cuda:
         total = torch.cuda.get_device_properties(0).total_memory
         fraction = min(1.0, args.card_gib * 2**30 / total)

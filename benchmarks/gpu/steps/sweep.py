@@ -4,7 +4,8 @@ from __future__ import annotations
 import argparse
 import shutil
 
-from desktop_search.embed.embedder import Embedder, cpu_cores
+from desktop_search.embed.embedder import Embedder
+from desktop_search.embed.hardware import cpu_cores
 from desktop_search.index.indexer import IndexOptions
 from desktop_search.paths import resolve_data_dir
 from gpu.corpus import library_files, replicate
