@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol
 
-from desktop_search.embed.hardware import cpu_features, gpu_possible, torch_installed
+from desktop_search.embed.hardware import cpu_features, gpu_possible, torch_gpu, torch_installed
 from desktop_search.errors import UserFacingError
 
 if TYPE_CHECKING:  # the CLI's parser imports the enums: numpy waits until a model loads
@@ -116,9 +116,7 @@ def choose(engine: Engine | str = Engine.AUTO, device: str = "auto",
         return _gpu(engine, device, precision)
     if device == "auto" and engine != Engine.ONNX and precision in (Precision.AUTO, Precision.FP32, Precision.FP16) \
             and torch_installed() and gpu_possible():
-        from desktop_search.embed.torch_engine import pick_device
-
-        found = pick_device("auto")
+        found = torch_gpu()
         if found != "cpu":
             return _gpu(engine, found, precision)
     if precision == Precision.FP16:

@@ -120,3 +120,16 @@ def gpu_possible() -> bool:
     if sys.platform == "darwin":
         return platform.machine() == "arm64"
     return True
+
+
+def torch_gpu() -> str:
+    """The device torch finds: cuda, then mps, then cpu. Imports torch (seconds), so only where it is
+    installed and :func:`gpu_possible`; here, below the engines, so that choosing one needs neither engine."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"

@@ -19,6 +19,7 @@ import torch
 
 from desktop_search.embed.encoder import load_plain_bert
 from desktop_search.embed.engine import Arithmetic, DeviceOutOfMemoryError, Precision, cpu_name, describe
+from desktop_search.embed.hardware import torch_gpu
 from desktop_search.embed.models import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -30,12 +31,7 @@ def pick_device(requested: str = "auto") -> str:
     """cuda, then mps, then cpu; an explicit choice is honoured as given."""
     if requested and requested != "auto":
         return requested
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
+    return torch_gpu()
 
 
 def device_name(device: str, threads: int) -> str:
