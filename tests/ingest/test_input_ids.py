@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ from tests.conftest import REPO, SCIFACT, SHARED
 
 JSQUAD = SHARED / "jsquad" / "library"
 # The multilingual model's stand-in (benchmarks/multilingual_eval.py): XLM-R's SentencePiece tokenizer, "passage: ".
-ME5_PROXY = REPO.parent / "me5-proxy"
+# The evaluation stand-in for multilingual-e5-small (../shared/tools/make_me5_proxy.sh; never shipped): .ci/run
+# builds it and names it here; a developer's copy beside the checkout serves too.
+ME5_PROXY = Path(os.environ.get("DESKTOP_SEARCH_ME5_PROXY", REPO.parent / "me5-proxy"))
 
 
 @functools.cache
