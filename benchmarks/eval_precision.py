@@ -1,8 +1,11 @@
-"""The model's arithmetic on CPU: nDCG@10 and speed of bf16 and int8 against fp32.
+"""The engine table for this machine: every CPU engine and precision, the same batches, one run.
 
 fp32 and int8 run on ONNX Runtime (``--precision int8``: int8 weights per
-channel, activations quantised per batch); bf16 on torch (the torch extra),
-which ``auto`` picks on CPUs that compute bf16 natively. The corpus is a subset of
+channel, activations quantised per batch); torch fp32 and bf16 on torch (the
+torch extra; bf16 is what ``auto`` picks with it on CPUs that compute bf16
+natively). Each prints tokens/s (wall and per CPU-second), its speed against
+torch fp32 (the issue 20 baseline; ONNX Runtime fp32 without torch) and its
+passage vectors' cosine to ONNX Runtime fp32, next to nDCG@10. The corpus is a subset of
 the SciFact library (every document judged for the split's queries plus
 random others, --docs in all), extracted and chunked as the index does. The
 same passages and the split's queries are embedded by each variant, in
@@ -14,6 +17,7 @@ from fp32 is the figure to judge. Tune on train (the default); test reports.
 
     PYTHONPATH=$PWD nice -n 10 python benchmarks/eval_precision.py --docs 700
     PYTHONPATH=$PWD python benchmarks/eval_precision.py --variants bf16 int8 --split test
+    PYTHONPATH=$PWD python benchmarks/eval_precision.py --docs 150 --variants torch-fp32 bf16 int8
 """
 from __future__ import annotations
 
@@ -33,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import SCIFACT, machine_note
 from desktop_search.embed.embedder import Embedder, Precision
 from desktop_search.embed.engine import Engine
-from desktop_search.embed.hardware import cpu_features
+from desktop_search.embed.hardware import cpu_features, torch_installed
 from desktop_search.embed.models import resolve_model
 from desktop_search.errors import ExtractionError
 from desktop_search.ingest.chunking import Chunker, ChunkSettings, embedding_text
@@ -45,10 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--docs", type=int, default=700, help="corpus subset size (judged documents + random others)")
     ap.add_argument("--split", default="train", choices=["train", "test"])
-    ap.add_argument("--variants", nargs="+", default=["bf16", "int8"], choices=["bf16", "int8"],
-                    help="compared with fp32")
+    ap.add_argument("--variants", nargs="+", default=None, choices=["torch-fp32", "bf16", "int8"],
+                    help="compared with ONNX Runtime fp32 (default: every one this install can run)")
     ap.add_argument("--block", type=int, default=64, help="chunks per alternating timing block")
     args = ap.parse_args(argv)
+    if args.variants is None:
+        args.variants = ["torch-fp32", "bf16", "int8"] if torch_installed() else ["int8"]
     logging.basicConfig(level=logging.WARNING)
     print(f"machine: {machine_note()}")
 
@@ -62,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 
     spec = resolve_model(None)
     models = {"fp32": Embedder(spec, device="cpu", precision=Precision.FP32, engine=Engine.ONNX)}
+    if "torch-fp32" in args.variants:
+        models["torch-fp32"] = Embedder(spec, device="cpu", precision=Precision.FP32, engine=Engine.TORCH)
     if "bf16" in args.variants:
         models["bf16"] = Embedder(spec, device="cpu", precision=Precision.BF16, engine=Engine.TORCH)
         print(f"bf16 in hardware on this CPU: {cpu_features().native_bf16} (without it, bf16 is emulated and slow)")
@@ -81,23 +89,27 @@ def main(argv: list[str] | None = None) -> int:
             owner.append(d)
     print(f"corpus: {len(doc_ids)} documents ({len(judged)} judged), {len(texts)} chunks; {len(queries)} queries")
 
+    tokens = sum(map(len, models["fp32"].tokenizer(texts, truncation=True, max_length=spec.max_tokens)["input_ids"]))
     vecs = {name: np.zeros((len(texts), spec.dim), np.float32) for name in models}
     seconds = dict.fromkeys(models, 0.0)
+    cpu = dict.fromkeys(models, 0.0)
     for m in models.values():
         m.encode_passages(["warm up"] * 4)
     names = list(models)
     for i in range(0, len(texts), args.block):
         shift = (i // args.block) % len(names)
         for name in names[shift:] + names[:shift]:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             vecs[name][i : i + args.block] = models[name].encode_passages(texts[i : i + args.block])
             seconds[name] += time.perf_counter() - t0
+            cpu[name] += time.process_time() - c0
     qids = sorted(queries)
     scores = {}
     for name, model in models.items():
         qv = model.encode_queries([queries[q] for q in qids])
         scores[name] = np.array([metrics(rank_documents(qv[i], vecs[name], owner), qrels[q])["nDCG@10"]
                                  for i, q in enumerate(qids)])
+    print_engine_table(models, seconds, cpu, vecs, tokens)
     base = scores["fp32"]
     print(f"\nnDCG@10 dense, SciFact {args.split}, {len(doc_ids)}-document subset; speed over the same {len(texts)} chunks:")
     print(f"  fp32  nDCG {base.mean():.4f}   {seconds['fp32']:.1f} s ({len(texts) / seconds['fp32']:.1f} chunks/s)")
@@ -111,6 +123,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"        RATIO {name} / fp32 throughput: {seconds['fp32'] / seconds[name]:.2f}x;  "
               f"rule (drop < 0.005 to enable by default): {'enable' if -diff.mean() < 0.005 else 'keep it opt-in'}")
     return 0
+
+
+def print_engine_table(models: dict[str, Embedder], seconds: dict[str, float], cpu: dict[str, float],
+                       vecs: dict[str, np.ndarray], tokens: int) -> None:
+    """The engine table the README's "Precision and speed" quotes, for this machine and load."""
+    base = "torch-fp32" if "torch-fp32" in models else "fp32"
+    print(f"\nengines over the same {tokens:,} tokens, same batches (speed against {models[base].name}):")
+    print("  engine and precision                      tokens/s  tokens/CPU-s  vs base  cosine to ORT fp32 (mean / min)")
+    for name, model in models.items():
+        cos = (vecs["fp32"] * vecs[name]).sum(axis=1)
+        print(f"  {model.name:<40} {tokens / seconds[name]:>9,.0f} {tokens / cpu[name]:>13,.0f} "
+              f"{seconds[base] / seconds[name]:>7.2f}x  {cos.mean():.5f} / {cos.min():.5f}")
 
 
 if __name__ == "__main__":
