@@ -52,6 +52,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from desktop_search.checkpoints import checkpoint
+from desktop_search.embed.hardware import cpu_cores
 from desktop_search.embed.tokenizer import PassageIds
 from desktop_search.failures import FailureCode
 from desktop_search.index.input_ids import InputIdCache
@@ -306,8 +307,6 @@ class EmbedStream(threading.Thread):
 
     def _cheap_next_to_reading(self, embedder: TimedEmbedder) -> bool:
         """Whether the model (on a CPU) costs little next to reading; embeds a first small batch to tell."""
-        from desktop_search.embed.hardware import cpu_cores
-
         self.idle.set()  # the text stream commits a small batch for it
         while self.counts.passages_committed < PROBE_PASSAGES and not self._reading_over():
             self.wake.wait(0.2)

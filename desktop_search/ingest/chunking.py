@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
-from desktop_search.embed.tokenizer import FastTokenizer, PassageIds, load_model_tokenizer
+from desktop_search.embed.tokenizer import FastTokenizer, PassageIds
 from desktop_search.ingest.extract.document import Segment
 from desktop_search.recipe import (
     embedding_head,
@@ -56,11 +55,6 @@ class ChunkJob:
     settings: ChunkSettings
     passage_prefix: str = ""
     input_max_tokens: int | None = None  # the model's window: the passages' model input ids too (None: not)
-
-
-def load_chunk_tokenizer(folder: str | Path) -> Tokenizer:
-    """The lightest tokenizer that chunks exactly like the model's own (no ``transformers`` in the workers)."""
-    return load_model_tokenizer(folder)
 
 
 @dataclass
@@ -143,7 +137,11 @@ class Chunker:
 
     def budget(self, title: str | None, prefix: str = "") -> int:
         """Tokens left for the passage once specials, prefix and title are in."""
-        return self._budget(len(self._ids((prefix + (title + "\n" if title and self.settings.title_prefix else "")).strip())))
+        return self._budget(len(self._ids(self._head(title, prefix))))
+
+    def _head(self, title: str | None, prefix: str) -> str:
+        """What goes before a passage at most (prefix, and the title when titles are embedded), stripped."""
+        return (prefix + (title + "\n" if title and self.settings.title_prefix else "")).strip()
 
     def _budget(self, used: int) -> int:
         # A long title may take at most half of the window.
@@ -163,7 +161,7 @@ class Chunker:
                        max_length: int) -> tuple[list[Chunk], PassageIds]:
         """The passages, and what the model takes for each: the ids of ``passage_prefix`` +
         :func:`embedding_text`, with special tokens, cut to ``max_length`` as the embedder cuts them."""
-        extra = (passage_prefix + (title + "\n" if title and self.settings.title_prefix else "")).strip()
+        extra = self._head(title, passage_prefix)
         extra_ids = self._ids(extra)
         chunks, windows = self._chunk(segments, self._budget(len(extra_ids)))
         fast = self.tokenizer if isinstance(self.tokenizer, FastTokenizer) else None

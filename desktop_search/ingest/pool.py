@@ -34,10 +34,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-from desktop_search.embed.tokenizer import PassageIds
+from desktop_search.embed.tokenizer import PassageIds, load_model_tokenizer
 from desktop_search.errors import ExtractionError
 from desktop_search.failures import FailureCode
-from desktop_search.ingest.chunking import Chunk, Chunker, ChunkJob, load_chunk_tokenizer
+from desktop_search.ingest.chunking import Chunk, Chunker, ChunkJob
 from desktop_search.ingest.extract import kind_of
 from desktop_search.ingest.extract.document import ExtractedDocument
 from desktop_search.ingest.extract.ocr import OcrOptions, resolve
@@ -173,7 +173,7 @@ def _worker_main(conn: Connection, memory_limit: int, job: ChunkJob | None, ocr:
         if job is not None and chunker is None:
             # Loaded on the first file, not at start: a worker that only ever
             # times out, or a pool for one file, pays nothing more.
-            chunker = Chunker(load_chunk_tokenizer(job.tokenizer_dir), job.settings)
+            chunker = Chunker(load_model_tokenizer(job.tokenizer_dir), job.settings)
         replies = [_read_one(path, chunker, job, ocr, lambda: conn.send(OcrPageRead()), request.careful)
                    for path in request.paths]
         try:

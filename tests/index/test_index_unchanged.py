@@ -14,9 +14,9 @@ import pytest
 
 from desktop_search.embed.embedder import Embedder, Precision
 from desktop_search.embed.models import spec_from_folder
-from desktop_search.embed.tokenizer import FastTokenizer
+from desktop_search.embed.tokenizer import FastTokenizer, load_model_tokenizer
 from desktop_search.index.indexer import Indexer, IndexOptions
-from desktop_search.ingest.chunking import Chunker, ChunkSettings, embedding_text, load_chunk_tokenizer
+from desktop_search.ingest.chunking import Chunker, ChunkSettings, embedding_text
 from desktop_search.ingest.pool import read_and_extract
 from desktop_search.storage import Store, VectorIndex
 from tests.conftest import SCIFACT, SHARED
@@ -57,7 +57,7 @@ def test_an_index_run_stores_what_the_plain_way_makes(tiny_model: Path, data_dir
         for table in ("chunks_fts", "chunks_tri"):  # the full-text rows are exactly those of the stored passages
             conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
         stored = {(r.path, r.ordinal): r for r in rows}
-        chunker = Chunker(load_chunk_tokenizer(spec.path), ChunkSettings(min(ChunkSettings.max_tokens, spec.max_tokens)))
+        chunker = Chunker(load_model_tokenizer(spec.path), ChunkSettings(min(ChunkSettings.max_tokens, spec.max_tokens)))
         plain_texts, stored_vecs, ids = [], [], []
         want = set()
         for f in sorted(lib.iterdir()):

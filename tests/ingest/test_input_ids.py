@@ -10,8 +10,9 @@ import pytest
 
 from desktop_search.embed.embedder import load_tokenizer
 from desktop_search.embed.models import ModelSpec, resolve_model, spec_from_folder
+from desktop_search.embed.tokenizer import load_model_tokenizer
 from desktop_search.ingest import chunking
-from desktop_search.ingest.chunking import Chunker, ChunkSettings, embedding_text, load_chunk_tokenizer
+from desktop_search.ingest.chunking import Chunker, ChunkSettings, embedding_text
 from desktop_search.ingest.extract.document import Segment
 from desktop_search.ingest.pool import read_and_extract
 from tests.conftest import REPO, SCIFACT, SHARED
@@ -35,7 +36,7 @@ def plain_ids(spec: ModelSpec, title: str | None, texts: list[str], title_prefix
 
 
 def check_library(spec: ModelSpec, files: list[Path], settings: ChunkSettings) -> int:
-    chunker = Chunker(load_chunk_tokenizer(spec.path), settings)
+    chunker = Chunker(load_model_tokenizer(spec.path), settings)
     passages = 0
     for f in files:
         doc = read_and_extract(str(f))
@@ -79,7 +80,7 @@ def test_ids_of_the_default_model_are_joined_and_exact(corpus: Path, step: int, 
 
 def test_ids_stay_exact_where_a_window_is_cut_inside_a_word(tiny_model: Path, joins: list[bool]) -> None:
     spec = spec_from_folder(tiny_model)
-    chunker = Chunker(load_chunk_tokenizer(spec.path), ChunkSettings(max_tokens=24, overlap_tokens=4))
+    chunker = Chunker(load_model_tokenizer(spec.path), ChunkSettings(max_tokens=24, overlap_tokens=4))
     # A "word" of some 40 tokens cannot fit a 20-token budget: cut between its pieces.
     text = " ".join(["short words here."] * 6 + ["qzxjvkqzxjvkqzxjvk" * 4] + ["more short words."] * 6)
     chunks, ids = chunker.chunk_with_ids("A title", [Segment(text, page=1)], "", spec.max_tokens)
