@@ -283,7 +283,8 @@ def phase_hnsw(dirs: Dirs, n_queries: int, n_insert: int) -> dict[str, Any]:
     wall, cpu = time.perf_counter() - t0, cpu_seconds() - c0
     return {
         "vectors": index.live_count, "M": index._index.M, "ef_construction": index._index.ef_construction,
-        "ef_search": f"max({vectors.EF_SEARCH}, {vectors.EF_PER_RESULT} x results asked)", "load_s": round(load_s, 2),
+        "ef_search": f"max({vectors.EF_SEARCH}, {vectors.EF_PER_RESULT} x results asked, vectors / {vectors.VECTORS_PER_EF})",
+        "ef_searcher": vectors.search_ef(FusionSettings().pool, index.live_count), "load_s": round(load_s, 2),
         # The top 10 of what the searcher's dense leg asks for (its pool), as the searcher asks for it.
         "recall_at_10": round(float(np.mean(recall_pool)), 4),
         "recall_at_10_asking_10": round(float(np.mean(recall_k10)), 4),  # a query for 10 alone (ef 256)

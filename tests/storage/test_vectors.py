@@ -6,7 +6,7 @@ import threading
 
 import numpy as np
 
-from desktop_search.storage import Store, VectorIndex
+from desktop_search.storage import Store, VectorIndex, vectors
 from tests.storage.conftest import DIM, record, unit
 
 
@@ -120,6 +120,21 @@ def test_add_grows_past_capacity(rng) -> None:
     index.add(np.arange(1, 101), vecs)
     assert index.live_count == 100
     assert top_id(index, vecs[77]) == 78
+
+
+def test_a_bigger_graph_is_searched_with_a_wider_beam(rng, monkeypatch) -> None:
+    """Recall at a fixed ef falls as a graph grows: past VECTORS_PER_EF x the searcher's ef, ef grows with it."""
+    assert vectors.search_ef(500, 10_000) == 1000 and vectors.search_ef(500, 1_000_000) == 4000
+    monkeypatch.setattr(vectors, "VECTORS_PER_EF", 2)  # 400 vectors: ef 200, over the 2 x 10 a query asks
+    monkeypatch.setattr(vectors, "EF_SEARCH", 8)
+    index = VectorIndex(DIM, capacity=16)
+    vecs = unit(rng, 400)
+    index.add(np.arange(1, 201), vecs[:200])
+    index.search(vecs[0], 10)
+    assert index._index.ef == 100
+    index.add(np.arange(201, 401), vecs[200:])
+    index.search(vecs[0], 10)
+    assert index._index.ef == 200
 
 
 def test_search_on_an_empty_index_returns_nothing() -> None:
