@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import statistics
 import sys
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -55,3 +57,8 @@ def machine_note() -> str:
         return f"{os.cpu_count()} cores, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (shared machine)"
     except OSError:
         return f"{os.cpu_count()} cores"
+
+
+def sqlite_ro(db: Path) -> closing[sqlite3.Connection]:
+    """A read-only connection to an index's database, closed at the end of the ``with``."""
+    return closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True))

@@ -54,7 +54,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import LIBRARY, REPO, link_library, machine_note
+from _common import LIBRARY, REPO, link_library, machine_note, sqlite_ro
 from desktop_search.embed import embedder as _embedder  # noqa: F401 - its OpenMP settings, before torch is imported
 from tests.conftest import build_tiny_model
 
@@ -294,13 +294,6 @@ def run_cli(setup: Setup) -> dict[str, Any]:
         "reaped_cpu_s": reaped,  # the index process and whatever it waited for, exactly (a cross-check)
         "machine_busy_share": (busy1 - busy0) / max(1, total1 - total0),
     }
-
-
-def sqlite_ro(db: Path) -> Any:
-    import sqlite3
-    from contextlib import closing
-
-    return closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True))
 
 
 def figures_of(run: dict[str, Any]) -> dict[str, Any]:
