@@ -127,8 +127,9 @@ def indexed_batches(embedder: Embedder, data: Path) -> Batches:
 
     with sqlite_ro(data / "index.sqlite3") as con:
         rows = con.execute("SELECT d.title, c.text FROM chunks c JOIN documents d ON d.id = c.document_id").fetchall()
-    texts = [embedding_text(title, text, ChunkSettings().title_prefix) for title, text in rows]
-    return _batches(embedder, [list(ids) for ids in embedder._input_ids(texts)])
+    spec = embedder.spec
+    texts = [spec.passage_prefix + embedding_text(title, text, ChunkSettings().title_prefix) for title, text in rows]
+    return _batches(embedder, embedder.tokenizer(texts, truncation=True, max_length=spec.max_tokens)["input_ids"])
 
 
 def _batches(embedder: Embedder, pieces: list[list[int]]) -> Batches:
