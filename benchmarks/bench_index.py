@@ -173,8 +173,8 @@ def main_cli(args: argparse.Namespace) -> int:
     fp32.encode_passages(["warm up the model"] * 8)
     passages_s = bare_forward(fp32, [passages])
     forward_s = bare_forward(fp32, [batches])
-    # The app runs the model in bf16 where the CPU computes it natively: the
-    # same forward in bf16 shows what the pipeline itself costs.
+    # Where the app runs another engine or precision than this baseline (bf16, int8, ONNX Runtime against torch),
+    # the same forward in its arithmetic shows what the pipeline itself costs.
     app_precision = Embedder(resolve_model(None), device=args.device, precision=args.precision, engine=args.engine)
     same_s = None
     if app_precision.arithmetic != fp32.arithmetic:

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import LIBRARY, REPO, library_files, link_library, machine_note
+from _common import LIBRARY, REPO, library_files, link_library, machine_note, sqlite_ro
 from desktop_search.embed.models import resolve_model
 from desktop_search.ingest.chunking import ChunkJob, ChunkSettings
 from desktop_search.ingest.pool import ExtractorPool
@@ -69,9 +69,8 @@ def keyword_ready(library: Path, n_files: int, data: Path, timeout_s: float) -> 
                 raise SystemExit(f"not keyword-ready after {timeout_s:.0f} s ({n}/{n_files} files)")
             time.sleep(0.2)
         ready = time.perf_counter() - t0
-        con = sqlite3.connect(f"file:{data / 'index.sqlite3'}?mode=ro", uri=True)
-        embedded = con.execute("SELECT count(embedding) FROM chunks").fetchone()[0]
-        con.close()
+        with sqlite_ro(data / "index.sqlite3") as con:
+            embedded = con.execute("SELECT count(embedding) FROM chunks").fetchone()[0]
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -52,7 +52,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import REPO, percentiles
+from _common import REPO, percentiles, sqlite_ro
 from desktop_search.paths import DataPaths, resolve_data_dir
 from scale_library import (
     DIM,
@@ -192,18 +192,13 @@ def thin(samples: list[dict[str, float]], n: int) -> list[dict[str, float]]:
 
 def sample_passages(paths: DataPaths, n: int, seed: int = 0) -> list[str]:
     """``n`` stored passages at random, as the index embeds them (title line first)."""
-    import sqlite3
-
     from desktop_search.ingest.chunking import embedding_text
 
-    con = sqlite3.connect(f"file:{paths.database}?mode=ro", uri=True)
-    try:
+    with sqlite_ro(paths.database) as con:
         top = con.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0
         ids = np.random.default_rng(seed).choice(np.arange(1, top + 1), min(n, top), replace=False)
         rows = con.execute(f"SELECT c.text, d.title FROM chunks c JOIN documents d ON d.id = c.document_id "
                            f"WHERE c.id IN ({','.join(map(str, ids.tolist()))})").fetchall()
-    finally:
-        con.close()
     return [embedding_text(title, text, True) for text, title in rows]
 
 
