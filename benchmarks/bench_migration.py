@@ -31,9 +31,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import machine_note
-from desktop_search.language import cjk_grams
 from desktop_search.storage import Store, upgrade
-from desktop_search.storage.schema import MetaKey
+from desktop_search.storage.schema import MetaKey, register_functions
 from tests.storage.fixtures.make_fixtures import HERE as FIXTURES
 
 PER_DOC = 50
@@ -49,7 +48,7 @@ def build(db: Path, template: Path, n: int, seed: int = 0) -> None:
     rng = random.Random(seed)
     vec_rng = np.random.default_rng(seed)
     with closing(sqlite3.connect(db, isolation_level=None)) as con:
-        con.create_function("cjk_grams", 1, cjk_grams, deterministic=True)
+        register_functions(con)
         doc_cols = {r[1] for r in con.execute("PRAGMA table_info(documents)")}
         chunk_cols = {r[1] for r in con.execute("PRAGMA table_info(chunks)")}
         con.execute("BEGIN")

@@ -16,7 +16,9 @@ embeddings written, not committed), ``saving`` (hnsw file replaced, sidecar
 not yet written). Opening an index of an older format: ``backing-up`` (the
 backup copy written under a temporary name, not yet renamed),
 ``migrating-rebuilt`` (inside the 0 -> 3 step's transaction, the tables
-rewritten, not committed), ``migrating`` (inside a step's transaction, all of
+rewritten, not committed), ``migrating-trigram`` (inside the 4 -> 5 step's
+transaction, the trigram index built again, the vocabulary not yet filled),
+``migrating`` (inside a step's transaction, all of
 it done, not committed; ``migrating@2`` is the second step of the upgrade).
 """
 from __future__ import annotations

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable
 from enum import Enum
+
+# What counts as a word, in queries, keyword search, highlighting and the vocabulary.
+WORD = re.compile(r"\w+", re.UNICODE)
 
 
 class Lang(str, Enum):
@@ -101,13 +105,18 @@ def detect_query(text: str) -> Lang | None:
     return detect(text)
 
 
+def has_cjk(text: str | None) -> bool:
+    """Whether ``text`` holds a CJK character: such passages go into the trigram index (schema.FTS_DDL)."""
+    return text is not None and not text.isascii() and _CJK_RUN.search(text) is not None
+
+
 def cjk_grams(text: str | None) -> str:
     """Every CJK character and character pair, space-separated, for the n-gram index.
 
     The trigram index cannot match one- or two-character words (東京, 本,
     Korean stems like 신씨); this index makes them a lookup instead of a scan.
     """
-    if not text:
+    if not text or text.isascii():  # most passages: no regex pass over them
         return ""
     out: list[str] = []
     for m in _CJK_RUN.finditer(text.lower()):
@@ -115,6 +124,19 @@ def cjk_grams(text: str | None) -> str:
         out.extend(run)
         out.extend(run[i : i + 2] for i in range(len(run) - 1))
     return " ".join(out)
+
+
+def substring_words(texts: Iterable[str]) -> set[str]:
+    """The distinct lower-cased words of ``texts`` that a search for part of a word can find.
+
+    Words of three characters or more (the trigram index's shortest match)
+    without CJK characters (passages with those are in the trigram index
+    themselves): what the vocabulary table keeps (schema.FTS_DDL).
+    """
+    found: set[str] = set()
+    for text in texts:
+        found.update(WORD.findall(text.lower()))
+    return {w for w in found if len(w) >= 3 and (w.isascii() or not _CJK_RUN.search(w))}
 
 
 def korean_stem(word: str) -> str | None:

@@ -143,6 +143,13 @@ class TimedEmbedder:
         return vecs
 
 
+def _words(result: ExtractionResult) -> list[str] | None:
+    """The vocabulary words a worker sent (one a line), or None when it sent none (the store finds them)."""
+    if result.words is None:
+        return None
+    return result.words.split("\n") if result.words else []
+
+
 def record_of(result: ExtractionResult, folder_id: int, attempt: int) -> DocumentRecord:
     """One file's outcome as a store record: its passages, or its failure."""
     path = result.path
@@ -161,7 +168,7 @@ def record_of(result: ExtractionResult, folder_id: int, attempt: int) -> Documen
     rec = DocumentRecord(
         path=path, folder_id=folder_id, kind=doc.kind, size=doc.size, mtime_ns=doc.mtime_ns, hash=doc.hash,
         title=doc.title, author=doc.author, status=DocStatus.INDEXED, error=doc.warning, pages=doc.pages, lang=doc.lang,
-        failure=doc.warning_code,
+        failure=doc.warning_code, words=_words(result),
         chunks=[
             ChunkRecord(ordinal=c.ordinal, text=c.text, char_start=c.char_start, char_end=c.char_end, page=c.page,
                         page_label=c.page_label, section=c.section, href=c.href, ocr=c.ocr)

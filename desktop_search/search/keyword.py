@@ -1,9 +1,11 @@
 """The keyword leg: bm25 over the store's full-text indexes.
 
-Whole words first (FTS5, English stemmed); when no whole word matches, or
-the query is Chinese, Japanese or Korean, the trigram index finds words
-inside longer ones and the n-gram index the one- and two-character CJK
-words. A new keyword signal (another field weighted, another index) is a
+Whole words first (FTS5, English stemmed). When no whole word matches, the
+vocabulary finds the words that hold the query's words (German compounds,
+partial words), and those are searched as whole words. A Chinese, Japanese
+or Korean query goes to the trigram index (passages with CJK text) and the
+n-gram index (one- and two-character CJK words), and its other words to
+the word index. A new keyword signal (another field weighted, another index) is a
 method here, so the searcher's mode logic does not change.
 """
 from __future__ import annotations
@@ -13,6 +15,8 @@ from dataclasses import dataclass, field
 from desktop_search.search.fusion import FusionSettings
 from desktop_search.search.query import CJK, ParsedQuery, fts_match, fts_quote, trigram_terms
 from desktop_search.storage import Store
+
+EXPANSIONS = 64  # vocabulary words that one piece of a word may stand for in a search
 
 
 @dataclass(frozen=True)
@@ -39,19 +43,34 @@ class KeywordLeg:
                 if fusion.exact_first and not q.phrases and len(q.words) >= 4:
                     exact = frozenset(cid for cid, _ in self.store.keyword_search(fts_quote(" ".join(q.words)), k))
                 return KeywordHits(hits, exact)
-            # No whole word matched: look for the words inside longer ones
-            # (German compounds, partial words) with the substring index.
+            # No whole word matched: look for the words inside longer ones.
+            return KeywordHits(self._inside_words(q, k))
         return KeywordHits(self._substrings(q, k))
 
+    def _inside_words(self, q: ParsedQuery, k: int) -> list[tuple[int, float]]:
+        """bm25 over the word index for the vocabulary's words that hold a query word ("schiff" ->
+        "dampfschiffahrt"): up to ``EXPANSIONS`` words each, the shortest (the closest) first."""
+        found: dict[str, None] = {}
+        for piece in trigram_terms(q)[0]:
+            found.update(dict.fromkeys(self.store.words_containing(fts_quote(piece), EXPANSIONS)))
+        if not found:
+            return []
+        return self.store.keyword_search(" OR ".join(fts_quote(w) for w in found), k)
+
     def _substrings(self, q: ParsedQuery, k: int) -> list[tuple[int, float]]:
-        """bm25 over the trigram index, plus the n-gram index for CJK words under three characters."""
+        """bm25 over the trigram index, plus the n-gram index for CJK words under three characters, plus
+        the word index for the query's other words (a passage without CJK text is not in the other two)."""
         match = fts_match(q, trigram=True)
         hits = self.store.keyword_search(match, k, trigram=True) if match else []
-        short = trigram_terms(q)[1]
+        long, short = trigram_terms(q)
+        total = dict(hits)
         if short:
             # Both bm25 scores count: a passage with the long words and the short ones ranks first.
-            total = dict(hits)
             for cid, score in self.store.gram_search(short, k):
                 total[cid] = total.get(cid, 0.0) + score
-            hits = sorted(total.items(), key=lambda cs: cs[1], reverse=True)[:k]
-        return hits
+        other = [w for w in long if not CJK.search(w)]
+        if other:
+            # Only passages the CJK indexes did not find: a CJK passage with the word has its trigrams counted.
+            for cid, score in self.store.keyword_search(" OR ".join(fts_quote(w) for w in other), k):
+                total.setdefault(cid, score)
+        return sorted(total.items(), key=lambda cs: cs[1], reverse=True)[:k]

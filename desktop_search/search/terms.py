@@ -5,13 +5,12 @@ index (SQLAlchemy, hnswlib) or the model (torch) have loaded.
 """
 from __future__ import annotations
 
-import re
 import unicodedata
+
+from desktop_search.language import WORD
 
 PER_DOCUMENT = 3  # passages shown per document (the best, and further hits) unless asked otherwise
 
-# What counts as a word, in queries, keyword search and highlighting.
-WORD = re.compile(r"\w+", re.UNICODE)
 
 # Function words that only add noise to an OR query ranked by bm25, and are not
 # worth a highlight. Keyword search keeps them when the query has nothing else,

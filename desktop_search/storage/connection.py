@@ -24,10 +24,9 @@ from sqlalchemy.exc import DatabaseError
 from sqlalchemy.pool import QueuePool
 
 from desktop_search.errors import IndexCorruptError, IndexMismatchError, StorageError
-from desktop_search.language import cjk_grams
 from desktop_search.storage import upgrade
 from desktop_search.storage.records import Manifest
-from desktop_search.storage.schema import MetaKey, meta
+from desktop_search.storage.schema import MetaKey, meta, register_functions
 
 _IN_CHUNK = 500  # bound on SQL parameters per IN (...) clause
 
@@ -59,6 +58,7 @@ class StoreBase:
     def __init__(self, path: Path, readonly: bool = False) -> None:
         self.path = path
         self.readonly = readonly
+        self.known_words: set[str] = set()  # words the vocabulary holds, as far as this process knows (documents.py)
         if readonly and not path.exists():
             raise StorageError(f"No index at {path.parent}. Run `desktop-search index FOLDER` first.")
         if readonly:
@@ -91,8 +91,7 @@ class StoreBase:
             raise
 
     def _on_connect(self, dbapi_conn: sqlite3.Connection, _record: Any) -> None:
-        # The CJK n-gram index's triggers call it on every chunk insert and delete.
-        dbapi_conn.create_function("cjk_grams", 1, cjk_grams, deterministic=True)
+        register_functions(dbapi_conn)  # the full-text triggers call them on every passage written
         cur = dbapi_conn.cursor()
         if not self.readonly:
             cur.execute("PRAGMA journal_mode=WAL")

@@ -1,8 +1,9 @@
 """Keyword search over the full-text tables the chunk triggers keep in step.
 
-Three FTS5 tables (see ``schema.FTS_DDL``): ``chunks_fts`` for stemmed
-words, ``chunks_tri`` for substrings of CJK text without spaces, and
-``chunks_cjk`` for one- and two-character CJK words. All rank by bm25.
+Three FTS5 tables over the passages (see ``schema.FTS_DDL``): ``chunks_fts``
+for stemmed words, ``chunks_tri`` for substrings of CJK text without spaces,
+and ``chunks_cjk`` for one- and two-character CJK words; all rank by bm25.
+A fourth, ``vocab_tri``, finds the words that hold a piece of a word.
 """
 from __future__ import annotations
 
@@ -33,6 +34,17 @@ class KeywordIndexMixin(StoreBase):
                 logger.debug("FTS query %r failed: %s", match, exc)
                 return []
         return [(int(r[0]), -float(r[1])) for r in rows]
+
+    def words_containing(self, match: str, limit: int) -> list[str]:
+        """Up to ``limit`` words of the vocabulary that ``match`` (a quoted piece of a word, 3 characters or
+        more) finds in the vocabulary's trigram index, shortest first."""
+        sql = text("SELECT word FROM vocab_tri WHERE vocab_tri MATCH :q ORDER BY length(word), word LIMIT :n")
+        with self.engine.connect() as conn:
+            try:
+                return [str(r[0]) for r in conn.execute(sql, {"q": match, "n": limit})]
+            except OperationalError as exc:  # malformed MATCH expression
+                logger.debug("vocabulary lookup %r failed: %s", match, exc)
+                return []
 
     def substring_search(self, terms: Sequence[str], limit: int) -> list[tuple[int, int]]:
         """(chunk id, how many of ``terms`` it contains), most first.

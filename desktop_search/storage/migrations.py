@@ -18,7 +18,7 @@ what the layout lacks.
 
 A step builds today's tables from :mod:`~desktop_search.storage.schema` where
 they have not changed since its format (``documents``, ``chunks``, the
-full-text DDL since 3; ``reembed`` since 4). Whoever changes one of them in
+``reembed`` since 4; the full-text DDL since 5). Whoever changes one of them in
 a later format copies its old definition into the steps that use it first;
 the fixture tests (every released format migrated to a fresh index's
 ``sqlite_master``) fail until then.
@@ -34,7 +34,7 @@ from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.schema import CreateIndex, CreateTable, Table
 
 from desktop_search.checkpoints import checkpoint
-from desktop_search.language import detect
+from desktop_search.language import detect, substring_words
 from desktop_search.recipe import TITLE_RULE, UNKNOWN, TitleRule, rule_changes_text
 from desktop_search.storage import schema
 from desktop_search.storage.schema import MetaKey, ReembedReason, ReembedState
@@ -49,6 +49,36 @@ _FAILURE_OF_ERROR = [
     ("no text layer: install Tesseract%", "needs_tesseract"),
     ("%scanned pages need Tesseract%", "needs_tesseract"),
 ]
+# The full-text DDL of formats 3 and 4 (schema.FTS_DDL changed in 5): what to_3 builds.
+FTS_DDL_3 = [
+    f"""CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+        text, content='chunks', content_rowid='id',
+        tokenize="{schema.FTS_TOKENIZE}")""",
+    # Trigram index: substring matching for CJK text that has no spaces.
+    """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_tri USING fts5(
+        text, content='chunks', content_rowid='id', tokenize='trigram')""",
+    # CJK 1- and 2-grams (language.cjk_grams, registered on every connection):
+    # one- and two-character words by index lookup, not a scan. Contentless:
+    # the grams are derived from chunks.text, which a delete recomputes.
+    """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_cjk USING fts5(
+        grams, content='', tokenize='unicode61 remove_diacritics 0')""",
+    """CREATE TRIGGER IF NOT EXISTS chunks_cjk_ai AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_cjk(rowid, grams) VALUES (new.id, cjk_grams(new.text));
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS chunks_cjk_ad AFTER DELETE ON chunks BEGIN
+        INSERT INTO chunks_cjk(chunks_cjk, rowid, grams) VALUES ('delete', old.id, cjk_grams(old.text));
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+        INSERT INTO chunks_tri(rowid, text) VALUES (new.id, new.text);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+        INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO chunks_tri(chunks_tri, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT OR IGNORE INTO deleted_chunks(chunk_id) VALUES (old.id);
+    END""",
+]
+VOCAB_BATCH = 20000  # passages read at a time while to_5 fills the vocabulary
 _LANG_SAMPLE = 20000  # characters of a document's text its language is told from, as at index time
 
 
@@ -208,7 +238,7 @@ def to_3(con: sqlite3.Connection) -> None:
     _backfill_lang(con)
     if not layout.porter:
         con.execute("DROP TABLE IF EXISTS chunks_fts")  # unicode61: the stemmed index replaces it, from the text
-    for statement in schema.FTS_DDL:
+    for statement in FTS_DDL_3:
         con.execute(statement)  # CREATE ... IF NOT EXISTS: the word and trigram indexes are kept, as their content is
     if not layout.porter:
         con.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
@@ -266,3 +296,30 @@ def to_4(con: sqlite3.Connection) -> None:
         set_meta(con, MetaKey.EMBEDDING_ENGINE, "torch")
         set_meta(con, MetaKey.EMBEDDING_PRECISION, UNKNOWN)
     _set_manifest_version(con, 4)
+
+
+def to_5(con: sqlite3.Connection) -> None:
+    """4 -> 5: the trigram index keeps only passages with CJK text; the vocabulary finds words inside words.
+
+    The trigram index is built again from the passages that have a CJK
+    character (none, in a library without them: then this step is quick),
+    and the vocabulary from every passage's words. Nothing is re-embedded.
+    """
+    for trigger in ("chunks_ai", "chunks_ad"):
+        con.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    con.execute("DROP TABLE IF EXISTS chunks_tri")
+    con.execute(ddl(CreateTable(schema.vocab, if_not_exists=True)))
+    for statement in schema.FTS_DDL:
+        con.execute(statement)
+    con.execute("INSERT INTO chunks_tri(rowid, text) SELECT id, text FROM chunks WHERE has_cjk(text)")
+    checkpoint("migrating-trigram")
+    last = 0
+    while True:
+        rows = con.execute("SELECT id, text FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, VOCAB_BATCH)).fetchall()
+        if not rows:
+            break
+        con.executemany("INSERT OR IGNORE INTO vocab (word) VALUES (?)",
+                        [(w,) for w in sorted(substring_words(text for _, text in rows))])
+        last = rows[-1][0]
+    con.execute("INSERT INTO vocab_tri (word) SELECT word FROM vocab")
+    _set_manifest_version(con, 5)

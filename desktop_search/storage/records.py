@@ -70,6 +70,8 @@ class DocumentRecord:
     attempts: int = 1  # consecutive failed reads, to stop retrying a file that always fails
     failure: FailureCode | None = None  # why it failed, or why an indexed file was partly read; decides retries
     lang: Lang | None = None  # the main writing system of its text
+    # language.substring_words of its passages, when the reader worked them out (the main process does otherwise)
+    words: list[str] | None = None
     first_chunk_id: int | None = None  # set by Store.commit_documents: its passages have the ids from here on
 
 

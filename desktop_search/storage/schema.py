@@ -6,6 +6,7 @@ Changing them means a new ``SCHEMA_VERSION`` and a step in
 from __future__ import annotations
 
 import os
+import sqlite3
 from enum import StrEnum
 from typing import Any
 
@@ -26,12 +27,16 @@ from sqlalchemy import (
     text,
 )
 
+from desktop_search.language import cjk_grams, has_cjk
+
 # 2: chunks.ocr (passages read by OCR from scanned pages).
 # 3: passages are stored before their embedding (``chunks.embedding`` NULL until
 # the embedding stream fills it) and failures carry a code (``documents.failure``).
 # 4: the ``reembed`` queue and the embedding recipe in ``meta``; from 4 on the number
 # is also ``PRAGMA user_version`` (1-3 left it 0: their format is told by structure).
-SCHEMA_VERSION = 4
+# 5: the trigram index holds only passages with CJK text (contentless); words inside
+# longer words are found through the ``vocab`` table and its own trigram index.
+SCHEMA_VERSION = 5
 
 
 class DocStatus(StrEnum):
@@ -182,6 +187,18 @@ reembed = Table(
     Column("state", String, nullable=False),  # ReembedState
 )
 
+# Every distinct word (3 characters or more, no CJK: language.substring_words) the
+# passages have held, for finding the words a piece of a word is inside: a search
+# for "schiff" finds "dampfschifffahrt" in ``vocab_tri`` (FTS_DDL), then searches
+# the word index for it. The two only grow: a word whose passages are gone
+# matches nothing there. Written by the commit that brings a new word.
+vocab = Table(
+    "vocab",
+    metadata,
+    Column("word", Text, primary_key=True),
+    sqlite_with_rowid=False,
+)
+
 # Word index: unicode61 folds case and removes diacritics; porter stems English
 # words (ranking, rankings -> rank), which lifts bm25 on SciFact (see
 # benchmarks/retrieval_eval.py). Other languages' words pass through unharmed.
@@ -189,18 +206,26 @@ FTS_TOKENIZE = "porter unicode61 remove_diacritics 2"
 
 # Raw DDL SQLAlchemy cannot express: full-text indexes kept in step with
 # ``chunks`` by triggers, so they change in the same transaction as the rows.
+# The triggers call ``has_cjk`` and ``cjk_grams`` (language.py), registered on
+# every connection (:func:`register_functions`).
 FTS_DDL = [
     f"""CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
         text, content='chunks', content_rowid='id',
         tokenize="{FTS_TOKENIZE}")""",
-    # Trigram index: substring matching for CJK text that has no spaces.
+    # Trigram index: substrings of CJK text, which has no spaces between words.
+    # Only passages with a CJK character: trigrams of every passage were the
+    # most costly row an index run wrote (0.13 ms of the main process's 0.34 a
+    # passage, benchmarks/bench_pipeline.py) and 40% of the database. Contentless:
+    # it holds a subset of ``chunks``, which an external-content table may not.
     """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_tri USING fts5(
-        text, content='chunks', content_rowid='id', tokenize='trigram')""",
-    # CJK 1- and 2-grams (language.cjk_grams, registered on every connection):
-    # one- and two-character words by index lookup, not a scan. Contentless:
-    # the grams are derived from chunks.text, which a delete recomputes.
+        text, content='', tokenize='trigram')""",
+    # CJK 1- and 2-grams (language.cjk_grams): one- and two-character words by
+    # index lookup, not a scan. Contentless: the grams are derived from
+    # chunks.text, which a delete recomputes.
     """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_cjk USING fts5(
         grams, content='', tokenize='unicode61 remove_diacritics 0')""",
+    # Substrings of the vocabulary's words (see ``vocab``), one word a row.
+    """CREATE VIRTUAL TABLE IF NOT EXISTS vocab_tri USING fts5(word, tokenize='trigram')""",
     """CREATE TRIGGER IF NOT EXISTS chunks_cjk_ai AFTER INSERT ON chunks BEGIN
         INSERT INTO chunks_cjk(rowid, grams) VALUES (new.id, cjk_grams(new.text));
     END""",
@@ -209,14 +234,24 @@ FTS_DDL = [
     END""",
     """CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
         INSERT INTO chunks_fts(rowid, text) VALUES (new.id, new.text);
+    END""",
+    """CREATE TRIGGER IF NOT EXISTS chunks_tri_ai AFTER INSERT ON chunks WHEN has_cjk(new.text) BEGIN
         INSERT INTO chunks_tri(rowid, text) VALUES (new.id, new.text);
     END""",
     """CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
         INSERT INTO chunks_fts(chunks_fts, rowid, text) VALUES ('delete', old.id, old.text);
-        INSERT INTO chunks_tri(chunks_tri, rowid, text) VALUES ('delete', old.id, old.text);
         INSERT OR IGNORE INTO deleted_chunks(chunk_id) VALUES (old.id);
     END""",
+    """CREATE TRIGGER IF NOT EXISTS chunks_tri_ad AFTER DELETE ON chunks WHEN has_cjk(old.text) BEGIN
+        INSERT INTO chunks_tri(chunks_tri, rowid, text) VALUES ('delete', old.id, old.text);
+    END""",
 ]
+
+
+def register_functions(con: sqlite3.Connection) -> None:
+    """The functions the full-text triggers call; every connection that writes passages needs them."""
+    con.create_function("has_cjk", 1, has_cjk, deterministic=True)
+    con.create_function("cjk_grams", 1, cjk_grams, deterministic=True)
 
 
 def missing(conn: Any, table: str, column: str | None = None) -> bool:

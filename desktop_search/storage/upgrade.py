@@ -15,7 +15,7 @@ their SQLite files, and not Alembic:
   the same transaction as the step it records, so a step and its number
   commit together or not at all;
 - the steps that matter here are raw SQL Alembic cannot generate or check:
-  FTS5 virtual tables, their triggers and the ``cjk_grams`` function the
+  FTS5 virtual tables, their triggers and the functions the
   triggers call; its SQLite batch mode does not know them;
 - the formats before 4 are not a revision chain (one number covered three
   layouts, a schema-1 index can carry schema-2 columns), so they must be told
@@ -60,13 +60,12 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from desktop_search.checkpoints import checkpoint
 from desktop_search.errors import IndexBusyError, IndexMismatchError, StorageError
-from desktop_search.language import cjk_grams
 from desktop_search.paths import DataPaths
 from desktop_search.recipe import TITLE_RULE
 from desktop_search.storage import migrations, schema
 from desktop_search.storage.lock import WriterLock
 from desktop_search.storage.migrations import Layout, set_meta
-from desktop_search.storage.schema import SCHEMA_VERSION, MetaKey, meta
+from desktop_search.storage.schema import SCHEMA_VERSION, MetaKey, meta, register_functions
 
 logger = logging.getLogger(__name__)
 
@@ -95,6 +94,7 @@ class Step:
 STEPS = [
     Step(0, 3, migrations.to_3, rewrites=True),
     Step(3, 4, migrations.to_4, rewrites=False),
+    Step(4, 5, migrations.to_5, rewrites=False),
 ]
 assert STEPS[-1].to_version == SCHEMA_VERSION
 
@@ -260,9 +260,9 @@ def _create(path: Path) -> None:
 
 def _connect(path: Path) -> sqlite3.Connection:
     """A raw connection for steps: explicit transactions, foreign keys off (SQLite's table rebuild wants them
-    off, and they are checked at the end of a rebuild), and the function the CJK triggers call."""
+    off, and they are checked at the end of a rebuild), and the functions the full-text triggers call."""
     con = sqlite3.connect(path, isolation_level=None, timeout=30)
-    con.create_function("cjk_grams", 1, cjk_grams, deterministic=True)
+    register_functions(con)  # the full-text triggers call them on every passage written
     con.execute("PRAGMA journal_mode=WAL")
     con.execute("PRAGMA busy_timeout=30000")
     con.execute("PRAGMA foreign_keys=OFF")

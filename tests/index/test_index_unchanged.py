@@ -18,6 +18,7 @@ from desktop_search.embed.tokenizer import FastTokenizer, load_model_tokenizer
 from desktop_search.index.indexer import Indexer, IndexOptions
 from desktop_search.ingest.chunking import Chunker, ChunkSettings, embedding_text
 from desktop_search.ingest.pool import read_and_extract
+from desktop_search.language import substring_words
 from desktop_search.storage import Store, VectorIndex
 from tests.conftest import SCIFACT, SHARED
 
@@ -54,7 +55,8 @@ def test_an_index_run_stores_what_the_plain_way_makes(tiny_model: Path, data_dir
         rows = conn.exec_driver_sql(
             "SELECT d.path, c.ordinal, c.text, c.page, c.section, c.char_start, c.char_end, c.embedding, c.id "
             "FROM chunks c JOIN documents d ON d.id = c.document_id").all()
-        for table in ("chunks_fts", "chunks_tri"):  # the full-text rows are exactly those of the stored passages
+        # The full-text rows are exactly those of the stored passages.
+        for table in ("chunks_fts", "chunks_tri", "chunks_cjk", "vocab_tri"):
             conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
         stored = {(r.path, r.ordinal): r for r in rows}
         chunker = Chunker(load_model_tokenizer(spec.path), ChunkSettings(min(ChunkSettings.max_tokens, spec.max_tokens)))
@@ -76,9 +78,12 @@ def test_an_index_run_stores_what_the_plain_way_makes(tiny_model: Path, data_dir
         cosine = (got * plain).sum(axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(plain, axis=1)
         assert cosine.min() >= 0.9999
 
-        for word in ("cells", "patients", "protein", "ある。", "された"):
+        for word in ("ある。", "された"):  # the trigram index: every passage with CJK text
             hits = {cid for cid, _ in store.keyword_search(f'"{word}"', 10_000, trigram=True)}
             assert hits == {r.id for r in rows if word in r.text.lower()} != set(), word
+        for piece in ("cells", "atient", "protei"):  # the vocabulary: every word of the passages that holds the piece
+            found = set(store.words_containing(f'"{piece}"', 10_000))
+            assert found == {w for r in rows for w in substring_words([r.text]) if piece in w} != set(), piece
         for word in ("東京", "日本", "年"):  # too short for the trigram index: the CJK n-gram index
             assert {cid for cid, _ in store.gram_search([word], 10_000)} == {r.id for r in rows if word in r.text}, word
         vectors = VectorIndex.open(data_dir, store, spec.dim, writable=False)

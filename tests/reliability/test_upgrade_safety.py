@@ -45,3 +45,29 @@ def test_kill_9_during_an_upgrade_then_the_next_open_finishes_it(point: str, tmp
     assert user_version(fx.db) == SCHEMA_VERSION and chunk_rows(fx.db) == rows
     assert chunk_rows(backup) == rows and user_version(backup) == 0
     assert not list(fx.paths.root.glob(".*.tmp"))
+
+
+@pytest.mark.parametrize("point", ["migrating-trigram", "migrating@1"])
+def test_kill_9_during_the_step_that_rebuilds_the_trigram_index_leaves_format_4(point: str, tmp_path: Path,
+                                                                                  tiny_model: Path) -> None:
+    fx = copy_fixture("schema-4", tmp_path / "copy")
+    rows, old_schema = chunk_rows(fx.db), schema_of(fx.db)
+    paused = start_paused(fx.paths.root, tiny_model, point, pause_dir=tmp_path / "pause", command=("status", "--json"))
+    try:
+        paused.kill()
+    finally:
+        paused.cleanup()
+    assert paused.proc.returncode == -9
+
+    with closing(sqlite3.connect(fx.db)) as con:  # the old index, whole: its trigram index holds every passage
+        assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        con.execute("INSERT INTO chunks_tri(chunks_tri, rank) VALUES ('integrity-check', 1)")
+        assert con.execute("SELECT count(*) FROM chunks_tri_docsize").fetchone()[0] == len(rows) == 9
+    assert user_version(fx.db) == 4 and schema_of(fx.db) == old_schema and chunk_rows(fx.db) == rows
+
+    out = run_cli(fx.paths.root, tiny_model, "status", "--json")
+    assert out.returncode == 0 and "Traceback" not in out.stderr, out.stderr
+    assert user_version(fx.db) == SCHEMA_VERSION and chunk_rows(fx.db) == rows
+    with closing(sqlite3.connect(fx.db)) as con:
+        assert con.execute("SELECT count(*) FROM chunks_tri_docsize").fetchone()[0] == 2  # 羅生門's passages
+        assert {w for (w,) in con.execute("SELECT word FROM vocab_tri WHERE vocab_tri MATCH '\"abbi\"'")} == {"rabbit"}

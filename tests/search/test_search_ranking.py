@@ -56,7 +56,9 @@ def names(results) -> list[str]:
     ("strassenbahn fahrt", "deutsch.epub"),  # no diacritics typed, ß spelled out is not folded: fährt is
     ("Übersetzung", "deutsch.epub"),
     ("ubersetzung", "deutsch.epub"),  # diacritics removed
-    ("dampfschifffahrt", "deutsch.epub"),  # inside a compound: substring fallback
+    ("dampfschifffahrt", "deutsch.epub"),  # inside a compound: the vocabulary's words that hold it
+    ("gesellschaftskapitäns", "deutsch.epub"),  # its end
+    ("übersetz", "deutsch.epub"),  # a word begun
     ("量子コンピュータ", "nihongo.epub"),  # trigram index
     ("東京大学", "nihongo.epub"),
     ("猫", "nihongo.epub"),  # one character: too short for trigrams
@@ -66,6 +68,13 @@ def test_keyword_finds_german_and_japanese(library: Searcher, query: str, expect
     results = library.search(query, mode="keyword", top_k=3)
     assert results, query
     assert names(results)[0] == expected
+
+
+def test_a_cjk_query_s_other_words_find_passages_without_cjk_text(library: Searcher) -> None:
+    """The trigram index holds only passages with CJK text; the query's Latin words search the word index."""
+    found = names(library.search("東京大学 magma", mode="keyword", top_k=5))
+    assert set(found) == {"nihongo.epub", "volcanoes.pdf"}
+    assert names(library.search("量子コンピュータ", mode="keyword", top_k=5)) == ["nihongo.epub"]
 
 
 def test_keyword_ranks_matching_document_first(library: Searcher) -> None:

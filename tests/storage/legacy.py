@@ -16,8 +16,8 @@ from tests.storage.fixtures.make_fixtures import HERE as FIXTURES, LIBRARY, MTIM
 
 NAMES = [name for name, *_ in RELEASED + TOUCHED]
 # Formats from before the title rule changed (b91051d): their title-opening passages are queued for re-embedding.
-OLD_TITLE_RULE = [n for n in NAMES if not n.startswith("schema-3")]
-TODAY = "schema-3"  # the data dir today's release (before this format) writes
+OLD_TITLE_RULE = [n for n in NAMES if not n.startswith(("schema-3", "schema-4"))]
+TODAY = "schema-4"  # the data dir today's release (before this format) writes
 # Schema 3 written before b91051d: the old title rule, which nothing in the file tells from today's. Schema 3 is
 # taken to follow today's rule (re-embedding today's release's index for a guess is not worth it), so these
 # title-opening passages keep their vectors, as today's release serves them.

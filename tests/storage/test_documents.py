@@ -90,4 +90,6 @@ def test_many_passages_at_once_are_all_stored_and_in_the_keyword_index(store: St
     expected = [((r.first_chunk_id or 0) + c.ordinal, known[r.path].id, c.ordinal, c.text) for r in recs for c in r.chunks]
     assert [tuple(row) for row in rows] == expected
     assert len(store.keyword_search('"passage"', 1000)) == len(rows)
-    assert len(store.keyword_search('"cafe.pdf"', 10, trigram=True)) == 2
+    assert len(store.keyword_search('"cafe.pdf"', 10)) == 2
+    assert store.keyword_search('"passage"', 10, trigram=True) == []  # no CJK text: not in the trigram index
+    assert store.words_containing('"afe"', 10) == ["cafe"]  # but its words are in the vocabulary

@@ -1,4 +1,5 @@
-"""The full-text tables: stemming, the CJK n-gram index, and rebuilding a word index made with an older tokenizer."""
+"""The full-text tables: stemming, the trigram and CJK n-gram indexes, the vocabulary, and rebuilding a word
+index made with an older tokenizer."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -58,3 +59,42 @@ def test_cjk_ngram_index_follows_inserts_and_deletes(store: Store, folder_id: in
     assert store.gram_search(["大阪"], 10) == []
     store.commit_documents([record("/library/ja.pdf", folder_id, 1, rng)])  # replaced: old chunks deleted
     assert store.gram_search(["日本"], 10) == []
+
+
+def test_trigram_index_holds_the_passages_with_cjk_text_through_inserts_and_deletes(store: Store, folder_id: int,
+                                                                                    rng) -> None:
+    rec = record("/library/mixed.pdf", folder_id, 3, rng)
+    rec.chunks[0].text, rec.chunks[1].text, rec.chunks[2].text = "量子コンピュータの研究", "quantum computing", "café 東京駅"
+    (ids, _v), = store.commit_documents([rec])[0]
+    assert [cid for cid, _ in store.keyword_search('"コンピュータ"', 10, trigram=True)] == [int(ids[0])]
+    assert [cid for cid, _ in store.keyword_search('"café"', 10, trigram=True)] == [int(ids[2])]
+    assert store.keyword_search('"computing"', 10, trigram=True) == []  # Latin only: the word index has it
+    assert [cid for cid, _ in store.keyword_search('"computing"', 10)] == [int(ids[1])]
+    store.commit_documents([record("/library/mixed.pdf", folder_id, 1, rng)])  # replaced: old passages deleted
+    assert store.keyword_search('"コンピュータ"', 10, trigram=True) == []
+    with store.engine.connect() as conn:
+        for table in ("chunks_fts", "chunks_tri", "chunks_cjk", "vocab_tri"):
+            conn.exec_driver_sql(f"INSERT INTO {table}({table}) VALUES ('integrity-check')")
+
+
+def test_vocabulary_finds_the_words_that_hold_a_piece_of_a_word(store: Store, folder_id: int, rng) -> None:
+    rec = record("/library/de.pdf", folder_id, 2, rng)
+    rec.chunks[0].text = "Die Donaudampfschifffahrtsgesellschaft und die Dampfschifffahrt, 東京タワー im Jahr 1990年."
+    rec.chunks[1].text = "Schifffahrt auf dem Rhein; ab"
+    store.commit_documents([rec])
+    assert store.words_containing('"schifffahrt"', 10) == [
+        "schifffahrt", "dampfschifffahrt", "donaudampfschifffahrtsgesellschaft"]  # shortest first
+    assert store.words_containing('"schifffahrt"', 2) == ["schifffahrt", "dampfschifffahrt"]
+    assert store.words_containing('"tower"', 10) == []
+    assert store.words_containing('"東京タ"', 10) == []  # CJK words are the trigram index's
+    assert store.words_containing('"199"', 10) == []  # nor words with CJK characters in them
+    assert "ab" not in {w for w in store.words_containing('"rhein"', 10)}
+    with store.engine.connect() as conn:
+        words = [w for (w,) in conn.exec_driver_sql("SELECT word FROM vocab ORDER BY word")]
+    assert "ab" not in words and "die" in words  # three characters or more: the trigram index's shortest match
+    given = record("/library/other.pdf", folder_id, 1, rng)
+    given.words = ["worked", "out", "the", "reader"]  # as the extraction workers send them
+    store.commit_documents([given])
+    assert store.words_containing('"eade"', 10) == ["reader"]
+    store.commit_documents([record("/library/de.pdf", folder_id, 1, rng)])  # gone from the passages, kept here
+    assert store.words_containing('"schifffahrt"', 1) == ["schifffahrt"]

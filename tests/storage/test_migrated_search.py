@@ -3,7 +3,7 @@ library embeds nothing but the passages an older title rule embedded, which then
 
 What each fixture's version answered (its expected.jsonl) is the reference for dense search, which depends on
 the stored vectors alone. Keyword and hybrid ranking changed between versions (query parsing, fusion), so there
-the reference is today's release on today's index (schema-3): the same search code, the index the only change.
+the reference is today's release on today's index (schema-4): the same search code, the index the only change.
 """
 from __future__ import annotations
 

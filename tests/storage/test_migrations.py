@@ -14,7 +14,7 @@ import pytest
 
 from desktop_search.errors import IndexBusyError, IndexMismatchError, StorageError
 from desktop_search.index.library_info import read_library_info
-from desktop_search.language import Lang
+from desktop_search.language import Lang, has_cjk, substring_words
 from desktop_search.recipe import TITLE_RULE, opens_with
 from desktop_search.storage import Store, upgrade
 from desktop_search.storage.lock import WriterLock
@@ -74,8 +74,13 @@ def test_every_released_format_is_upgraded_in_place(name: str, tmp_path: Path) -
     with closing(sqlite3.connect(fx.db)) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert con.execute("PRAGMA foreign_key_check").fetchall() == []
-        for fts in ("chunks_fts", "chunks_tri"):  # kept through the rebuild (or rebuilt): they match the passages
+        for fts in ("chunks_fts", "chunks_tri", "chunks_cjk", "vocab_tri"):  # kept, or rebuilt: they match the passages
             con.execute(f"INSERT INTO {fts}({fts}, rank) VALUES ('integrity-check', 1)")
+        # The trigram index holds the passages with CJK text (羅生門's), the vocabulary every passage's words.
+        assert con.execute("SELECT count(*) FROM chunks_tri_docsize").fetchone()[0] == sum(
+            has_cjk(t) for (t,) in con.execute("SELECT text FROM chunks")) == 2
+        vocab = {w for (w,) in con.execute("SELECT word FROM vocab")}
+        assert vocab == substring_words(t for (t,) in con.execute("SELECT text FROM chunks"))
         docs = {Path(os.fsdecode(p)).name: (s, lang) for p, s, lang in con.execute("SELECT path, status, lang FROM documents")}
         queued = {r[0] for r in con.execute("SELECT chunk_id FROM reembed WHERE state = 'waiting'")}
         seq = con.execute("SELECT seq FROM sqlite_sequence WHERE name = 'chunks'").fetchone()[0]
@@ -84,10 +89,14 @@ def test_every_released_format_is_upgraded_in_place(name: str, tmp_path: Path) -
     # Formats before b91051d embedded "title\n" + passage everywhere: exactly the title-opening passages are queued.
     assert queued == (_title_openers(fx.db) if name in OLD_TITLE_RULE else set())
 
-    backup = fx.db.with_name(f"index.sqlite3.bak-schema-{_format_number(name)}")
-    assert user_version(backup) == 0 and schema_of(backup) == before_schema and chunk_rows(backup) == before
-    assert [m["to"] for m in migrations] == [3, SCHEMA_VERSION]
-    assert migrations[0]["from"].startswith(f"schema {_format_number(name)}") and migrations[0]["backup"] == backup.name
+    number = _format_number(name)
+    backup = fx.db.with_name(f"index.sqlite3.bak-schema-{number}")
+    numbered = number >= upgrade.NUMBERED_FROM and user_version(backup) == number  # 4 on: PRAGMA user_version
+    assert user_version(backup) == (number if numbered else 0)
+    assert schema_of(backup) == before_schema and chunk_rows(backup) == before
+    assert [m["to"] for m in migrations] == [s.to_version for s in upgrade.STEPS if s.from_version >= (number if numbered else 0)]
+    assert migrations[0]["from"] == f"format {number}" if numbered else migrations[0]["from"].startswith(f"schema {number}")
+    assert migrations[0]["backup"] == backup.name
 
     with Store(fx.db) as again:  # the next open finds the current format: nothing more happens
         assert json.loads(again.get_meta(MetaKey.MIGRATIONS) or "[]") == migrations
