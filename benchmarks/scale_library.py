@@ -188,6 +188,13 @@ def queries(n: int, seed: int = 1) -> list[str]:
     return [src.query(rng) for _ in range(n)]
 
 
+def words_for_parts(n: int, seed: int = 4) -> list[str]:
+    """``n`` words of eight letters or more that the generated passages use: their middles are searched."""
+    long = [w for w in vocabulary() if len(w) >= 8]
+    rng = np.random.default_rng(seed)
+    return [long[i] for i in rng.choice(len(long), size=min(n, len(long)), replace=False)]
+
+
 class StandInEmbedder:
     """Everything but the model: a deterministic tf-idf random projection, thousands of passages a second.
 

@@ -106,7 +106,11 @@ def detect_query(text: str) -> Lang | None:
 
 
 def has_cjk(text: str | None) -> bool:
-    """Whether ``text`` holds a CJK character: such passages go into the trigram index (schema.FTS_DDL)."""
+    """Whether ``text`` holds a CJK character: such passages go into the trigram index (schema.FTS_DDL).
+
+    Its triggers decide by it on insert and on delete alike, so changing what it
+    answers for stored text takes a storage format that rebuilds that index.
+    """
     return text is not None and not text.isascii() and _CJK_RUN.search(text) is not None
 
 

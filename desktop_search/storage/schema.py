@@ -215,8 +215,11 @@ FTS_DDL = [
     # Trigram index: substrings of CJK text, which has no spaces between words.
     # Only passages with a CJK character: trigrams of every passage were the
     # most costly row an index run wrote (0.13 ms of the main process's 0.34 a
-    # passage, benchmarks/bench_pipeline.py) and 40% of the database. Contentless:
-    # it holds a subset of ``chunks``, which an external-content table may not.
+    # passage, benchmarks/bench_pipeline.py) and over half the database (7,139
+    # bytes a passage against 3,379 without, benchmarks/bench_scale.py at 100,000
+    # passages). Contentless: it holds a subset of ``chunks``, which an
+    # external-content table may not. The insert and delete triggers ask the same
+    # ``has_cjk``: a change to it is a new format that builds this index again.
     """CREATE VIRTUAL TABLE IF NOT EXISTS chunks_tri USING fts5(
         text, content='', tokenize='trigram')""",
     # CJK 1- and 2-grams (language.cjk_grams): one- and two-character words by
