@@ -15,6 +15,9 @@ from enum import Enum
 
 # What counts as a word, in queries, keyword search, highlighting and the vocabulary.
 WORD = re.compile(r"\w+", re.UNICODE)
+# The longest word the vocabulary keeps: German's long compounds (Rindfleischetikettierungs-
+# überwachungsaufgabenübertragungsgesetz, 63 letters) fit.
+VOCAB_WORD_MAX = 64
 
 
 class Lang(str, Enum):
@@ -134,13 +137,15 @@ def substring_words(texts: Iterable[str]) -> set[str]:
     """The distinct lower-cased words of ``texts`` that a search for part of a word can find.
 
     Words of three characters or more (the trigram index's shortest match)
-    without CJK characters (passages with those are in the trigram index
-    themselves): what the vocabulary table keeps (schema.FTS_DDL).
+    and at most ``VOCAB_WORD_MAX`` (longer runs are hashes, encoded data or
+    glued-together text, not words anyone types part of), without CJK
+    characters (passages with those are in the trigram index themselves):
+    what the vocabulary table keeps (schema.FTS_DDL).
     """
     found: set[str] = set()
     for text in texts:
         found.update(WORD.findall(text.lower()))
-    return {w for w in found if len(w) >= 3 and (w.isascii() or not _CJK_RUN.search(w))}
+    return {w for w in found if 3 <= len(w) <= VOCAB_WORD_MAX and (w.isascii() or not _CJK_RUN.search(w))}
 
 
 def korean_stem(word: str) -> str | None:

@@ -80,7 +80,7 @@ def test_trigram_index_holds_the_passages_with_cjk_text_through_inserts_and_dele
 def test_vocabulary_finds_the_words_that_hold_a_piece_of_a_word(store: Store, folder_id: int, rng) -> None:
     rec = record("/library/de.pdf", folder_id, 2, rng)
     rec.chunks[0].text = "Die Donaudampfschifffahrtsgesellschaft und die Dampfschifffahrt, 東京タワー im Jahr 1990年."
-    rec.chunks[1].text = "Schifffahrt auf dem Rhein; ab"
+    rec.chunks[1].text = "Schifffahrt auf dem Rhein; ab " + "QUJD" * 20  # 80 characters of base64: not a word
     store.commit_documents([rec])
     assert store.words_containing('"schifffahrt"', 10) == [
         "schifffahrt", "dampfschifffahrt", "donaudampfschifffahrtsgesellschaft"]  # shortest first
@@ -92,6 +92,7 @@ def test_vocabulary_finds_the_words_that_hold_a_piece_of_a_word(store: Store, fo
     with store.engine.connect() as conn:
         words = [w for (w,) in conn.exec_driver_sql("SELECT word FROM vocab ORDER BY word")]
     assert "ab" not in words and "die" in words  # three characters or more: the trigram index's shortest match
+    assert not [w for w in words if w.startswith("qujd")]  # and at most VOCAB_WORD_MAX
     given = record("/library/other.pdf", folder_id, 1, rng)
     given.words = ["worked", "out", "the", "reader"]  # as the extraction workers send them
     store.commit_documents([given])
