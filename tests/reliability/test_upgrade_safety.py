@@ -18,16 +18,21 @@ from tests.storage.legacy import chunk_rows, copy_fixture, schema_of, user_versi
 POINTS = ["backing-up", "migrating-rebuilt", "migrating@1", "migrating@2"]
 
 
-@pytest.mark.parametrize("point", POINTS)
-def test_kill_9_during_an_upgrade_then_the_next_open_finishes_it(point: str, tmp_path: Path, tiny_model: Path) -> None:
-    fx = copy_fixture("schema-1", tmp_path / "copy")
-    rows, old_schema = chunk_rows(fx.db), schema_of(fx.db)
-    paused = start_paused(fx.paths.root, tiny_model, point, pause_dir=tmp_path / "pause", command=("status", "--json"))
+def _kill_at(point: str, data: Path, model: Path, pause_dir: Path) -> None:
+    """Open the index (``status``, a reader that upgrades it) and kill -9 the process at ``point``."""
+    paused = start_paused(data, model, point, pause_dir=pause_dir, command=("status", "--json"))
     try:
         paused.kill()
     finally:
         paused.cleanup()
     assert paused.proc.returncode == -9
+
+
+@pytest.mark.parametrize("point", POINTS)
+def test_kill_9_during_an_upgrade_then_the_next_open_finishes_it(point: str, tmp_path: Path, tiny_model: Path) -> None:
+    fx = copy_fixture("schema-1", tmp_path / "copy")
+    rows, old_schema = chunk_rows(fx.db), schema_of(fx.db)
+    _kill_at(point, fx.paths.root, tiny_model, tmp_path / "pause")
 
     with closing(sqlite3.connect(fx.db)) as con:
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -52,12 +57,7 @@ def test_kill_9_during_the_step_that_rebuilds_the_trigram_index_leaves_format_4(
                                                                                   tiny_model: Path) -> None:
     fx = copy_fixture("schema-4", tmp_path / "copy")
     rows, old_schema = chunk_rows(fx.db), schema_of(fx.db)
-    paused = start_paused(fx.paths.root, tiny_model, point, pause_dir=tmp_path / "pause", command=("status", "--json"))
-    try:
-        paused.kill()
-    finally:
-        paused.cleanup()
-    assert paused.proc.returncode == -9
+    _kill_at(point, fx.paths.root, tiny_model, tmp_path / "pause")
 
     with closing(sqlite3.connect(fx.db)) as con:  # the old index, whole: its trigram index holds every passage
         assert con.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
