@@ -145,7 +145,7 @@ def substring_words(texts: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for text in texts:
         found.update(WORD.findall(text.lower()))
-    return {w for w in found if 3 <= len(w) <= VOCAB_WORD_MAX and (w.isascii() or not _CJK_RUN.search(w))}
+    return {w for w in found if 3 <= len(w) <= VOCAB_WORD_MAX and not has_cjk(w)}
 
 
 def korean_stem(word: str) -> str | None:

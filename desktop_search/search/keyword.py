@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from desktop_search.language import has_cjk
 from desktop_search.search.fusion import FusionSettings
 from desktop_search.search.query import CJK, ParsedQuery, fts_match, fts_quote, trigram_terms
 from desktop_search.storage import Store
@@ -68,7 +69,7 @@ class KeywordLeg:
             # Both bm25 scores count: a passage with the long words and the short ones ranks first.
             for cid, score in self.store.gram_search(short, k):
                 total[cid] = total.get(cid, 0.0) + score
-        other = [w for w in long if not CJK.search(w)]
+        other = [w for w in long if not has_cjk(w)]  # as the trigram index's triggers decide for a passage
         if other:
             # Only passages the CJK indexes did not find: a CJK passage with the word has its trigrams counted.
             for cid, score in self.store.keyword_search(" OR ".join(fts_quote(w) for w in other), k):
