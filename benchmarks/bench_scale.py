@@ -350,6 +350,16 @@ def phase_search(dirs: Dirs, n_queries: int) -> dict[str, Any]:
         out[mode] = {"p50_ms": round(p["p50"] * MS, 1), "p95_ms": round(p["p95"] * MS, 1),
                      "cpu_p50_ms": round(c["p50"] * MS, 1), "cpu_p95_ms": round(c["p95"] * MS, 1),
                      "answered": found[mode]}
+    # The baseline, in the same run: keyword and hybrid with FTS5 alone, as before the top-k index.
+    out["topk_index"] = dirs.paths.topk.exists()
+    if out["topk_index"]:
+        fts5 = Searcher(dirs.paths, embedder=stand_in, device="cpu", topk_index=False)
+        fts5.refresh()
+        for mode in ("keyword", "hybrid"):
+            times = [timed(partial(fts5.search_documents, q, mode=mode)) for q in texts]
+            p = percentiles(times)
+            out[f"{mode}_fts5_only"] = {"p50_ms": round(p["p50"] * MS, 1), "p95_ms": round(p["p95"] * MS, 1)}
+        fts5.close()
     # Parts of words (a word's middle, as "schifffahrt" in Donaudampfschifffahrt): no whole word
     # matches, so the keyword leg looks for the words that hold them.
     inside = [w[2:-2] for w in words_for_parts(n_queries)]
@@ -485,6 +495,7 @@ def summary(args: argparse.Namespace, spec: LibrarySpec, dirs: Dirs, gen_s: floa
     fastest = max(embed["fp32"]["per_cpu_s"], embed["bf16"]["per_cpu_s"])
     db = dirs.paths.database.stat().st_size
     vec = dirs.paths.vectors.stat().st_size
+    topk = disk_bytes(dirs.paths.topk) if dirs.paths.topk.exists() else 0
     return {
         "passages": passages, "files": index["files"], "passages_per_file": spec.passages_per_file,
         "embedder": "stand-in (hashed word vectors, not a model): every figure but embed_per_s is the program's own",
@@ -500,12 +511,14 @@ def summary(args: argparse.Namespace, spec: LibrarySpec, dirs: Dirs, gen_s: floa
         "query_p95_ms": {m: search[m]["p95_ms"] for m in MODES},
         "query_cpu_p95_ms": {m: search[m]["cpu_p95_ms"] for m in MODES},
         "keyword_inside_words_ms": {k: search["keyword_inside_words"][k] for k in ("p50_ms", "p95_ms")},
+        "topk_index": search["topk_index"],
+        "query_fts5_only_ms": {m: search.get(f"{m}_fts5_only") for m in ("keyword", "hybrid")},
         "hybrid_with_real_query_model_ms": search["hybrid_with_model"],
         "query_embedding_alone_ms": search["query_embedding_alone"],
         "rss_mb_search": search["rss_mb_search_peak"], "rss_mb_index": index["rss_mb_index_peak"],
         "rss_mb_index_samples": index["rss_samples"],
         "bytes_per_passage": {"sqlite": round(db / passages), "hnsw": round(vec / passages),
-                              "total": round((db + vec) / passages)},
+                              "topk": round(topk / passages), "total": round((db + vec + topk) / passages)},
         "library_bytes_per_passage": round(disk_bytes(dirs.library) / passages),
         "window_ready_s": r["window"]["window_ready_s"], "window_shown_s": r["window"]["shown_s"],
         "window_ready_cpu_s": r["window"]["window_ready_cpu_s"],
@@ -529,13 +542,17 @@ def table(s: dict[str, Any]) -> str:
         ("query p50 / p95 (keyword, dense, hybrid)", ", ".join(
             f"{s['query_p50_ms'][m]:.0f}/{s['query_p95_ms'][m]:.0f} ms" for m in MODES)
          + " (p95 CPU " + ", ".join(f"{s['query_cpu_p95_ms'][m]:.0f}" for m in MODES) + " ms)"),
+        *([("keyword / hybrid with FTS5 alone, p50 / p95", ", ".join(
+            f"{s['query_fts5_only_ms'][m]['p50_ms']:.0f}/{s['query_fts5_only_ms'][m]['p95_ms']:.0f} ms"
+            for m in ("keyword", "hybrid")) + " (the baseline: no top-k index)")] if s["topk_index"] else []),
         ("keyword, part of a word, p50 / p95", f"{s['keyword_inside_words_ms']['p50_ms']:.0f}/"
                                                f"{s['keyword_inside_words_ms']['p95_ms']:.0f} ms"),
         ("hybrid with the real query model p50 / p95", f"{s['hybrid_with_real_query_model_ms']['p50_ms']:.0f}/"
                                                        f"{s['hybrid_with_real_query_model_ms']['p95_ms']:.0f} ms"),
         ("memory: search / index peak", f"{s['rss_mb_search']:.0f} / {s['rss_mb_index']:.0f} MB"),
-        ("disk per passage (SQLite + hnsw)", f"{s['bytes_per_passage']['total']:,} B ({s['bytes_per_passage']['sqlite']:,} + "
-                                             f"{s['bytes_per_passage']['hnsw']:,})"),
+        ("disk per passage (SQLite + hnsw + top-k index)",
+         f"{s['bytes_per_passage']['total']:,} B ({s['bytes_per_passage']['sqlite']:,} + "
+         f"{s['bytes_per_passage']['hnsw']:,} + {s['bytes_per_passage']['topk']:,})"),
         ("window shown / first answer", f"{s['window_shown_s']:.1f} / {s['window_ready_s']:.1f} s "
                                         f"({s['window_ready_cpu_s']:.1f} CPU-s)"),
         (f"rescan of {s['rescan_files']:,} unchanged files", f"{s['rescan_s']:.1f} s"),

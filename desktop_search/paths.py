@@ -36,6 +36,11 @@ class DataPaths:
         return self.root / "vectors.json"
 
     @property
+    def topk(self) -> Path:
+        """The top-k index of a big library (storage.topk_index): a cache, like the vectors."""
+        return self.root / "topk"
+
+    @property
     def lock(self) -> Path:
         return self.root / "writer.lock"
 

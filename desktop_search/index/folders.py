@@ -16,6 +16,7 @@ from desktop_search.paths import DataPaths, library_path
 from desktop_search.storage import Store, VectorIndex
 from desktop_search.storage.files import atomic_write_bytes
 from desktop_search.storage.lock import WriterLock
+from desktop_search.storage.topk_index import remove_topk_index
 from desktop_search.storage.vectors import remove_files
 
 logger = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ def remove_index_files(paths: DataPaths) -> None:
     for suffix in ("", "-wal", "-shm"):
         Path(str(paths.database) + suffix).unlink(missing_ok=True)
     remove_files(paths)
+    remove_topk_index(paths)
 
 
 def save_folders_backup(paths: DataPaths, folders: Sequence[dict]) -> None:

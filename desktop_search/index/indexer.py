@@ -47,6 +47,7 @@ from desktop_search.storage import Manifest, Store, VectorIndex
 from desktop_search.storage.lock import WriterLock
 from desktop_search.storage.records import DocumentRecord
 from desktop_search.storage.schema import DocStatus, MetaKey
+from desktop_search.storage.topk_index import update_topk_index
 
 if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
     from desktop_search.embed.embedder import TextEmbedder
@@ -227,7 +228,10 @@ class Indexer:
                 if note and report.embedded:
                     report.notes.append(note)
             self._emit(Progress(Phase.SAVING))
+            update_topk_index(self.paths, store)  # before the save, which clears the tombstones it reads
             vectors.save_if_due(self.paths, store)
+        else:  # an index from before the top-k index gets one here
+            update_topk_index(self.paths, store, on_work=lambda: self._emit(Progress(Phase.SAVING)))
         done = Progress(Phase.DONE, files_done=len(plan.todo), files_total=len(plan.todo), chunks_done=report.embedded,
                         chunks_total=report.embedded, failed=len(report.failed))
         self._emit(done)

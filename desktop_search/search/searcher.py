@@ -34,6 +34,7 @@ from desktop_search.search.terms import PER_DOCUMENT
 from desktop_search.search.warmup import settle
 from desktop_search.storage import Manifest, Store, VectorIndex
 from desktop_search.storage.schema import MetaKey
+from desktop_search.storage.topk_index import TopKReader
 
 if TYPE_CHECKING:  # the model module sets offline defaults when imported; only its interface is needed here
     from desktop_search.embed.embedder import TextEmbedder
@@ -72,7 +73,10 @@ class Searcher:
         precision: str = "auto",
         engine: str = "auto",
         dense_loading: DenseLoading = DenseLoading.FIRST_USE,
+        topk_index: bool = True,
     ) -> None:
+        """``topk_index``: rank "any of these words" with a big library's top-k index when it is current
+        (:mod:`~desktop_search.storage.topk_index`); False keeps to FTS5, the baseline benchmarks compare with."""
         self.paths = paths
         self.threads = threads
         self.precision = precision
@@ -90,7 +94,7 @@ class Searcher:
         self.vectors: VectorIndex | None = None
         self._first_waiting: int | None = None  # oldest passage without a vector, as of the last refresh
         self._chunk_documents = ChunkDocuments()
-        self._keyword = KeywordLeg(self.store)
+        self._keyword = KeywordLeg(self.store, TopKReader(paths) if topk_index else None)
         self._dense = DenseLeg()
         self.manifest: Manifest | None = None
         self.spec: ModelSpec | None = None

@@ -35,6 +35,21 @@ class KeywordIndexMixin(StoreBase):
                 return []
         return [(int(r[0]), -float(r[1])) for r in rows]
 
+    def indexed_rows(self) -> int:
+        """How many passages the word index holds, without counting them (50-100 ms at a million).
+
+        FTS5 keeps the count as the first varint of its averages record (row 1
+        of the ``_data`` table; fts5_index.c: "the averages record"); a count
+        is the fallback should that ever not parse.
+        """
+        with self.engine.connect() as conn:
+            block = conn.exec_driver_sql("SELECT block FROM chunks_fts_data WHERE id = 1").scalar()
+            if isinstance(block, bytes) and block:
+                rows = _varint(block)
+                if rows is not None:
+                    return rows
+            return int(conn.exec_driver_sql("SELECT count(*) FROM chunks").scalar_one())
+
     def words_containing(self, match: str, limit: int) -> list[str]:
         """Up to ``limit`` words of the vocabulary that ``match`` (a quoted piece of a word, 3 characters or
         more) finds in the vocabulary's trigram index, shortest first."""
@@ -74,3 +89,15 @@ class KeywordIndexMixin(StoreBase):
         if not has_index:
             return [(cid, float(n)) for cid, n in self.substring_search(terms, limit)]
         return self.keyword_search(" OR ".join('"' + t.lower() + '"' for t in terms), limit, table="chunks_cjk")
+
+
+def _varint(data: bytes) -> int | None:
+    """SQLite's varint at the start of ``data`` (big-endian groups of seven bits; the ninth byte gives eight)."""
+    value = 0
+    for i, byte in enumerate(data[:9]):
+        if i == 8:
+            return (value << 8) | byte
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value
+    return None

@@ -123,6 +123,19 @@ class PassagesMixin(StoreBase):
             yield ids, vecs
             last = int(ids[-1])
 
+    def iter_texts(self, after_id: int = 0, block: int = 20000) -> Iterator[tuple[int, str]]:
+        """(chunk id, text) of every passage with an id above ``after_id``, in id order, read ``block`` at a time."""
+        last = after_id
+        while True:
+            q = select(chunks.c.id, chunks.c.text).where(chunks.c.id > last).order_by(chunks.c.id).limit(block)
+            with self.engine.connect() as conn:
+                rows = conn.execute(q).all()
+            if not rows:
+                return
+            for cid, text in rows:
+                yield int(cid), str(text)
+            last = int(rows[-1][0])
+
     def tombstones(self) -> list[int]:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(select(deleted_chunks.c.chunk_id))]

@@ -12,7 +12,8 @@ from desktop_search.embed.models import spec_from_folder
 from desktop_search.errors import IndexMismatchError
 from desktop_search.index.indexer import Indexer, IndexOptions
 from desktop_search.ingest.chunking import ChunkSettings
-from desktop_search.storage import Store, VectorIndex
+from desktop_search.storage import Store, VectorIndex, topk_index
+from desktop_search.storage.topk_index import TopKReader
 from tests.conftest import make_epub, make_pdf
 
 
@@ -307,3 +308,25 @@ def test_a_folder_named_two_ways_is_one_library_folder(tiny_model, data_dir, tmp
         assert [f["path"] for f in store.folders()] == [str(lib)]
         assert store.stats()["documents"] == 1
     assert remove_folder(data_dir, "../lib") == 1
+
+
+def test_a_big_library_gets_a_topk_index_that_each_run_keeps_current(
+        run: Run, library: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(topk_index, "TOPK_FROM", 1)  # every library counts as big
+    run(library)
+    with run.store() as s:
+        words = TopKReader(run.paths).current(s)
+        assert words is not None and words.state.rows == s.chunk_count()
+        assert {s.fetch_chunks([cid])[cid]["path"] for cid, _ in words.search(["cholesterol"], 10) or []} == {
+            str(library / "statins.pdf")}
+    make_pdf(library / "sub" / "sleep.pdf", ["Completely new text about coffee and alertness."])
+    run()
+    with run.store() as s:
+        words = TopKReader(run.paths).current(s)
+        assert words is not None and words.state.rows == s.chunk_count()
+        assert [s.fetch_chunks([cid])[cid]["path"] for cid, _ in words.search(["coffee"], 10) or []] == [
+            str(library / "sub" / "sleep.pdf")]
+        assert words.search(["deprivation"], 10) == []
+    monkeypatch.setattr(topk_index, "TOPK_FROM", 10_000)  # the library is small again: FTS5 alone
+    run()
+    assert not run.paths.topk.exists()
