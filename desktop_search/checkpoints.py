@@ -13,7 +13,8 @@ Points: ``planned`` (crawl compared with the store, nothing changed yet),
 inserted, not committed), ``embedding`` (a batch of committed passages about
 to be embedded), ``committing-vectors`` (inside a vector write transaction,
 embeddings written, not committed), ``saving`` (hnsw file replaced, sidecar
-not yet written). Opening an index of an older format: ``backing-up`` (the
+not yet written), ``topk-written`` (a new top-k index written, its pointer
+not yet). Opening an index of an older format: ``backing-up`` (the
 backup copy written under a temporary name, not yet renamed),
 ``migrating-rebuilt`` (inside the 0 -> 3 step's transaction, the tables
 rewritten, not committed), ``migrating-trigram`` (inside the 4 -> 5 step's

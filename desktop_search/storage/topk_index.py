@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import uuid
 from collections.abc import Callable, Sequence
@@ -38,6 +39,7 @@ from pathlib import Path
 
 import tantivy
 
+from desktop_search.checkpoints import checkpoint
 from desktop_search.paths import DataPaths
 from desktop_search.storage.database import Store
 from desktop_search.storage.files import atomic_write_bytes
@@ -48,6 +50,7 @@ logger = logging.getLogger(__name__)
 # (keyword p95 12.8 ms at 100,000 passages) and every ranking stays the one the quality
 # benchmarks tuned; above it FTS5 grows with the library (98.6 ms at a million).
 TOPK_FROM = 200_000
+ENV_FROM = "DESKTOP_SEARCH_TOPK_FROM"  # another threshold, for a slow machine (or 0: every library; the tests)
 FORMAT = 1  # the pointer's "format": this schema and analyzer; another value is rebuilt
 BLOCK = 20_000  # passages read from SQLite at a time while building
 WRITER_HEAP = 100_000_000  # bytes tantivy's writer buffers before it writes a segment
@@ -198,10 +201,22 @@ class TopKIndex:
             writer.add_document(tantivy.Document(**{FIELD_ID: cid, FIELD_TEXT: text}))
         writer.commit()
         writer.wait_merging_threads()
+        checkpoint("topk-written")
         pointer = {"format": FORMAT, "analyzer": ANALYZER, "dir": directory.name}
         atomic_write_bytes(_pointer(paths), json.dumps(pointer).encode("utf-8"))
         index.reload()
         return cls(index, directory)
+
+
+def topk_from() -> int:
+    """How many passages a library needs for a top-k index: :data:`TOPK_FROM`, or the environment's number."""
+    raw = os.environ.get(ENV_FROM, "").strip()
+    if raw:
+        try:
+            return max(0, int(raw))
+        except ValueError:
+            logger.warning("%s=%r is not a number of passages; using %d", ENV_FROM, raw, TOPK_FROM)
+    return TOPK_FROM
 
 
 def store_state(store: Store) -> PassageState:
@@ -218,7 +233,7 @@ def update_topk_index(paths: DataPaths, store: Store, wanted_from: int | None = 
     and searches use FTS5 until a later run builds it.
     """
     state = store_state(store)
-    if state.rows < (TOPK_FROM if wanted_from is None else wanted_from):
+    if state.rows < (topk_from() if wanted_from is None else wanted_from):
         remove_topk_index(paths)
         return TopKUpdate.NOT_WANTED
     try:

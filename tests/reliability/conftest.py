@@ -60,14 +60,14 @@ class Paused:
 
 
 def start_paused(data: Path, model: Path, point: str, *args: str, pause_dir: Path,
-                 command: tuple[str, ...] = ("index", "--no-progress", "--workers", "1")) -> Paused:
+                 command: tuple[str, ...] = ("index", "--no-progress", "--workers", "1"), **env: str) -> Paused:
     """Start ``command`` (``index``) and return once it has reached ``point`` (e.g. "committing@2")."""
     pause_dir.mkdir(parents=True, exist_ok=True)
     name = point.split("@")[0]
     proc = subprocess.Popen(
         cli_args(data, model, *command, *args),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
-        env=cli_env(DESKTOP_SEARCH_PAUSE_AT=point, DESKTOP_SEARCH_PAUSE_DIR=str(pause_dir)),
+        env=cli_env(DESKTOP_SEARCH_PAUSE_AT=point, DESKTOP_SEARCH_PAUSE_DIR=str(pause_dir), **env),
     )
     deadline = time.monotonic() + PAUSE_WAIT_S
     while not (pause_dir / f"{name}.reached").exists():

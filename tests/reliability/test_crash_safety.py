@@ -1,6 +1,7 @@
 """kill -9 at named points of a real ``desktop-search index`` process; the next run must finish the job."""
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -119,3 +120,29 @@ def test_a_corrupt_database_is_detected_and_rebuild_recovers(baseline: Path, tmp
     assert out.returncode == 0, out.stderr
     state = store_state(data)
     assert set(state["documents"]) == _expected_paths(lib)
+
+
+def test_kill_while_writing_the_topk_index_then_resume(baseline: Path, tmp_path: Path, tiny_model: Path) -> None:
+    """A top-k index written but not yet pointed at is never read; the next run builds it again."""
+    lib, data = copy_baseline(baseline, tmp_path / "w")
+    paused = start_paused(data, tiny_model, "topk-written", pause_dir=tmp_path / "pause", DESKTOP_SEARCH_TOPK_FROM="0")
+    try:
+        paused.kill()
+    finally:
+        paused.cleanup()
+    assert paused.proc.returncode == -9
+    assert not (data / "topk" / "current.json").exists()
+    # Searching meanwhile: FTS5 answers.
+    hits = run_cli(data, tiny_model, "search", "--mode", "keyword", "--json", "river", DESKTOP_SEARCH_TOPK_FROM="0")
+    assert hits.returncode == 0 and hits.stdout.strip(), hits.stderr
+    out = run_cli(data, tiny_model, "index", "--no-progress", DESKTOP_SEARCH_TOPK_FROM="0")
+    assert out.returncode == 0, out.stderr
+    pointer = json.loads((data / "topk" / "current.json").read_bytes())
+    assert [p.name for p in (data / "topk").iterdir() if p.is_dir()] == [pointer["dir"]]  # the half-done one is gone
+    again = run_cli(data, tiny_model, "search", "--mode", "keyword", "--json", "river", DESKTOP_SEARCH_TOPK_FROM="0")
+    assert again.returncode == 0, again.stderr
+
+    def passages(out: str) -> set[int]:
+        return {json.loads(line)["chunk_id"] for line in out.splitlines() if line.strip()}
+
+    assert passages(again.stdout) == passages(hits.stdout)  # the same passages, now from the top-k index
