@@ -303,14 +303,14 @@ class TopKReader:
             return self._words
         if self._mismatch == (state, self._files()):
             return None
-        try:
-            if self._words is not None:
+        if self._words is not None:
+            try:
                 self._words.reload()
-            if self._words is None or self._words.state != state:
-                self._words = TopKIndex.open(self.paths)  # a rebuild may have moved the pointer
-        except (OSError, ValueError, RuntimeError) as exc:
-            logger.warning("Cannot read the top-k index (%s); keyword search uses the full-text index", exc)
-            self._words = None
+            except (OSError, ValueError, RuntimeError) as exc:  # a rebuild removed its directory
+                logger.info("The top-k index in %s is gone (%s)", self._words.directory, exc)
+                self._words = None
+        if self._words is None or self._words.state != state:
+            self._words = TopKIndex.open(self.paths)  # the one the pointer names now; None if unreadable
         if self._words is not None and self._words.state == state:
             self._mismatch = None
             return self._words

@@ -101,12 +101,14 @@ def test_deleted_passages_leave_it(store: Store, data_dir: DataPaths, folder_id:
     words = TopKReader(data_dir).current(store)
     assert words is not None and words.search(["magnesium"], 10) == []
     # Deletions the store no longer lists (a vector save cleared them): the count differs, so it is rebuilt.
+    reader = TopKReader(data_dir)
+    assert reader.current(store) is not None  # a searcher holding the index that is about to be replaced
     store.delete_documents([store.known_documents()["/library/f8.pdf"].id])
     store.clear_tombstones(store.max_chunk_id())
     assert update_topk_index(data_dir, store, wanted_from=0) == TopKUpdate.BUILT
-    words = TopKReader(data_dir).current(store)
-    assert words is not None and words.state.rows == store.chunk_count() == 115
-    assert words.search(["salt"], 10) == []
+    for words in (TopKReader(data_dir).current(store), reader.current(store)):  # the searcher moves to the new one
+        assert words is not None and words.state.rows == store.chunk_count() == 115
+        assert words.search(["salt"], 10) == []
 
 
 def test_an_unchanged_store_keeps_the_index(store: Store, data_dir: DataPaths, library) -> None:
