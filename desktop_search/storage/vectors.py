@@ -53,8 +53,10 @@ EF_PER_RESULT = 2  # and at least this many times the results it asks for: ef 10
 # And at least one per this many vectors: at a fixed ef a graph finds less of the exact top 10 as it
 # grows. On bench_scale.py's million passages (M 32, ef_construction 100), asking for 500: ef 1000
 # found 0.80 of it (0.979 at 100k), 2000 0.89, 4000 0.954 (p95 26 ms on one core), 8000 0.985 (48 ms).
-# Under 250,000 vectors the searcher's 1000 is the larger: smaller libraries search as before.
-VECTORS_PER_EF = 250
+# One per 250 vectors (ef 4040) found 0.953 on one build of that graph and 0.9495 on the next (graphs
+# built while indexing differ); one per 200 (ef 5050) 0.965 on the second, for 2-3 ms more a query.
+# Under 200,000 vectors the searcher's 1000 is the larger: smaller libraries search as before.
+VECTORS_PER_EF = 200
 FILE_FORMAT = 1  # the sidecar's "format": hnswlib's file with chunk ids as labels, and the keys saved below
 # A run that changed a big file by a few vectors leaves it as it is: a save rewrites and syncs all
 # of it (1.8 GB at a million passages), while the next open catches the few up from SQLite (and
