@@ -16,7 +16,7 @@ from desktop_search.paths import DataPaths, library_path
 from desktop_search.storage import Store, VectorIndex
 from desktop_search.storage.files import atomic_write_bytes
 from desktop_search.storage.lock import WriterLock
-from desktop_search.storage.topk_index import remove_topk_index
+from desktop_search.storage.topk_index import remove_topk_index, update_topk_index
 from desktop_search.storage.vectors import remove_files
 
 logger = logging.getLogger(__name__)
@@ -60,6 +60,7 @@ def remove_folder(paths: DataPaths, folder: str) -> int:
             save_folders_backup(paths, store.folders())
             manifest = store.manifest()
             if manifest is not None and gone:
+                update_topk_index(paths, store)  # before the tombstones go: it deletes them too, not rebuilt
                 vectors = VectorIndex.open(paths, store, manifest.dim)
                 vectors.mark_deleted(gone)
                 vectors.save(paths)

@@ -243,7 +243,7 @@ def update_topk_index(paths: DataPaths, store: Store, wanted_from: int | None = 
             return TopKUpdate.CURRENT
         if on_work is not None:
             on_work()
-        if index is not None and index.state.max_id <= state.max_id:
+        if index is not None:  # (its highest id may be above the store's: the last file was deleted)
             index.catch_up(store)
             if index.state == state:
                 _remove_others(paths, keep=index.directory)

@@ -1,13 +1,16 @@
 """folders.remove_folder: the core of `remove` in both front ends."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from desktop_search.errors import UserFacingError
 from desktop_search.index.folders import remove_folder
 from desktop_search.index.indexer import Indexer, IndexOptions
 from desktop_search.search.searcher import Searcher
-from desktop_search.storage import Store, VectorIndex
+from desktop_search.storage import Store, VectorIndex, topk_index
+from desktop_search.storage.topk_index import TopKReader
 from tests.conftest import make_pdf
 
 
@@ -29,3 +32,20 @@ def test_remove_folder_drops_documents_and_vectors(tmp_path, data_dir, tiny_mode
         assert all("drop" not in r.path for r in searcher.search("mountains", mode="keyword"))
     with pytest.raises(UserFacingError, match="not in the library"):
         remove_folder(data_dir, str(drop))
+
+
+def test_remove_folder_keeps_a_topk_index_current(tmp_path, data_dir, tiny_model, monkeypatch):
+    monkeypatch.setattr(topk_index, "TOPK_FROM", 1)  # every library counts as big
+    keep, drop = tmp_path / "keep", tmp_path / "drop"
+    keep.mkdir()
+    drop.mkdir()
+    make_pdf(keep / "a.pdf", ["alpha text about rivers"])
+    make_pdf(drop / "b.pdf", ["beta text about mountains"])
+    Indexer(data_dir, IndexOptions(model=str(tiny_model), device="cpu")).run([str(keep), str(drop)])
+    before = json.loads((data_dir.topk / "current.json").read_bytes())["dir"]
+    remove_folder(data_dir, str(drop))
+    with Store(data_dir.database, readonly=True) as store:
+        index = TopKReader(data_dir).current(store)
+        assert index is not None and index.state.rows == store.chunk_count()
+        assert index.search(["mountains"], 10) == [] and index.search(["rivers"], 10)
+    assert index.directory.name == before  # the removed passages deleted from it, not a rebuild
