@@ -1,7 +1,8 @@
 """Persistent state: SQLite metadata (through SQLAlchemy) and the hnswlib index.
 
-SQLite is the source of truth, embeddings included; the hnsw file is a cache
-that is brought up to date, or rebuilt, from it.
+SQLite is the source of truth, embeddings included; the hnsw file and a big
+library's top-k index (``topk_index``) are caches that are brought up to
+date, or rebuilt, from it.
 """
 from __future__ import annotations
 

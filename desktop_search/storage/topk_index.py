@@ -47,15 +47,16 @@ from desktop_search.storage.files import atomic_write_bytes
 logger = logging.getLogger(__name__)
 
 # Libraries from this many passages get the top-k index. Below it FTS5's bm25 is fast enough
-# (keyword p95 12.8 ms at 100,000 passages) and every ranking stays the one the quality
-# benchmarks tuned; above it FTS5 grows with the library (98.6 ms at a million).
+# (keyword p95 11.6 ms at 100,000 passages; 2.8 with the top-k index) and every ranking stays the
+# one the quality benchmarks tuned; above it FTS5 grows with the library (94.6 ms at a million
+# passages, 5.4 with the top-k index; benchmarks/bench_scale.py).
 TOPK_FROM = 200_000
 ENV_FROM = "DESKTOP_SEARCH_TOPK_FROM"  # another threshold, for a slow machine (or 0: every library; the tests)
 FORMAT = 1  # the pointer's "format": this schema and analyzer; another value is rebuilt
 BLOCK = 20_000  # passages read from SQLite at a time while building
 WRITER_HEAP = 100_000_000  # bytes tantivy's writer buffers before it writes a segment
-WRITER_THREADS = 2  # the run's other work is done when it writes: 68 s for a million passages on one, 33 on two
-# Words as FTS5's top-k index cuts them (unicode61 remove_diacritics 2 + porter): runs of letters
+WRITER_THREADS = 2  # the run's other work is done when it writes: a million passages in 68 s on one, 32 on two
+# Words as FTS5's word index cuts them (unicode61 remove_diacritics 2 + porter): runs of letters
 # and digits, lower case, accents folded, English stems (tantivy's is Snowball's, Porter's successor).
 ANALYZER = "simple lowercase ascii_fold stemmer(english)"
 FIELD_ID, FIELD_TEXT = "id", "text"
