@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -14,13 +15,19 @@ from desktop_search.storage.topk_index import TopKReader
 from tests.conftest import make_pdf
 
 
-def test_remove_folder_drops_documents_and_vectors(tmp_path, data_dir, tiny_model):
+def _index_two_folders(tmp_path, data_dir, tiny_model) -> tuple[Path, Path]:
+    """Index a folder to keep (a.pdf, about rivers) and one to remove (b.pdf, about mountains)."""
     keep, drop = tmp_path / "keep", tmp_path / "drop"
     keep.mkdir()
     drop.mkdir()
     make_pdf(keep / "a.pdf", ["alpha text about rivers"])
     make_pdf(drop / "b.pdf", ["beta text about mountains"])
     Indexer(data_dir, IndexOptions(model=str(tiny_model), device="cpu")).run([str(keep), str(drop)])
+    return keep, drop
+
+
+def test_remove_folder_drops_documents_and_vectors(tmp_path, data_dir, tiny_model):
+    keep, drop = _index_two_folders(tmp_path, data_dir, tiny_model)
     assert remove_folder(data_dir, str(drop)) == 1
     with Store(data_dir.database) as store:
         assert [f["path"] for f in store.folders()] == [str(keep)]
@@ -36,12 +43,7 @@ def test_remove_folder_drops_documents_and_vectors(tmp_path, data_dir, tiny_mode
 
 def test_remove_folder_keeps_a_topk_index_current(tmp_path, data_dir, tiny_model, monkeypatch):
     monkeypatch.setattr(topk_index, "TOPK_FROM", 1)  # every library counts as big
-    keep, drop = tmp_path / "keep", tmp_path / "drop"
-    keep.mkdir()
-    drop.mkdir()
-    make_pdf(keep / "a.pdf", ["alpha text about rivers"])
-    make_pdf(drop / "b.pdf", ["beta text about mountains"])
-    Indexer(data_dir, IndexOptions(model=str(tiny_model), device="cpu")).run([str(keep), str(drop)])
+    keep, drop = _index_two_folders(tmp_path, data_dir, tiny_model)
     before = json.loads((data_dir.topk / "current.json").read_bytes())["dir"]
     remove_folder(data_dir, str(drop))
     with Store(data_dir.database, readonly=True) as store:
