@@ -29,6 +29,10 @@ def cmd_status(args: argparse.Namespace, paths: DataPaths, settings: Settings) -
     print(f"Device:    {info['device']}")
     print(f"Documents: {library.documents}   Passages: {library.chunks} ({library.embedded} embedded)   "
           f"Failed: {len(library.failed)}")
+    if library.topk_index != "none":
+        print(f"Top-k index: {library.topk_index}" + (
+            " (keyword search uses the full-text index until the next index run updates it)"
+            if library.topk_index == "behind" else ""))
     if running is not None:
         print(f"Indexing:  {running.line()}")
     for f in library.folders:

@@ -42,6 +42,7 @@ class LibraryInfo:
     # What made the vectors, as the index records it: "onnx", "torch" or both ("onnx,torch"); "fp32", "int8", ...
     embedding_engine: str | None = None
     embedding_precision: str | None = None
+    topk_index: str = "none"  # storage.topk_index.TopKState: none, current or behind
 
     def to_json(self) -> dict[str, Any]:
         """The `status --json` object (its keys are a contract)."""
@@ -57,9 +58,11 @@ def read_library_info(paths: DataPaths) -> LibraryInfo:
         return LibraryInfo()
     from desktop_search.storage import Store  # SQLAlchemy: not before it is needed
     from desktop_search.storage.schema import MetaKey
+    from desktop_search.storage.topk_index import topk_state
 
     with Store(paths.database, readonly=True) as store:
         stats, manifest = store.stats(), store.manifest()
+        topk = topk_state(paths, store)
         engine, precision = store.get_meta(MetaKey.EMBEDDING_ENGINE), store.get_meta(MetaKey.EMBEDDING_PRECISION)
         folders = tuple(
             FolderInfo(path=f["path"], indexed=f["indexed"], failed=f["failed"], include=tuple(f["include"]),
@@ -72,4 +75,5 @@ def read_library_info(paths: DataPaths) -> LibraryInfo:
         warnings=tuple(FileProblem(**w) for w in stats["warnings"]),
         folders=folders, model=manifest.model_id if manifest else None,
         manifest=manifest.__dict__ if manifest else None, embedding_engine=engine, embedding_precision=precision,
+        topk_index=topk.value,
     )

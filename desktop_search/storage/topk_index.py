@@ -72,6 +72,14 @@ class TopKUpdate(StrEnum):
     FAILED = "failed"  # searches use FTS5 until a later run builds it
 
 
+class TopKState(StrEnum):
+    """Whether searches can use the top-k index now (``status`` shows it)."""
+
+    NONE = "none"  # there is none: a library under the threshold, or one not yet indexed by this version
+    CURRENT = "current"  # keyword searches for plain words use it
+    BEHIND = "behind"  # it lags the database (an index run is adding files): FTS5 answers until the run's end
+
+
 @dataclass(frozen=True)
 class PassageState:
     """The passages an index holds, as far as telling whether it is current needs."""
@@ -317,3 +325,9 @@ class TopKReader:
             return self._words
         self._mismatch = (state, self._files())
         return None
+
+
+def topk_state(paths: DataPaths, store: Store) -> TopKState:
+    if not _pointer(paths).exists():
+        return TopKState.NONE
+    return TopKState.CURRENT if TopKReader(paths).current(store) is not None else TopKState.BEHIND

@@ -8,6 +8,11 @@ import pytest
 
 from desktop_search.cli import main
 from desktop_search.embed.engine import ONNX_DEFAULT
+from desktop_search.paths import resolve_data_dir
+from desktop_search.storage import Store
+from desktop_search.storage.records import ChunkRecord, DocumentRecord
+from desktop_search.storage.schema import DocStatus
+from tests.conftest import make_pdf
 
 
 def test_status_json(cli, indexed: Path) -> None:
@@ -18,6 +23,25 @@ def test_status_json(cli, indexed: Path) -> None:
     assert info["failed"] == [{"path": str(indexed / "broken.pdf"), "error": "not a valid PDF (damaged or wrong extension)"}]
     assert [f["path"] for f in info["folders"]] == [str(indexed)]
     assert info["model"] and info["device"]
+    assert info["topk_index"] == "none"  # a small library: FTS5 alone
+
+
+def test_status_says_whether_searches_use_the_topk_index(cli, library: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DESKTOP_SEARCH_TOPK_FROM", "0")  # every library counts as big
+    assert cli("index", str(library))[0] == 0
+    assert json.loads(cli("status", "--json")[1])["topk_index"] == "current"
+    make_pdf(library / "new.pdf", ["Committed after the top-k index was written."])
+    with Store(resolve_data_dir(tmp_path / "data").database) as store:  # the cli fixture's; as a run does mid-way
+        [folder] = store.folders()
+        store.commit_documents([DocumentRecord(
+            path=str(library / "new.pdf"), folder_id=folder["id"], kind="pdf", size=1, mtime_ns=1, hash="new",
+            title="new", author=None, status=DocStatus.INDEXED,
+            chunks=[ChunkRecord(ordinal=0, text="Committed after the top-k index.", char_start=0, char_end=10)])])
+    code, out, _ = cli("status")
+    assert code == 0 and "Top-k index: behind (keyword search uses the full-text index" in out
+    assert cli("index")[0] == 0
+    assert json.loads(cli("status", "--json")[1])["topk_index"] == "current"
 
 
 @pytest.mark.torch
