@@ -282,49 +282,48 @@ def remove_topk_index(paths: DataPaths) -> None:
 
 
 class TopKReader:
-    """The top-k index for a searcher, when it holds exactly the store's passages; else None (use FTS5)."""
+    """The top-k index for a searcher, when it holds exactly the store's passages; else None (use FTS5).
+
+    It reads the index again only when the files say it changed: the pointer
+    (a rebuild) or the index's last commit (tantivy's ``meta.json``, a catch-up).
+    While an index run commits passages and the top-k index waits for the run's
+    end, a query costs two small SQL reads, not a reload.
+    """
 
     def __init__(self, paths: DataPaths) -> None:
         self.paths = paths
         self._words: TopKIndex | None = None
-        # The store's state and the index files' times when the index last did not match: while
-        # neither changes (an index run is committing, the top-k index not yet), nothing is reopened.
-        self._mismatch: tuple[PassageState, tuple[int, ...]] | None = None
-
-    def _files(self) -> tuple[int, ...]:
-        """Which pointer, and which last commit of the opened index (tantivy's meta.json), are on disk:
-        both are replaced by a rename, so a new one has a new inode as well as a new time."""
-        seen: list[int] = []
-        for path in (_pointer(self.paths), self._words.directory / "meta.json" if self._words else None):
-            try:
-                st = path.stat() if path else None
-                seen.extend((st.st_ino, st.st_mtime_ns) if st else (0, 0))
-            except OSError:
-                seen.extend((-1, -1))
-        return tuple(seen)
+        self._pointer: tuple[int, int] | None = None  # the pointer file _words was opened from
+        self._commit: tuple[int, int] | None = None  # the commit _words was last read at
 
     def current(self, store: Store) -> TopKIndex | None:
-        if not _pointer(self.paths).exists():
-            self._words = None
+        pointer = _file_version(_pointer(self.paths))
+        if pointer is None:
+            self._words = self._pointer = None
             return None
-        state = store_state(store)
-        if self._words is not None and self._words.state == state:
-            return self._words
-        if self._mismatch == (state, self._files()):
-            return None
-        if self._words is not None:
-            try:
-                self._words.reload()
-            except (OSError, ValueError, RuntimeError) as exc:  # a rebuild removed its directory
-                logger.info("The top-k index in %s is gone (%s)", self._words.directory, exc)
-                self._words = None
-        if self._words is None or self._words.state != state:
-            self._words = TopKIndex.open(self.paths)  # the one the pointer names now; None if unreadable
-        if self._words is not None and self._words.state == state:
-            self._mismatch = None
-            return self._words
-        self._mismatch = (state, self._files())
+        if pointer != self._pointer:  # first use, or a rebuild pointed elsewhere
+            self._pointer, self._commit = pointer, None
+            self._words = TopKIndex.open(self.paths)  # None if unreadable: tried again when the pointer changes
+        elif self._words is not None:
+            commit = _file_version(self._words.directory / "meta.json")
+            if commit != self._commit:
+                self._commit = commit  # taken before reading: a commit meanwhile is read at the next call
+                try:
+                    self._words.reload()
+                except (OSError, ValueError, RuntimeError) as exc:  # a rebuild removed its directory
+                    logger.info("The top-k index in %s is gone (%s)", self._words.directory, exc)
+                    self._words = self._pointer = None
+        words = self._words
+        return words if words is not None and words.state == store_state(store) else None
+
+
+def _file_version(path: Path) -> tuple[int, int] | None:
+    """Which version of a file replaced by renames is on disk (a new one has a new inode and time); None if none."""
+    try:
+        st = path.stat()
+    except OSError:
         return None
+    return st.st_ino, st.st_mtime_ns
 
 
 def topk_state(paths: DataPaths, store: Store) -> TopKState:
