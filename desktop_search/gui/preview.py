@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_search.gui.results import citation, display_title, highlight_html
+from desktop_search.ingest.chunking import strip_overlap
 from desktop_search.search.terms import format_location
 
 if TYPE_CHECKING:
@@ -41,18 +42,6 @@ HAVE_QTPDF = importlib.util.find_spec("PySide6.QtPdf") is not None
 NO_QTPDF_MESSAGE = "The page image needs Qt PDF: install the PySide6-Pdf package. The text is on the other tab."
 HIT_STYLE = "background-color:rgba(255,213,79,0.22)"
 PAGE_HIGHLIGHT = QColor(255, 213, 79, 110)
-
-
-def strip_overlap(previous: str, following: str, limit: int = 2000) -> str:
-    """``following`` without the text it repeats from the end of ``previous``.
-
-    Neighbouring chunks overlap by a few sentences; a preview shows them once.
-    """
-    longest = min(len(previous), len(following), limit)
-    for k in range(longest, 20, -1):
-        if previous.endswith(following[:k]):
-            return following[k:]
-    return following
 
 
 def context_html(result: SearchResult, rows: list[dict[str, Any]], terms: list[str]) -> str:

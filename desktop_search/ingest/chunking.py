@@ -264,3 +264,16 @@ def _joined_ids(w: _Windows, k: int, starts: Any) -> list[int] | None:
     for p in w.parts[i:j]:
         out.extend(w.unit_ids[p.unit][p.lo : p.hi])
     return out
+
+
+def strip_overlap(previous: str, following: str, limit: int = 2000) -> str:
+    """``following`` without the text it repeats from the end of ``previous``.
+
+    Neighbouring chunks of a page or chapter overlap by a few sentences (``overlap_tokens``);
+    a preview, or a document's text put back together, shows them once.
+    """
+    longest = min(len(previous), len(following), limit)
+    for k in range(longest, 20, -1):
+        if previous.endswith(following[:k]):
+            return following[k:]
+    return following

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from desktop_search.gui.preview import context_html, find_passage, strip_overlap
+from desktop_search.gui.preview import context_html, find_passage
 from desktop_search.gui.results import citation, highlight_html, snippet
 from desktop_search.gui.workers import watch_dirs
 from desktop_search.search.results import SearchResult
@@ -43,13 +43,6 @@ def test_citation_names_file_and_page():
     c = citation(_result())
     assert c.startswith("“Cells divide by mitosis.”") and "bio notes.pdf" in c and "p. 3" in c
     assert "ch. Intro" in citation(_result(page=None, section="Intro"))
-
-
-def test_strip_overlap():
-    a = "The first chunk ends with a shared sentence that repeats."
-    b = "a shared sentence that repeats. Then new text follows."
-    assert strip_overlap(a, b) == " Then new text follows."
-    assert strip_overlap("unrelated", b) == b
 
 
 def test_context_marks_the_hit_and_page_changes():

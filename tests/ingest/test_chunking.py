@@ -9,7 +9,7 @@ import pytest
 
 from desktop_search.embed.embedder import load_tokenizer
 from desktop_search.embed.models import spec_from_folder
-from desktop_search.ingest.chunking import Chunker, ChunkSettings, embedding_text, split_units
+from desktop_search.ingest.chunking import Chunker, ChunkSettings, embedding_text, split_units, strip_overlap
 from desktop_search.ingest.extract.document import Segment
 
 SENTENCES = [f"Sentence number {i} talks about topic {i % 7} in some detail." for i in range(60)]
@@ -150,3 +150,10 @@ def test_the_title_is_embedded_with_a_passage_unless_it_opens_with_it() -> None:
     assert embedding_text(title, "Myalgia is common.", title_prefix=False) == "Myalgia is common."
     assert embedding_text(None, "Myalgia is common.", title_prefix=True) == "Myalgia is common."
     assert embedding_text("", "Myalgia is common.", title_prefix=True) == "Myalgia is common."
+
+
+def test_strip_overlap():
+    a = "The first chunk ends with a shared sentence that repeats."
+    b = "a shared sentence that repeats. Then new text follows."
+    assert strip_overlap(a, b) == " Then new text follows."
+    assert strip_overlap("unrelated", b) == b
