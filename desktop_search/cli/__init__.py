@@ -10,9 +10,13 @@ torch) only when it runs.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from desktop_search import __version__
 from desktop_search.cli.index import cmd_index
@@ -24,6 +28,9 @@ from desktop_search.ingest.chunking import ChunkSettings
 from desktop_search.paths import DataPaths, resolve_data_dir
 from desktop_search.search.terms import PER_DOCUMENT
 from desktop_search.settings import Settings
+
+if TYPE_CHECKING:
+    from desktop_search.gui.app import StartupProbe
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +125,28 @@ COMMANDS = {"index": cmd_index, "search": cmd_search, "similar": cmd_similar, "s
             "models": cmd_models}
 
 
+def _print_probe_shown() -> None:
+    """The window is on screen: when, and whether torch was loaded by then (one JSON line on stdout)."""
+    print(json.dumps({"shown_at": time.time(), "torch_loaded": "torch" in sys.modules, "cpu_s": time.process_time()}),
+          flush=True)
+
+
+def _print_probe_answer(documents: int, model_loaded: bool) -> None:
+    """The probe query's first answer is shown: when, how many documents, whether the query model had loaded,
+    and the process's CPU seconds so far (what a machine of the same speed, but idle, would take at least)."""
+    print(json.dumps({"answered_at": time.time(), "documents": documents, "model_loaded": model_loaded,
+                      "cpu_s": time.process_time()}), flush=True)
+
+
+def _startup_probe() -> StartupProbe | None:
+    """The window's start-up probe, when the environment asks for one (see :mod:`desktop_search.gui.app`)."""
+    from desktop_search.gui.app import PROBE_ENV, PROBE_QUERY_ENV, StartupProbe
+
+    if not os.environ.get(PROBE_ENV):
+        return None
+    return StartupProbe(_print_probe_shown, os.environ.get(PROBE_QUERY_ENV) or None, _print_probe_answer)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -128,9 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         paths = resolve_data_dir(args.data_dir)
         if args.command is None:
-            from desktop_search.gui.app import main as gui_main, startup_probe
+            from desktop_search.gui.app import main as gui_main
 
-            return gui_main(paths, probe=startup_probe())
+            return gui_main(paths, probe=_startup_probe())
         _setup_logging(args.verbose, paths)
         settings = Settings.load(paths.settings)
         return COMMANDS[args.command](args, paths, settings)

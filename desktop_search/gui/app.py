@@ -13,11 +13,8 @@ how long a big library keeps the user waiting (``benchmarks/bench_scale.py``).
 """
 from __future__ import annotations
 
-import json
 import logging
-import os
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,43 +132,7 @@ def main(paths: DataPaths, argv: list[str] | None = None, probe: StartupProbe | 
     return code
 
 
-def print_startup_probe() -> None:
-    """The window is on screen: when, and whether torch was loaded by then (one JSON line on stdout)."""
-    print(json.dumps({"shown_at": time.time(), "torch_loaded": "torch" in sys.modules, "cpu_s": time.process_time()}),
-          flush=True)
+if __name__ == "__main__":  # ``python -m desktop_search.gui.app``: the CLI's bare command, which opens the window
+    from desktop_search.cli import main as cli_main
 
-
-def print_probe_answer(documents: int, model_loaded: bool) -> None:
-    """The probe query's first answer is shown: when, how many documents, whether the query model had loaded,
-    and the process's CPU seconds so far (what a machine of the same speed, but idle, would take at least)."""
-    print(json.dumps({"answered_at": time.time(), "documents": documents, "model_loaded": model_loaded,
-                      "cpu_s": time.process_time()}), flush=True)
-
-
-def startup_probe() -> StartupProbe | None:
-    """The probe for :func:`main` when the environment asks for one."""
-    if not os.environ.get(PROBE_ENV):
-        return None
-    return StartupProbe(print_startup_probe, os.environ.get(PROBE_QUERY_ENV) or None, print_probe_answer)
-
-
-def run(argv: list[str]) -> int:
-    """``python -m desktop_search.gui.app [--data-dir DIR]``: the window alone, without the CLI's commands."""
-    import argparse
-
-    from desktop_search.errors import UserFacingError
-    from desktop_search.paths import resolve_data_dir
-
-    parser = argparse.ArgumentParser(prog="desktop-search-gui", description="Open the desktop-search window.")
-    parser.add_argument("--data-dir", help="where the index and settings live (default: the platform's user data dir)")
-    args = parser.parse_args(argv)
-    try:
-        paths = resolve_data_dir(args.data_dir)
-    except UserFacingError as exc:
-        print(f"desktop-search: {exc}", file=sys.stderr)
-        return 2
-    return main(paths, probe=startup_probe())
-
-
-if __name__ == "__main__":
-    sys.exit(run(sys.argv[1:]))
+    sys.exit(cli_main())
