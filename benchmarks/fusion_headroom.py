@@ -60,10 +60,12 @@ Ranking = list[tuple[int, float]]  # (SciFact document id, score), best first
 
 @dataclass
 class Library:
-    """One index of the library: its passages' vectors and the SciFact document of each."""
+    """One index of the library: its passages' vectors and text, and the SciFact document of each."""
 
     vectors: np.ndarray  # unit rows
     corpus: np.ndarray  # SciFact document id per row
+    document_of: dict[int, int]  # chunk id -> SciFact document id
+    texts: list[tuple[int, int, str]]  # (SciFact document id, ordinal, text) per passage
     pool: int  # passages a dense query takes
 
     @classmethod
@@ -74,8 +76,10 @@ class Library:
             rows = store.fetch_chunks(ids.tolist())
         vectors = np.concatenate([p[1] for p in parts]).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        corpus = np.array([int(retrieval_eval.corpus_id(str(rows[int(c)]["path"]))) for c in ids])
-        return cls(vectors, corpus, pool)
+        document_of = {cid: int(retrieval_eval.corpus_id(str(row["path"]))) for cid, row in rows.items()}
+        texts = [(document_of[cid], row["ordinal"], row["text"]) for cid, row in rows.items()]
+        corpus = np.array([document_of[int(c)] for c in ids])
+        return cls(vectors, corpus, document_of, texts, pool)
 
     def dense(self, query: np.ndarray) -> Ranking:
         """Each document's best passage by exact cosine, among the ``pool`` nearest passages."""
@@ -90,12 +94,10 @@ class Library:
 class DocumentBm25:
     """bm25 over whole documents: each file's passages (overlaps removed) as one FTS5 row."""
 
-    def __init__(self, data_dir: str) -> None:
-        with Store(resolve_data_dir(data_dir).database, readonly=True) as store:
-            parts: dict[int, list[tuple[int, str]]] = defaultdict(list)
-            ids = [cid for cid, _ in store.iter_texts()]
-            for row in store.fetch_chunks(ids).values():
-                parts[int(retrieval_eval.corpus_id(str(row["path"])))].append((row["ordinal"], row["text"]))
+    def __init__(self, library: Library) -> None:
+        parts: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        for doc, ordinal, text in library.texts:
+            parts[doc].append((ordinal, text))
         self.db = sqlite3.connect(":memory:")
         self.db.execute(f"CREATE VIRTUAL TABLE d USING fts5(body, tokenize=\"{FTS_TOKENIZE}\")")
         for doc, chunks in parts.items():
@@ -135,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     extras = {d: Library.load(d, pool) for d in args.extra_dir}
     for extra in extras.values():  # smaller passages: as many documents' worth of candidates
         extra.pool = pool * max(1, round(len(extra.corpus) / len(base.corpus)))
-    documents = DocumentBm25(args.data_dir)
+    documents = DocumentBm25(base)
     print(f"# {len(base.corpus)} passages in {args.data_dir}; "
           + "".join(f"{len(x.corpus)} in {d} (pool {x.pool}); " for d, x in extras.items())
           + f"loaded in {time.monotonic() - start:.0f} s", flush=True)
@@ -150,12 +152,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             for (qid, text), vec in zip(queries, vectors, strict=True):
                 rel = qrels[qid]
                 hits = keyword_leg.search(parse_query(text), pool, searcher.fusion).ranking
-                passages = {cid: score for cid, score in hits}
-                corpus_of = {cid: int(retrieval_eval.corpus_id(str(r["path"])))
-                             for cid, r in searcher.store.fetch_chunks(passages).items()}
                 keyword: dict[int, float] = {}
                 for cid, score in hits:
-                    keyword.setdefault(corpus_of[cid], score)
+                    keyword.setdefault(base.document_of[cid], score)
                 kw, dense = list(keyword.items()), base.dense(vec)
                 per_weight = [ndcg(fused([dense, kw], [w, 1 - w]), rel) for w in WEIGHTS]
                 for w, value in zip(WEIGHTS, per_weight, strict=True):
